@@ -1,0 +1,2 @@
+/* Placeholder until the sample enclave lands. */
+void enclave_main(void) {}

@@ -1,0 +1,211 @@
+/*
+ * cpu.h: the emulated SGX processor, as the software above it sees it.
+ *
+ * This is the hardware contract.  A machine is configured once when it is
+ * created (EPC sections, CPUID leaf 0x12, launch control, fused keys) and
+ * then offers the ENCLS leaves as functions that take and return what the
+ * hardware does: PAGEINFO, SECINFO, SIGSTRUCT and EPC addresses in, an
+ * SGX error code or a fault out.
+ *
+ * EPC addresses.  Each EPC section is a range of the emulator's address
+ * space; CPUID leaf 0x12 reports its base and size as the hardware reports
+ * physical addresses.  An "EPC address" below is an address inside a
+ * section; the leaves find the frame and its EPCM entry from it.  Any other
+ * address given where the architecture wants an EPC page is a fault, as on
+ * hardware.
+ *
+ * Return values of every leaf (see encls_*() helpers below):
+ *   0                      success
+ *   1..SGX_INVALID_KEYNAME an SGX error code (enum sgx_return_code)
+ *   ENCLS_FAULT(trapnr)    the leaf faulted (#GP, #PF, #UD) and did nothing
+ *
+ * Concurrency.  Leaves may run at once from any number of threads.  Two
+ * leaves that need the same EPC page at once behave as the hardware does:
+ * the loser gets SGX_EPC_PAGE_CONFLICT (or, where the SDM says so, #GP).
+ * Leaves that share a SECS serialize on it internally.
+ *
+ * Logical processors.  Every host thread is a logical processor of the
+ * machine.  Per-LP state (the IA32_SGXLEPUBKEYHASH MSRs, the enclave the
+ * thread is in) is per thread, as the kernel's wrmsr-then-EINIT sequence
+ * expects.
+ */
+#ifndef SGXEMU_CPU_H
+#define SGXEMU_CPU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arch/arch.h"
+
+struct sgx_cpu;
+
+#define ENCLS_FAULT_FLAG 0x40000000
+#define ENCLS_FAULT(trapnr) (ENCLS_FAULT_FLAG | (trapnr))
+
+/* The leaf faulted: nothing was done; encls_trapnr() says which vector. */
+static inline bool encls_faulted(int ret)
+{
+	return (ret & ENCLS_FAULT_FLAG) != 0;
+}
+
+/* The leaf failed, by a fault or an SGX error code. */
+static inline bool encls_failed(int ret)
+{
+	return ret != 0;
+}
+
+static inline int encls_trapnr(int ret)
+{
+	return ret & ~ENCLS_FAULT_FLAG;
+}
+
+/* Name of an SGX error code ("SGX_INVALID_SIG_STRUCT"), or of a fault
+ * ("#GP"); "SGX_SUCCESS" for 0.  Never NULL. */
+const char *sgx_error_name(int ret);
+
+enum sgx_lc_mode {
+	/* IA32_SGXLEPUBKEYHASH is writable: the OS writes the signer's hash. */
+	SGX_LC_WRITABLE,
+	/* Locked by firmware to lepubkeyhash: other signers need an EINITTOKEN
+	 * MACed with the launch key. */
+	SGX_LC_LOCKED,
+};
+
+struct sgx_cpu_section_config {
+	uint64_t size; /* bytes, a multiple of 4096, > 0 */
+	int node; /* NUMA node the firmware reports for the section */
+};
+
+struct sgx_cpu_config {
+	unsigned int nr_sections; /* 1..SGX_MAX_EPC_SECTIONS */
+	struct sgx_cpu_section_config sections[SGX_MAX_EPC_SECTIONS];
+	bool sgx2; /* CPUID.(0x12,0).EAX bit 1 */
+	uint32_t miscselect_valid; /* CPUID.(0x12,0).EBX */
+	uint8_t max_enclave_size_64; /* CPUID.(0x12,0).EDX[15:8], log2 bytes */
+	uint64_t attributes_valid; /* CPUID.(0x12,1).EBX:EAX */
+	uint64_t xfrm_valid; /* CPUID.(0x12,1).EDX:ECX */
+	enum sgx_lc_mode lc_mode;
+	/* Reset value of IA32_SGXLEPUBKEYHASH0..3 as 32 bytes (little-endian
+	 * MSR 0 first); in SGX_LC_LOCKED the only value it ever has. */
+	uint8_t lepubkeyhash[32];
+	/* Fused keys: derived from seed when seeded, otherwise drawn from the
+	 * system's random source at creation. */
+	bool seeded;
+	uint8_t seed[32];
+	uint8_t cpusvn[16];
+};
+
+/* Fills cfg with a model like a recent server part: one section of
+ * epc_bytes on node 0, SGX1+SGX2, EXINFO, writable launch control with the
+ * Intel default hash, x87|SSE|AVX|AVX-512 XFRM, random fused keys. */
+void sgx_cpu_config_default(struct sgx_cpu_config *cfg, uint64_t epc_bytes);
+
+/* Creates a machine.  Returns 0, -EINVAL for a config the model cannot be
+ * (no sections, unaligned or zero sizes, more than 8 sections), or -ENOMEM.
+ * Every EPC frame starts invalid in the EPCM. */
+int sgx_cpu_create(const struct sgx_cpu_config *cfg, struct sgx_cpu **out);
+void sgx_cpu_destroy(struct sgx_cpu *cpu);
+const struct sgx_cpu_config *sgx_cpu_config(const struct sgx_cpu *cpu);
+
+/* CPUID leaf 0x12: regs = {eax, ebx, ecx, edx}.  Subleaf 2+i describes EPC
+ * section i: base in EBX[19:0]:EAX[31:12], size in EDX[19:0]:ECX[31:12],
+ * type 1 in EAX[3:0]; past the last section the type is 0. */
+void sgx_cpu_cpuid(const struct sgx_cpu *cpu, uint32_t subleaf, uint32_t regs[4]);
+
+/* The firmware's NUMA node for EPC section i (the ACPI table the kernel
+ * consults), or -1. */
+int sgx_cpu_section_node(const struct sgx_cpu *cpu, unsigned int section);
+
+/* RDMSR/WRMSR of IA32_FEAT_CTL and IA32_SGXLEPUBKEYHASH0..3 on the calling
+ * thread's logical processor.  0, or ENCLS_FAULT(#GP) for an unknown MSR or
+ * a write the model forbids (a locked hash). */
+int sgx_cpu_rdmsr(struct sgx_cpu *cpu, uint32_t msr, uint64_t *val);
+int sgx_cpu_wrmsr(struct sgx_cpu *cpu, uint32_t msr, uint64_t val);
+
+/* --- ENCLS leaves ---------------------------------------------------------
+ * Names follow the SDM; each takes the registers the leaf takes.
+ */
+
+/* ECREATE: pginfo->contents is a SECS in ordinary memory, pginfo->metadata
+ * a SECINFO (type SECS), pginfo->addr and ->secs 0; secs the EPC page. */
+int encls_ecreate(struct sgx_cpu *cpu, const struct sgx_pageinfo *pginfo, void *secs);
+/* EADD: pginfo->addr the linear address, ->contents the source page,
+ * ->metadata the SECINFO (TCS or REG), ->secs the SECS EPC page. */
+int encls_eadd(struct sgx_cpu *cpu, const struct sgx_pageinfo *pginfo, void *epc);
+/* EEXTEND: measures the 256-byte chunk at EPC address chunk. */
+int encls_eextend(struct sgx_cpu *cpu, void *secs, void *chunk);
+/* EINIT: token may be all zero (VALID=0) when launch control allows. */
+int encls_einit(struct sgx_cpu *cpu, const struct sgx_sigstruct *sigstruct,
+		const struct sgx_einittoken *token, void *secs);
+int encls_eremove(struct sgx_cpu *cpu, void *epc);
+/* EDBGRD/EDBGWR: 8 bytes at an 8-aligned EPC address of a debug enclave. */
+int encls_edbgrd(struct sgx_cpu *cpu, const void *addr, uint64_t *data);
+int encls_edbgwr(struct sgx_cpu *cpu, void *addr, uint64_t data);
+
+/* Paging. */
+int encls_epa(struct sgx_cpu *cpu, void *epc);
+int encls_eblock(struct sgx_cpu *cpu, void *epc);
+int encls_etrack(struct sgx_cpu *cpu, void *secs);
+/* EWB: writes the page to pginfo->contents (4096 bytes) and its PCMD to
+ * pginfo->metadata, a version into the VA slot va_slot (an EPC address
+ * inside a VA page, 8-aligned); pginfo->addr and ->secs must be 0. */
+int encls_ewb(struct sgx_cpu *cpu, const struct sgx_pageinfo *pginfo, void *epc, void *va_slot);
+/* ELDU/ELDB: pginfo->addr the linear address, ->contents the encrypted
+ * page, ->metadata the PCMD, ->secs the SECS EPC page (0 for a SECS or VA
+ * page); the slot is freed on success. */
+int encls_eldu(struct sgx_cpu *cpu, const struct sgx_pageinfo *pginfo, void *epc, void *va_slot);
+int encls_eldb(struct sgx_cpu *cpu, const struct sgx_pageinfo *pginfo, void *epc, void *va_slot);
+
+/* --- Enclave context ------------------------------------------------------
+ * A thread inside an enclave.  EENTER/ERESUME/EEXIT and AEX are built on
+ * these; tests use them to put a thread inside.
+ */
+struct sgx_cpu_thread {
+	void *tcs; /* EPC address of the TCS in use, NULL when outside */
+	void *secs; /* its enclave's SECS */
+	uint64_t entry_epoch; /* the SECS tracking epoch when it entered */
+};
+
+/* Marks the TCS busy and counts the thread inside its enclave.  0, or
+ * ENCLS_FAULT(#GP) if tcs is not an available TCS of an initialized
+ * enclave (busy, wrong type, blocked, SECS not resident). */
+int sgx_cpu_thread_enter(struct sgx_cpu *cpu, struct sgx_cpu_thread *t, void *tcs);
+/* Leaves the enclave: frees the TCS, completes tracking for this thread. */
+void sgx_cpu_thread_exit(struct sgx_cpu *cpu, struct sgx_cpu_thread *t);
+
+/* EGETKEY on behalf of the enclave whose SECS is given (the enclave the
+ * calling thread is in).  0 or an SGX error code (SGX_INVALID_ATTRIBUTE,
+ * SGX_INVALID_CPUSVN, SGX_INVALID_ISVSVN, SGX_INVALID_KEYNAME) or
+ * ENCLS_FAULT(#GP) for reserved bits. */
+int enclu_egetkey(struct sgx_cpu *cpu, void *secs, const struct sgx_keyrequest *req,
+		  uint8_t key[16]);
+
+/* --- Model introspection for the software layers and tests --------------- */
+
+/* Number of EPC frames in the machine, and the EPC address of frame i. */
+uint64_t sgx_cpu_nr_frames(const struct sgx_cpu *cpu);
+void *sgx_cpu_frame_addr(const struct sgx_cpu *cpu, uint64_t index);
+/* Frame index of an EPC address, or -1 if it is not inside a section. */
+int64_t sgx_cpu_frame_index(const struct sgx_cpu *cpu, const void *addr);
+
+/* A snapshot of one EPCM entry, for tests and statistics. */
+struct sgx_epcm_info {
+	bool valid;
+	bool blocked;
+	bool pending;
+	bool modified;
+	uint8_t type; /* enum sgx_page_type */
+	uint8_t perms; /* SGX_SECINFO_R/W/X */
+	uint64_t linaddr;
+	uint64_t enclave_id; /* of the owning SECS; 0 for VA and invalid */
+};
+int sgx_cpu_epcm_info(const struct sgx_cpu *cpu, const void *epc, struct sgx_epcm_info *info);
+/* Number of valid EPCM entries: a leak check for tests. */
+uint64_t sgx_cpu_nr_valid(const struct sgx_cpu *cpu);
+
+/* Memory-failure injection: marks the frame poisoned; the next leaf that
+ * touches it machine-checks (returns ENCLS_FAULT(18)). */
+#define X86_TRAP_MC 18
+int sgx_cpu_poison(struct sgx_cpu *cpu, const void *epc);
+
+#endif /* SGXEMU_CPU_H */
