@@ -156,6 +156,15 @@ int encls_ewb(struct sgx_cpu *cpu, const struct sgx_pageinfo *pginfo, void *epc,
 int encls_eldu(struct sgx_cpu *cpu, const struct sgx_pageinfo *pginfo, void *epc, void *va_slot);
 int encls_eldb(struct sgx_cpu *cpu, const struct sgx_pageinfo *pginfo, void *epc, void *va_slot);
 
+/* The checks EINIT makes of a SIGSTRUCT on its own, in the SDM's order:
+ * the header words, VENDOR 0 or 0x8086, exponent 3 and zero reserved
+ * fields (else SGX_INVALID_SIG_STRUCT); then signature < modulus, Q1 and
+ * Q2, and the PKCS#1 v1.5 RSA-3072 signature over SHA-256 of the signed
+ * regions (else SGX_INVALID_SIGNATURE).  Returns 0 or that code.  mrsigner,
+ * if not NULL, receives SHA-256 of the modulus either way.  Safe to call
+ * from any thread; no machine needed. */
+int sgx_sigstruct_check(const struct sgx_sigstruct *sigstruct, uint8_t mrsigner[32]);
+
 /* --- Enclave context ------------------------------------------------------
  * A thread inside an enclave.  EENTER/ERESUME/EEXIT and AEX are built on
  * these; tests use them to put a thread inside.
