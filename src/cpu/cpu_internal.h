@@ -1,0 +1,171 @@
+/*
+ * cpu_internal.h: the emulated processor's private state, shared by the
+ * files that implement its leaves (machine.c, build.c, einit.c, keys.c,
+ * paging.c).  Nothing outside src/cpu includes this.
+ *
+ * Lock order.  Every EPC frame has a lock in its EPCM entry.  A leaf locks
+ * the frames it needs in this order: the target page, then a VA page, then
+ * the SECS.  The target and VA locks are taken with frame_trylock(): a
+ * leaf that finds one taken answers SGX_EPC_PAGE_CONFLICT, as the hardware
+ * does when two leaves race for a page.  The SECS lock is always taken last
+ * and blocks (the processor serializes leaves that update one SECS), so no
+ * cycle can form.
+ */
+#ifndef SGXEMU_CPU_INTERNAL_H
+#define SGXEMU_CPU_INTERNAL_H
+
+#ifndef OPENSSL_SUPPRESS_DEPRECATED
+#define OPENSSL_SUPPRESS_DEPRECATED
+#endif
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "cpu/cpu.h"
+
+/* One EPCM entry: the processor's record of what an EPC frame holds. */
+struct epcm_entry {
+	pthread_mutex_t lock; /* guards every field below and the frame's bytes */
+	bool valid;
+	bool blocked;
+	bool pending;
+	bool modified;
+	bool pr;
+	bool poisoned; /* memory failure: every leaf that touches it gets #MC */
+	uint8_t type; /* enum sgx_page_type */
+	uint8_t perms; /* SGX_SECINFO_R/W/X */
+	uint64_t linaddr; /* enclave linear address (child pages) */
+	uint64_t secs; /* frame index of the owning SECS (child pages) */
+	uint64_t bepoch; /* SECS tracking epoch when EBLOCK ran */
+};
+
+/*
+ * Processor-private SECS state.  Hardware keeps it inside the SECS page,
+ * where software cannot read it; here it lives in SECS.reserved4, so that
+ * EWB and ELDU of a SECS carry it along with the page.
+ *
+ * Guarded by the SECS frame's lock.
+ * Invariant: child_count == number of valid EPCM entries whose secs is this
+ * frame (VA pages excluded).
+ */
+struct secs_private {
+	uint64_t eid; /* unique per ECREATE on this machine, never 0 */
+	uint32_t initialized; /* EINIT succeeded */
+	uint32_t reserved0;
+	uint64_t child_count;
+	SHA256_CTX meas; /* MRENCLAVE in progress, until EINIT */
+	uint64_t isvfamilyid[2]; /* from SIGSTRUCT (KSS), kept for keys */
+	uint64_t isvextprodid[2];
+	/* Tracking (ETRACK/EWB): threads that entered in the current epoch,
+	 * and threads still inside that entered before the last ETRACK. */
+	uint64_t epoch;
+	uint64_t nr_active_cur;
+	uint64_t nr_active_prev;
+	uint64_t nr_threads; /* threads inside now */
+};
+
+#define SECS_PRIVATE_OFFSET 2048
+_Static_assert(SECS_PRIVATE_OFFSET >= offsetof(struct sgx_secs, reserved4) &&
+		       SECS_PRIVATE_OFFSET + sizeof(struct secs_private) <= 4096,
+	       "secs_private must fit in SECS.reserved4");
+
+struct cpu_section {
+	uint8_t *base; /* EPC address of the first frame */
+	uint64_t size;
+	uint64_t first; /* index of the first frame */
+	uint64_t nr; /* frames */
+	int node;
+};
+
+/* Fused and per-boot keys.  Never leave the processor. */
+struct cpu_keys {
+	uint8_t seal_fuses[16]; /* root of seal, report, launch keys */
+	uint8_t prov_fuses[16]; /* root of provisioning keys */
+	uint8_t owner_epoch[16];
+	uint8_t report_key_base[16]; /* per boot: report keys */
+	uint8_t paging_key[16]; /* per boot: EWB/ELDU AES-GCM */
+};
+
+struct sgx_cpu {
+	struct sgx_cpu_config cfg;
+	uint64_t gen; /* unique per machine in this process */
+	unsigned int nr_sections;
+	struct cpu_section sections[SGX_MAX_EPC_SECTIONS];
+	uint64_t nr_frames;
+	struct epcm_entry *epcm; /* nr_frames entries */
+	struct cpu_keys keys;
+	_Atomic uint64_t next_eid;
+	_Atomic uint64_t next_version; /* EWB versions: never repeat in a boot */
+	uint64_t feat_ctl; /* IA32_FEAT_CTL, locked at creation */
+};
+
+/* Frame index of an EPC address, or -1.  O(sections). */
+static inline int64_t cpu_frame_index(const struct sgx_cpu *cpu, const void *addr)
+{
+	const uint8_t *p = addr;
+
+	for (unsigned int i = 0; i < cpu->nr_sections; i++) {
+		const struct cpu_section *s = &cpu->sections[i];
+
+		if (p >= s->base && p < s->base + s->size)
+			return (int64_t)(s->first + (uint64_t)(p - s->base) / SGX_PAGE_SIZE);
+	}
+	return -1;
+}
+
+static inline uint8_t *cpu_frame_ptr(const struct sgx_cpu *cpu, uint64_t index)
+{
+	for (unsigned int i = 0; i < cpu->nr_sections; i++) {
+		const struct cpu_section *s = &cpu->sections[i];
+
+		if (index >= s->first && index < s->first + s->nr)
+			return s->base + (index - s->first) * SGX_PAGE_SIZE;
+	}
+	return NULL;
+}
+
+/* Looks up an EPC page operand that must be page aligned.  Returns 0 and
+ * the index, or ENCLS_FAULT(#GP) if unaligned, ENCLS_FAULT(#PF) if not in
+ * the EPC (the SDM's checks for an EPC operand). */
+static inline int cpu_epc_operand(const struct sgx_cpu *cpu, const void *addr, uint64_t *index)
+{
+	int64_t i;
+
+	if ((uintptr_t)addr & (SGX_PAGE_SIZE - 1))
+		return ENCLS_FAULT(X86_TRAP_GP);
+	i = cpu_frame_index(cpu, addr);
+	if (i < 0)
+		return ENCLS_FAULT(X86_TRAP_PF);
+	*index = (uint64_t)i;
+	return 0;
+}
+
+/* Try-locks a target or VA frame: 0 or SGX_EPC_PAGE_CONFLICT.  A poisoned
+ * frame answers ENCLS_FAULT(#MC) (and is left unlocked). */
+int cpu_frame_trylock(struct sgx_cpu *cpu, uint64_t index);
+/* Locks a SECS frame (blocking): 0, or ENCLS_FAULT(#MC) if poisoned. */
+int cpu_frame_lock(struct sgx_cpu *cpu, uint64_t index);
+void cpu_frame_unlock(struct sgx_cpu *cpu, uint64_t index);
+
+static inline struct secs_private *secs_private(uint8_t *secs_page)
+{
+	return (struct secs_private *)(secs_page + SECS_PRIVATE_OFFSET);
+}
+
+/* Validates a SECS operand of a child leaf: a valid EPCM entry of type
+ * SECS.  Locks it on success.  Returns 0, ENCLS_FAULT(#GP/#PF/#MC). */
+int cpu_lock_secs(struct sgx_cpu *cpu, uint64_t pginfo_secs, uint64_t *index);
+
+/* Reads the calling logical processor's IA32_SGXLEPUBKEYHASH as 32 bytes. */
+void cpu_lp_lepubkeyhash(const struct sgx_cpu *cpu, uint8_t hash[32]);
+
+/* The XSAVE area size XFRM needs (legacy 512 + header 64 + components),
+ * from the CPUID 0xD values of the model. */
+uint32_t cpu_xsave_size(uint64_t xfrm);
+
+/* Key derivation, AES-128-CMAC of the fused key over a derivation block
+ * (keys.c).  Also used by EINIT for the launch key. */
+struct key_dependencies;
+
+#endif /* SGXEMU_CPU_INTERNAL_H */

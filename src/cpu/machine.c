@@ -1,0 +1,409 @@
+/*
+ * machine.c: the emulated machine's model.
+ *
+ * Creation lays out the EPC sections (each a range of this process's
+ * address space that stands for processor-reserved memory), an EPCM entry
+ * per frame, the CPUID leaf 0x12 values, IA32_FEAT_CTL, the launch-control
+ * MSRs, and the fused keys.  The leaves themselves live in build.c,
+ * einit.c, keys.c and paging.c.
+ */
+#include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "cpu/cpu_internal.h"
+
+/* The reset value of IA32_SGXLEPUBKEYHASH on parts without flexible launch
+ * control: the hash of Intel's launch enclave signing key. */
+static const uint64_t intel_lepubkeyhash[4] = {
+	0xa6053e051270b7acULL,
+	0x6cfbe8ba8b3b413dULL,
+	0xc4916d99f2b3735dULL,
+	0xd4f8c05909f9bb3bULL,
+};
+
+static _Atomic uint64_t machine_generation;
+
+void sgx_cpu_config_default(struct sgx_cpu_config *cfg, uint64_t epc_bytes)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->nr_sections = 1;
+	cfg->sections[0].size = epc_bytes & ~(SGX_PAGE_SIZE - 1);
+	cfg->sections[0].node = 0;
+	cfg->sgx2 = true;
+	cfg->miscselect_valid = SGX_MISC_EXINFO;
+	cfg->max_enclave_size_64 = 36;
+	cfg->attributes_valid = SGX_ATTR_INIT | SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT |
+				SGX_ATTR_PROVISIONKEY | SGX_ATTR_EINITTOKENKEY |
+				SGX_ATTR_KSS | SGX_ATTR_AEXNOTIFY;
+	cfg->xfrm_valid = SGX_XFRM_LEGACY | SGX_XFRM_AVX | SGX_XFRM_AVX512;
+	cfg->lc_mode = SGX_LC_WRITABLE;
+	memcpy(cfg->lepubkeyhash, intel_lepubkeyhash, sizeof(cfg->lepubkeyhash));
+	cfg->seeded = false;
+	cfg->cpusvn[0] = 1;
+}
+
+static int config_check(const struct sgx_cpu_config *cfg)
+{
+	if (cfg->nr_sections == 0 || cfg->nr_sections > SGX_MAX_EPC_SECTIONS)
+		return -EINVAL;
+	for (unsigned int i = 0; i < cfg->nr_sections; i++) {
+		uint64_t size = cfg->sections[i].size;
+
+		if (size == 0 || (size & (SGX_PAGE_SIZE - 1)) || size > (1ULL << 46))
+			return -EINVAL;
+	}
+	if ((cfg->xfrm_valid & SGX_XFRM_LEGACY) != SGX_XFRM_LEGACY)
+		return -EINVAL;
+	if (cfg->max_enclave_size_64 < 13 || cfg->max_enclave_size_64 > 63)
+		return -EINVAL;
+	return 0;
+}
+
+/* Derives a named key from the seed: SHA-256(label || seed), truncated. */
+static void seeded_key(const uint8_t seed[32], const char *label, uint8_t *out, size_t len)
+{
+	uint8_t digest[32];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int n = 0;
+
+	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ||
+	    !EVP_DigestUpdate(ctx, label, strlen(label)) || !EVP_DigestUpdate(ctx, seed, 32) ||
+	    !EVP_DigestFinal_ex(ctx, digest, &n))
+		abort(); /* only fails on allocation failure inside OpenSSL */
+	EVP_MD_CTX_free(ctx);
+	memcpy(out, digest, len);
+}
+
+static int keys_init(struct sgx_cpu *cpu)
+{
+	struct cpu_keys *k = &cpu->keys;
+
+	if (cpu->cfg.seeded) {
+		seeded_key(cpu->cfg.seed, "sgxemu seal fuses", k->seal_fuses, 16);
+		seeded_key(cpu->cfg.seed, "sgxemu provisioning fuses", k->prov_fuses, 16);
+		seeded_key(cpu->cfg.seed, "sgxemu owner epoch", k->owner_epoch, 16);
+		seeded_key(cpu->cfg.seed, "sgxemu report key base", k->report_key_base, 16);
+		seeded_key(cpu->cfg.seed, "sgxemu paging key", k->paging_key, 16);
+		return 0;
+	}
+	if (RAND_bytes((uint8_t *)k, sizeof(*k)) != 1)
+		return -EIO;
+	return 0;
+}
+
+int sgx_cpu_create(const struct sgx_cpu_config *cfg, struct sgx_cpu **out)
+{
+	struct sgx_cpu *cpu;
+	uint64_t first = 0;
+	unsigned int i;
+	int ret;
+
+	ret = config_check(cfg);
+	if (ret)
+		return ret;
+	cpu = calloc(1, sizeof(*cpu));
+	if (!cpu)
+		return -ENOMEM;
+	cpu->cfg = *cfg;
+	cpu->gen = atomic_fetch_add(&machine_generation, 1) + 1;
+	cpu->next_eid = 1;
+	cpu->next_version = 1;
+	cpu->feat_ctl = FEAT_CTL_LOCKED | FEAT_CTL_SGX_ENABLED |
+			(cfg->lc_mode == SGX_LC_WRITABLE ? FEAT_CTL_SGX_LC_ENABLED : 0);
+
+	for (i = 0; i < cfg->nr_sections; i++) {
+		struct cpu_section *s = &cpu->sections[i];
+		void *base;
+
+		base = mmap(NULL, cfg->sections[i].size, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (base == MAP_FAILED) {
+			ret = -ENOMEM;
+			goto err_sections;
+		}
+		s->base = base;
+		s->size = cfg->sections[i].size;
+		s->first = first;
+		s->nr = s->size / SGX_PAGE_SIZE;
+		s->node = cfg->sections[i].node;
+		first += s->nr;
+		cpu->nr_sections = i + 1;
+	}
+	cpu->nr_frames = first;
+
+	cpu->epcm = calloc(cpu->nr_frames, sizeof(*cpu->epcm));
+	if (!cpu->epcm) {
+		ret = -ENOMEM;
+		goto err_sections;
+	}
+	for (uint64_t f = 0; f < cpu->nr_frames; f++)
+		pthread_mutex_init(&cpu->epcm[f].lock, NULL);
+
+	ret = keys_init(cpu);
+	if (ret)
+		goto err_epcm;
+	*out = cpu;
+	return 0;
+
+err_epcm:
+	for (uint64_t f = 0; f < cpu->nr_frames; f++)
+		pthread_mutex_destroy(&cpu->epcm[f].lock);
+	free(cpu->epcm);
+err_sections:
+	for (i = 0; i < cpu->nr_sections; i++)
+		munmap(cpu->sections[i].base, cpu->sections[i].size);
+	free(cpu);
+	return ret;
+}
+
+void sgx_cpu_destroy(struct sgx_cpu *cpu)
+{
+	if (!cpu)
+		return;
+	for (uint64_t f = 0; f < cpu->nr_frames; f++)
+		pthread_mutex_destroy(&cpu->epcm[f].lock);
+	free(cpu->epcm);
+	for (unsigned int i = 0; i < cpu->nr_sections; i++)
+		munmap(cpu->sections[i].base, cpu->sections[i].size);
+	OPENSSL_cleanse(&cpu->keys, sizeof(cpu->keys));
+	free(cpu);
+}
+
+const struct sgx_cpu_config *sgx_cpu_config(const struct sgx_cpu *cpu)
+{
+	return &cpu->cfg;
+}
+
+void sgx_cpu_cpuid(const struct sgx_cpu *cpu, uint32_t subleaf, uint32_t regs[4])
+{
+	const struct sgx_cpu_config *cfg = &cpu->cfg;
+
+	memset(regs, 0, 4 * sizeof(uint32_t));
+	if (subleaf == 0) {
+		regs[0] = SGX_CPUID_SGX1 | (cfg->sgx2 ? SGX_CPUID_SGX2 : 0);
+		regs[1] = cfg->miscselect_valid;
+		regs[3] = 31 | ((uint32_t)cfg->max_enclave_size_64 << 8);
+	} else if (subleaf == 1) {
+		regs[0] = (uint32_t)cfg->attributes_valid;
+		regs[1] = (uint32_t)(cfg->attributes_valid >> 32);
+		regs[2] = (uint32_t)cfg->xfrm_valid;
+		regs[3] = (uint32_t)(cfg->xfrm_valid >> 32);
+	} else if (subleaf >= SGX_CPUID_EPC && subleaf - SGX_CPUID_EPC < cpu->nr_sections) {
+		const struct cpu_section *s = &cpu->sections[subleaf - SGX_CPUID_EPC];
+		uint64_t base = (uint64_t)(uintptr_t)s->base;
+
+		regs[0] = ((uint32_t)base & 0xFFFFF000U) | SGX_CPUID_EPC_SECTION;
+		regs[1] = (uint32_t)(base >> 32) & 0xFFFFF;
+		/* Properties 1: confidentiality and integrity protection. */
+		regs[2] = ((uint32_t)s->size & 0xFFFFF000U) | 1;
+		regs[3] = (uint32_t)(s->size >> 32) & 0xFFFFF;
+	}
+}
+
+int sgx_cpu_section_node(const struct sgx_cpu *cpu, unsigned int section)
+{
+	if (section >= cpu->nr_sections)
+		return -1;
+	return cpu->sections[section].node;
+}
+
+/*
+ * Per-logical-processor state.  Each host thread is a logical processor;
+ * its copy of the launch-control MSRs is reset when it first touches a
+ * machine (or a different machine than last time).
+ */
+struct lp_state {
+	uint64_t gen; /* machine generation this state belongs to */
+	uint64_t lepubkeyhash[4];
+};
+static __thread struct lp_state this_lp;
+
+static struct lp_state *lp_get(const struct sgx_cpu *cpu)
+{
+	if (this_lp.gen != cpu->gen) {
+		this_lp.gen = cpu->gen;
+		memcpy(this_lp.lepubkeyhash, cpu->cfg.lepubkeyhash, 32);
+	}
+	return &this_lp;
+}
+
+void cpu_lp_lepubkeyhash(const struct sgx_cpu *cpu, uint8_t hash[32])
+{
+	memcpy(hash, lp_get(cpu)->lepubkeyhash, 32);
+}
+
+int sgx_cpu_rdmsr(struct sgx_cpu *cpu, uint32_t msr, uint64_t *val)
+{
+	if (msr == MSR_IA32_FEAT_CTL) {
+		*val = cpu->feat_ctl;
+		return 0;
+	}
+	if (msr >= MSR_IA32_SGXLEPUBKEYHASH0 && msr <= MSR_IA32_SGXLEPUBKEYHASH3) {
+		*val = lp_get(cpu)->lepubkeyhash[msr - MSR_IA32_SGXLEPUBKEYHASH0];
+		return 0;
+	}
+	return ENCLS_FAULT(X86_TRAP_GP);
+}
+
+int sgx_cpu_wrmsr(struct sgx_cpu *cpu, uint32_t msr, uint64_t val)
+{
+	if (msr >= MSR_IA32_SGXLEPUBKEYHASH0 && msr <= MSR_IA32_SGXLEPUBKEYHASH3) {
+		/* Writable only when firmware left launch control open. */
+		if (!(cpu->feat_ctl & FEAT_CTL_SGX_LC_ENABLED))
+			return ENCLS_FAULT(X86_TRAP_GP);
+		lp_get(cpu)->lepubkeyhash[msr - MSR_IA32_SGXLEPUBKEYHASH0] = val;
+		return 0;
+	}
+	/* IA32_FEAT_CTL is locked by firmware; everything else is unknown. */
+	return ENCLS_FAULT(X86_TRAP_GP);
+}
+
+uint64_t sgx_cpu_nr_frames(const struct sgx_cpu *cpu)
+{
+	return cpu->nr_frames;
+}
+
+void *sgx_cpu_frame_addr(const struct sgx_cpu *cpu, uint64_t index)
+{
+	return index < cpu->nr_frames ? cpu_frame_ptr(cpu, index) : NULL;
+}
+
+int64_t sgx_cpu_frame_index(const struct sgx_cpu *cpu, const void *addr)
+{
+	return cpu_frame_index(cpu, addr);
+}
+
+int cpu_frame_trylock(struct sgx_cpu *cpu, uint64_t index)
+{
+	struct epcm_entry *e = &cpu->epcm[index];
+
+	if (pthread_mutex_trylock(&e->lock))
+		return SGX_EPC_PAGE_CONFLICT;
+	if (e->poisoned) {
+		pthread_mutex_unlock(&e->lock);
+		return ENCLS_FAULT(X86_TRAP_MC);
+	}
+	return 0;
+}
+
+int cpu_frame_lock(struct sgx_cpu *cpu, uint64_t index)
+{
+	struct epcm_entry *e = &cpu->epcm[index];
+
+	pthread_mutex_lock(&e->lock);
+	if (e->poisoned) {
+		pthread_mutex_unlock(&e->lock);
+		return ENCLS_FAULT(X86_TRAP_MC);
+	}
+	return 0;
+}
+
+void cpu_frame_unlock(struct sgx_cpu *cpu, uint64_t index)
+{
+	pthread_mutex_unlock(&cpu->epcm[index].lock);
+}
+
+int cpu_lock_secs(struct sgx_cpu *cpu, uint64_t pginfo_secs, uint64_t *index)
+{
+	uint64_t i;
+	int ret;
+
+	ret = cpu_epc_operand(cpu, (const void *)(uintptr_t)pginfo_secs, &i);
+	if (ret)
+		return ret;
+	ret = cpu_frame_lock(cpu, i);
+	if (ret)
+		return ret;
+	if (!cpu->epcm[i].valid || cpu->epcm[i].type != SGX_PAGE_TYPE_SECS) {
+		cpu_frame_unlock(cpu, i);
+		return ENCLS_FAULT(X86_TRAP_GP);
+	}
+	*index = i;
+	return 0;
+}
+
+int sgx_cpu_epcm_info(const struct sgx_cpu *cpu, const void *epc, struct sgx_epcm_info *info)
+{
+	int64_t i = cpu_frame_index(cpu, epc);
+	struct epcm_entry *e;
+	uint64_t secs;
+
+	if (i < 0)
+		return -EINVAL;
+	e = &cpu->epcm[i];
+	pthread_mutex_lock(&e->lock);
+	memset(info, 0, sizeof(*info));
+	info->valid = e->valid;
+	info->blocked = e->blocked;
+	info->pending = e->pending;
+	info->modified = e->modified;
+	info->type = e->type;
+	info->perms = e->perms;
+	info->linaddr = e->linaddr;
+	secs = e->secs;
+	pthread_mutex_unlock(&e->lock);
+	if (info->valid && info->type != SGX_PAGE_TYPE_VA) {
+		uint64_t s = info->type == SGX_PAGE_TYPE_SECS ? (uint64_t)i : secs;
+		struct epcm_entry *se = &cpu->epcm[s];
+
+		pthread_mutex_lock(&se->lock);
+		if (se->valid && se->type == SGX_PAGE_TYPE_SECS)
+			info->enclave_id = secs_private(cpu_frame_ptr(cpu, s))->eid;
+		pthread_mutex_unlock(&se->lock);
+	}
+	return 0;
+}
+
+uint64_t sgx_cpu_nr_valid(const struct sgx_cpu *cpu)
+{
+	uint64_t n = 0;
+
+	for (uint64_t f = 0; f < cpu->nr_frames; f++) {
+		pthread_mutex_lock(&cpu->epcm[f].lock);
+		n += cpu->epcm[f].valid;
+		pthread_mutex_unlock(&cpu->epcm[f].lock);
+	}
+	return n;
+}
+
+int sgx_cpu_poison(struct sgx_cpu *cpu, const void *epc)
+{
+	int64_t i = cpu_frame_index(cpu, epc);
+
+	if (i < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&cpu->epcm[i].lock);
+	cpu->epcm[i].poisoned = true;
+	pthread_mutex_unlock(&cpu->epcm[i].lock);
+	return 0;
+}
+
+/* XSAVE component sizes and offsets of the model (CPUID leaf 0xD). */
+static const struct {
+	uint32_t offset, size;
+} xsave_components[] = {
+	[2] = { 576, 256 }, /* AVX */
+	[3] = { 960, 64 }, /* MPX BNDREGS */
+	[4] = { 1024, 64 }, /* MPX BNDCSR */
+	[5] = { 1088, 64 }, /* AVX-512 opmask */
+	[6] = { 1152, 512 }, /* AVX-512 ZMM_Hi256 */
+	[7] = { 1664, 1024 }, /* AVX-512 Hi16_ZMM */
+	[9] = { 2688, 8 }, /* PKRU */
+};
+
+uint32_t cpu_xsave_size(uint64_t xfrm)
+{
+	uint32_t size = 576; /* legacy region + XSAVE header */
+
+	for (unsigned int b = 2; b < sizeof(xsave_components) / sizeof(xsave_components[0]); b++) {
+		uint32_t end = xsave_components[b].offset + xsave_components[b].size;
+
+		if ((xfrm & (1ULL << b)) && xsave_components[b].size && end > size)
+			size = end;
+	}
+	return size;
+}
