@@ -1,0 +1,464 @@
+/*
+ * build.c: the enclave-build leaves ECREATE, EADD, EEXTEND, EREMOVE and the
+ * debug leaves EDBGRD/EDBGWR.
+ *
+ * Each leaf checks its operands in the order the SDM's pseudo-code does and
+ * answers as the hardware would: a fault (#GP, #PF, #MC) for malformed
+ * operands, leaving nothing changed, or an SGX error code.  The measurement
+ * (MRENCLAVE) accumulates in the SECS's private SHA-256 state: ECREATE,
+ * EADD and EEXTEND each hash the 64-byte record the architecture defines.
+ */
+#include <string.h>
+
+#include "cpu/cpu_internal.h"
+
+#define GP ENCLS_FAULT(X86_TRAP_GP)
+#define PF ENCLS_FAULT(X86_TRAP_PF)
+
+static bool is_pow2(uint64_t x)
+{
+	return x && !(x & (x - 1));
+}
+
+static bool canonical(uint64_t addr)
+{
+	return ((int64_t)(addr << 16) >> 16) == (int64_t)addr;
+}
+
+/* The XFRM rules: x87 and SSE always; only what the model supports; AVX
+ * needs SSE; the AVX-512 components together and only with AVX; the MPX
+ * components together. */
+static bool xfrm_legal(const struct sgx_cpu *cpu, uint64_t xfrm)
+{
+	if ((xfrm & SGX_XFRM_LEGACY) != SGX_XFRM_LEGACY)
+		return false;
+	if (xfrm & ~cpu->cfg.xfrm_valid)
+		return false;
+	if ((xfrm & SGX_XFRM_AVX512) && ((xfrm & SGX_XFRM_AVX512) != SGX_XFRM_AVX512 ||
+					 !(xfrm & SGX_XFRM_AVX)))
+		return false;
+	if (!!(xfrm & SGX_XFRM_BNDREGS) != !!(xfrm & SGX_XFRM_BNDCSR))
+		return false;
+	return true;
+}
+
+/* Pages one SSA frame needs: XSAVE area + MISC region + GPRSGX. */
+static uint64_t ssa_frame_pages_needed(uint64_t xfrm, uint32_t miscselect)
+{
+	uint64_t bytes = cpu_xsave_size(xfrm) + SGX_SSA_GPRS_SIZE;
+
+	if (miscselect & SGX_MISC_EXINFO)
+		bytes += SGX_SSA_MISC_EXINFO_SIZE;
+	return (bytes + SGX_PAGE_SIZE - 1) / SGX_PAGE_SIZE;
+}
+
+static bool all_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+/* The SECS checks ECREATE makes; all failures are #GP(0). */
+static int secs_check(const struct sgx_cpu *cpu, const struct sgx_secs *s)
+{
+	const struct sgx_cpu_config *cfg = &cpu->cfg;
+
+	if (!(s->attributes & SGX_ATTR_MODE64BIT))
+		return GP; /* the model runs 64-bit enclaves only */
+	if (s->attributes & SGX_ATTR_INIT)
+		return GP;
+	if (s->attributes & (SGX_ATTR_RESERVED_MASK | ~cfg->attributes_valid))
+		return GP;
+	if (s->miscselect & (SGX_MISC_RESERVED_MASK | ~cfg->miscselect_valid))
+		return GP;
+	if (!xfrm_legal(cpu, s->xfrm))
+		return GP;
+	if (s->size < 2 * SGX_PAGE_SIZE || !is_pow2(s->size))
+		return GP;
+	if (s->size > (1ULL << cfg->max_enclave_size_64))
+		return GP;
+	if (s->base & (s->size - 1))
+		return GP;
+	if (!canonical(s->base) || !canonical(s->base + s->size - 1))
+		return GP;
+	if (s->ssa_frame_size == 0 ||
+	    s->ssa_frame_size < ssa_frame_pages_needed(s->xfrm, s->miscselect))
+		return GP;
+	/* CONFIGID and CONFIGSVN need key separation and sharing. */
+	if (!(s->attributes & SGX_ATTR_KSS) &&
+	    (!all_zero(s->config_id, sizeof(s->config_id)) || s->config_svn))
+		return GP;
+	if (!all_zero(s->reserved1, sizeof(s->reserved1)) ||
+	    !all_zero(s->reserved2, sizeof(s->reserved2)) ||
+	    !all_zero(s->reserved3, sizeof(s->reserved3)) ||
+	    !all_zero(s->reserved4, sizeof(s->reserved4)))
+		return GP;
+	return 0;
+}
+
+int encls_ecreate(struct sgx_cpu *cpu, const struct sgx_pageinfo *pginfo, void *secs)
+{
+	const struct sgx_secinfo *secinfo;
+	const struct sgx_secs *src;
+	struct sgx_meas_ecreate rec;
+	struct secs_private *priv;
+	struct sgx_secs tmp;
+	struct epcm_entry *e;
+	uint64_t idx;
+	uint8_t *page;
+	int ret;
+
+	if (!pginfo || ((uintptr_t)pginfo & 31))
+		return GP;
+	secinfo = (const void *)(uintptr_t)pginfo->metadata;
+	src = (const void *)(uintptr_t)pginfo->contents;
+	if (!secinfo || ((uintptr_t)secinfo & 63) || !src || ((uintptr_t)src & (SGX_PAGE_SIZE - 1)))
+		return GP;
+	if (pginfo->addr || pginfo->secs)
+		return GP;
+	ret = cpu_epc_operand(cpu, secs, &idx);
+	if (ret)
+		return ret;
+	if ((secinfo->flags & ~SGX_SECINFO_FLAGS_DEFINED) ||
+	    !all_zero(secinfo->reserved, sizeof(secinfo->reserved)) ||
+	    (secinfo->flags & ~SGX_SECINFO_PAGE_TYPE_MASK) ||
+	    ((secinfo->flags & SGX_SECINFO_PAGE_TYPE_MASK) >> SGX_SECINFO_PAGE_TYPE_SHIFT) !=
+		    SGX_PAGE_TYPE_SECS)
+		return GP;
+	memcpy(&tmp, src, sizeof(tmp));
+	ret = secs_check(cpu, &tmp);
+	if (ret)
+		return ret;
+
+	ret = cpu_frame_trylock(cpu, idx);
+	if (ret)
+		return ret == SGX_EPC_PAGE_CONFLICT ? GP : ret;
+	e = &cpu->epcm[idx];
+	if (e->valid) {
+		cpu_frame_unlock(cpu, idx);
+		return PF;
+	}
+	page = cpu_frame_ptr(cpu, idx);
+	memcpy(page, &tmp, sizeof(tmp));
+	memset(((struct sgx_secs *)page)->mrenclave, 0, 32);
+	memset(((struct sgx_secs *)page)->mrsigner, 0, 32);
+	priv = secs_private(page);
+	memset(priv, 0, sizeof(*priv));
+	priv->eid = atomic_fetch_add(&cpu->next_eid, 1);
+	SHA256_Init(&priv->meas);
+	memset(&rec, 0, sizeof(rec));
+	rec.tag = SGX_MEAS_TAG_ECREATE;
+	rec.ssa_frame_size = tmp.ssa_frame_size;
+	rec.size = tmp.size;
+	SHA256_Update(&priv->meas, &rec, sizeof(rec));
+
+	e->valid = true;
+	e->type = SGX_PAGE_TYPE_SECS;
+	e->perms = 0;
+	e->blocked = e->pending = e->modified = e->pr = false;
+	e->linaddr = 0;
+	e->secs = idx;
+	cpu_frame_unlock(cpu, idx);
+	return 0;
+}
+
+/* The TCS checks EADD makes: reserved space zero, FLAGS reserved bits zero,
+ * SSA and segment bases page aligned. */
+static int tcs_check(const struct sgx_tcs *tcs)
+{
+	if (!all_zero(tcs->reserved, sizeof(tcs->reserved)))
+		return GP;
+	if (tcs->flags & SGX_TCS_RESERVED_MASK)
+		return GP;
+	if ((tcs->ssa_offset | tcs->fs_offset | tcs->gs_offset) & (SGX_PAGE_SIZE - 1))
+		return GP;
+	if (tcs->state)
+		return GP;
+	return 0;
+}
+
+int encls_eadd(struct sgx_cpu *cpu, const struct sgx_pageinfo *pginfo, void *epc)
+{
+	const struct sgx_secinfo *secinfo;
+	struct sgx_meas_eadd rec;
+	struct secs_private *priv;
+	struct sgx_secs *secs;
+	const uint8_t *src;
+	uint64_t idx, sidx, flags, type;
+	struct epcm_entry *e;
+	int ret;
+
+	if (!pginfo || ((uintptr_t)pginfo & 31))
+		return GP;
+	secinfo = (const void *)(uintptr_t)pginfo->metadata;
+	src = (const void *)(uintptr_t)pginfo->contents;
+	if (!secinfo || ((uintptr_t)secinfo & 63) || !src || ((uintptr_t)src & (SGX_PAGE_SIZE - 1)))
+		return GP;
+	if (pginfo->addr & (SGX_PAGE_SIZE - 1))
+		return GP;
+	ret = cpu_epc_operand(cpu, epc, &idx);
+	if (ret)
+		return ret;
+	ret = cpu_epc_operand(cpu, (const void *)(uintptr_t)pginfo->secs, &sidx);
+	if (ret)
+		return ret;
+
+	flags = secinfo->flags;
+	type = (flags & SGX_SECINFO_PAGE_TYPE_MASK) >> SGX_SECINFO_PAGE_TYPE_SHIFT;
+	if ((flags & ~(SGX_SECINFO_PERMISSION_MASK | SGX_SECINFO_PAGE_TYPE_MASK)) ||
+	    !all_zero(secinfo->reserved, sizeof(secinfo->reserved)))
+		return GP;
+	if (type != SGX_PAGE_TYPE_REG && type != SGX_PAGE_TYPE_TCS)
+		return GP;
+	if (type == SGX_PAGE_TYPE_REG && (flags & SGX_SECINFO_W) && !(flags & SGX_SECINFO_R))
+		return GP;
+	if (type == SGX_PAGE_TYPE_TCS) {
+		if (flags & SGX_SECINFO_PERMISSION_MASK)
+			return GP;
+		ret = tcs_check((const struct sgx_tcs *)src);
+		if (ret)
+			return ret;
+	}
+
+	ret = cpu_frame_trylock(cpu, idx);
+	if (ret)
+		return ret == SGX_EPC_PAGE_CONFLICT ? GP : ret;
+	e = &cpu->epcm[idx];
+	if (e->valid) {
+		ret = PF;
+		goto out_target;
+	}
+	if (sidx == idx) {
+		ret = GP;
+		goto out_target;
+	}
+	ret = cpu_frame_lock(cpu, sidx);
+	if (ret)
+		goto out_target;
+	if (!cpu->epcm[sidx].valid || cpu->epcm[sidx].type != SGX_PAGE_TYPE_SECS) {
+		ret = PF;
+		goto out_secs;
+	}
+	secs = (struct sgx_secs *)cpu_frame_ptr(cpu, sidx);
+	priv = secs_private((uint8_t *)secs);
+	if (priv->initialized) {
+		ret = GP;
+		goto out_secs;
+	}
+	if (pginfo->addr < secs->base || pginfo->addr - secs->base >= secs->size) {
+		ret = GP;
+		goto out_secs;
+	}
+
+	memcpy(cpu_frame_ptr(cpu, idx), src, SGX_PAGE_SIZE);
+	memset(&rec, 0, sizeof(rec));
+	rec.tag = SGX_MEAS_TAG_EADD;
+	rec.offset = pginfo->addr - secs->base;
+	rec.secinfo_flags = flags;
+	SHA256_Update(&priv->meas, &rec, sizeof(rec));
+	priv->child_count++;
+
+	e->valid = true;
+	e->type = (uint8_t)type;
+	e->perms = (uint8_t)(flags & SGX_SECINFO_PERMISSION_MASK);
+	e->blocked = e->pending = e->modified = e->pr = false;
+	e->linaddr = pginfo->addr;
+	e->secs = sidx;
+	ret = 0;
+out_secs:
+	cpu_frame_unlock(cpu, sidx);
+out_target:
+	cpu_frame_unlock(cpu, idx);
+	return ret;
+}
+
+int encls_eextend(struct sgx_cpu *cpu, void *secs_epc, void *chunk)
+{
+	struct sgx_meas_eextend rec;
+	struct secs_private *priv;
+	struct sgx_secs *secs;
+	uint64_t idx, sidx, given_sidx;
+	struct epcm_entry *e;
+	uint8_t *page;
+	size_t off;
+	int ret;
+
+	if ((uintptr_t)chunk & (SGX_EEXTEND_CHUNK - 1))
+		return GP;
+	ret = cpu_epc_operand(cpu, (void *)((uintptr_t)chunk & ~(SGX_PAGE_SIZE - 1)), &idx);
+	if (ret)
+		return ret;
+	ret = cpu_epc_operand(cpu, secs_epc, &given_sidx);
+	if (ret)
+		return ret;
+	off = (uintptr_t)chunk & (SGX_PAGE_SIZE - 1);
+
+	ret = cpu_frame_trylock(cpu, idx);
+	if (ret)
+		return ret == SGX_EPC_PAGE_CONFLICT ? GP : ret;
+	e = &cpu->epcm[idx];
+	if (!e->valid || (e->type != SGX_PAGE_TYPE_REG && e->type != SGX_PAGE_TYPE_TCS)) {
+		ret = PF;
+		goto out_target;
+	}
+	sidx = e->secs;
+	if (sidx != given_sidx) {
+		ret = GP;
+		goto out_target;
+	}
+	ret = cpu_frame_lock(cpu, sidx);
+	if (ret)
+		goto out_target;
+	secs = (struct sgx_secs *)cpu_frame_ptr(cpu, sidx);
+	priv = secs_private((uint8_t *)secs);
+	if (priv->initialized) {
+		ret = GP;
+		goto out_secs;
+	}
+	page = cpu_frame_ptr(cpu, idx);
+	memset(&rec, 0, sizeof(rec));
+	rec.tag = SGX_MEAS_TAG_EEXTEND;
+	rec.offset = e->linaddr - secs->base + off;
+	SHA256_Update(&priv->meas, &rec, sizeof(rec));
+	SHA256_Update(&priv->meas, page + off, SGX_EEXTEND_CHUNK);
+	ret = 0;
+out_secs:
+	cpu_frame_unlock(cpu, sidx);
+out_target:
+	cpu_frame_unlock(cpu, idx);
+	return ret;
+}
+
+int encls_eremove(struct sgx_cpu *cpu, void *epc)
+{
+	struct secs_private *priv;
+	struct epcm_entry *e;
+	uint64_t idx, sidx;
+	int ret;
+
+	ret = cpu_epc_operand(cpu, epc, &idx);
+	if (ret)
+		return ret;
+	ret = cpu_frame_trylock(cpu, idx);
+	if (ret)
+		return ret;
+	e = &cpu->epcm[idx];
+	if (!e->valid) {
+		ret = 0;
+		goto out_target;
+	}
+	switch (e->type) {
+	case SGX_PAGE_TYPE_VA:
+		break;
+	case SGX_PAGE_TYPE_SECS:
+		priv = secs_private(cpu_frame_ptr(cpu, idx));
+		if (priv->child_count) {
+			ret = SGX_CHILD_PRESENT;
+			goto out_target;
+		}
+		break;
+	default:
+		sidx = e->secs;
+		ret = cpu_frame_lock(cpu, sidx);
+		if (ret)
+			goto out_target;
+		priv = secs_private(cpu_frame_ptr(cpu, sidx));
+		if (priv->nr_threads) {
+			cpu_frame_unlock(cpu, sidx);
+			ret = SGX_ENCLAVE_ACT;
+			goto out_target;
+		}
+		priv->child_count--;
+		cpu_frame_unlock(cpu, sidx);
+		break;
+	}
+	e->valid = false;
+	e->blocked = e->pending = e->modified = e->pr = false;
+	e->type = 0;
+	e->perms = 0;
+	e->linaddr = 0;
+	e->secs = 0;
+	ret = 0;
+out_target:
+	cpu_frame_unlock(cpu, idx);
+	return ret;
+}
+
+/*
+ * EDBGRD/EDBGWR: 8 bytes of a debug enclave's page.  A TCS may be read,
+ * and of it only FLAGS.DBGOPTIN written; SECS and VA pages, and pages of
+ * production enclaves, answer SGX_PAGE_NOT_DEBUGGABLE.
+ */
+static int edbg(struct sgx_cpu *cpu, const void *addr, uint64_t *data, bool write)
+{
+	uint64_t idx, sidx;
+	struct epcm_entry *e;
+	struct sgx_secs *secs;
+	size_t off;
+	uint8_t *page;
+	int ret;
+
+	if ((uintptr_t)addr & 7)
+		return GP;
+	ret = cpu_epc_operand(cpu, (void *)((uintptr_t)addr & ~(SGX_PAGE_SIZE - 1)), &idx);
+	if (ret)
+		return ret;
+	off = (uintptr_t)addr & (SGX_PAGE_SIZE - 1);
+	ret = cpu_frame_trylock(cpu, idx);
+	if (ret)
+		return ret;
+	e = &cpu->epcm[idx];
+	if (!e->valid) {
+		ret = PF;
+		goto out_target;
+	}
+	if (e->type == SGX_PAGE_TYPE_SECS || e->type == SGX_PAGE_TYPE_VA) {
+		ret = SGX_PAGE_NOT_DEBUGGABLE;
+		goto out_target;
+	}
+	sidx = e->secs;
+	ret = cpu_frame_lock(cpu, sidx);
+	if (ret)
+		goto out_target;
+	secs = (struct sgx_secs *)cpu_frame_ptr(cpu, sidx);
+	if (!(secs->attributes & SGX_ATTR_DEBUG)) {
+		ret = SGX_PAGE_NOT_DEBUGGABLE;
+		goto out_secs;
+	}
+	page = cpu_frame_ptr(cpu, idx);
+	if (!write) {
+		memcpy(data, page + off, 8);
+	} else if (e->type == SGX_PAGE_TYPE_TCS) {
+		uint64_t flags;
+
+		if (off != offsetof(struct sgx_tcs, flags) ||
+		    (*data & ~SGX_TCS_DBGOPTIN) != (((struct sgx_tcs *)page)->flags & ~SGX_TCS_DBGOPTIN)) {
+			ret = SGX_PAGE_NOT_DEBUGGABLE;
+			goto out_secs;
+		}
+		flags = *data;
+		memcpy(page + off, &flags, 8);
+	} else {
+		memcpy(page + off, data, 8);
+	}
+	ret = 0;
+out_secs:
+	cpu_frame_unlock(cpu, sidx);
+out_target:
+	cpu_frame_unlock(cpu, idx);
+	return ret;
+}
+
+int encls_edbgrd(struct sgx_cpu *cpu, const void *addr, uint64_t *data)
+{
+	return edbg(cpu, addr, data, false);
+}
+
+int encls_edbgwr(struct sgx_cpu *cpu, void *addr, uint64_t data)
+{
+	return edbg(cpu, addr, &data, true);
+}
