@@ -109,6 +109,8 @@ enum sgx_return_code {
 #define SGX_XFRM_BNDREGS (1ULL << 3)
 #define SGX_XFRM_BNDCSR (1ULL << 4)
 #define SGX_XFRM_AVX512 (7ULL << 5)
+#define SGX_XFRM_PKRU (1ULL << 9)
+#define SGX_XFRM_AMX (3ULL << 17)
 #define SGX_XFRM_LEGACY (SGX_XFRM_X87 | SGX_XFRM_SSE)
 
 /* Sizes of the SSA regions that do not depend on XFRM. */

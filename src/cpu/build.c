@@ -27,7 +27,7 @@ static bool canonical(uint64_t addr)
 
 /* The XFRM rules: x87 and SSE always; only what the model supports; AVX
  * needs SSE; the AVX-512 components together and only with AVX; the MPX
- * components together. */
+ * components together; the AMX components together. */
 static bool xfrm_legal(const struct sgx_cpu *cpu, uint64_t xfrm)
 {
 	if ((xfrm & SGX_XFRM_LEGACY) != SGX_XFRM_LEGACY)
@@ -38,6 +38,8 @@ static bool xfrm_legal(const struct sgx_cpu *cpu, uint64_t xfrm)
 					 !(xfrm & SGX_XFRM_AVX)))
 		return false;
 	if (!!(xfrm & SGX_XFRM_BNDREGS) != !!(xfrm & SGX_XFRM_BNDCSR))
+		return false;
+	if ((xfrm & SGX_XFRM_AMX) && (xfrm & SGX_XFRM_AMX) != SGX_XFRM_AMX)
 		return false;
 	return true;
 }

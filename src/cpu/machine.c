@@ -393,6 +393,8 @@ static const struct {
 	[6] = { 1152, 512 }, /* AVX-512 ZMM_Hi256 */
 	[7] = { 1664, 1024 }, /* AVX-512 Hi16_ZMM */
 	[9] = { 2688, 8 }, /* PKRU */
+	[17] = { 2752, 64 }, /* AMX TILECFG */
+	[18] = { 2816, 8192 }, /* AMX TILEDATA */
 };
 
 uint32_t cpu_xsave_size(uint64_t xfrm)
