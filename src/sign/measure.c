@@ -1,0 +1,219 @@
+/*
+ * measure.c: layouts and their MRENCLAVE.
+ *
+ * A layout is what ECREATE, EADD and EEXTEND saw.  This file checks that a
+ * layout can be built (sgx_layout_validate) and replays the measurement the
+ * processor accumulates while it is built (sgx_layout_measure): SHA-256
+ * over one 64-byte ECREATE record, then for each page in EADD order one
+ * EADD record and, for each measured 256-byte chunk, an EEXTEND record
+ * followed by the chunk.  The records are the ones arch.h defines.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "sign/sign.h"
+#include "sign/sign_internal.h"
+
+void sgx_layout_free(struct sgx_layout *layout)
+{
+	const uint8_t *storage = layout->storage;
+	const uint8_t *pages = (const uint8_t *)layout->pages;
+
+	/* A loader may carve the page array out of its storage block. */
+	if (pages && !(storage && pages >= storage && pages < storage + layout->storage_size))
+		free(layout->pages);
+	free(layout->storage);
+	memset(layout, 0, sizeof(*layout));
+}
+
+void sgx_sign_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The SECINFO flags the Linux driver's ADD_PAGES accepts. */
+static int validate_page_flags(uint64_t flags, uint64_t offset, char *err, size_t errlen)
+{
+	uint64_t perm = flags & SGX_SECINFO_PERMISSION_MASK;
+	uint64_t type = (flags & SGX_SECINFO_PAGE_TYPE_MASK) >> SGX_SECINFO_PAGE_TYPE_SHIFT;
+
+	if (flags & ~(SGX_SECINFO_PERMISSION_MASK | SGX_SECINFO_PAGE_TYPE_MASK)) {
+		sgx_sign_err(err, errlen, "page at offset %#llx: SECINFO flags %#llx set reserved bits",
+			     (unsigned long long)offset, (unsigned long long)flags);
+		return -EINVAL;
+	}
+	if (type != SGX_PAGE_TYPE_TCS && type != SGX_PAGE_TYPE_REG) {
+		sgx_sign_err(err, errlen, "page at offset %#llx: page type %llu is neither TCS nor REG",
+			     (unsigned long long)offset, (unsigned long long)type);
+		return -EINVAL;
+	}
+	if (type == SGX_PAGE_TYPE_TCS && perm) {
+		sgx_sign_err(err, errlen, "page at offset %#llx: a TCS page takes no permissions (flags %#llx)",
+			     (unsigned long long)offset, (unsigned long long)flags);
+		return -EINVAL;
+	}
+	if ((perm & SGX_SECINFO_W) && !(perm & SGX_SECINFO_R)) {
+		sgx_sign_err(err, errlen, "page at offset %#llx: writable but not readable",
+			     (unsigned long long)offset);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int sgx_layout_validate(const struct sgx_layout *layout, char *err, size_t errlen)
+{
+	uint64_t *offsets;
+	size_t i;
+	int ret;
+
+	if (layout->size < 2 * SGX_PAGE_SIZE || (layout->size & (layout->size - 1))) {
+		sgx_sign_err(err, errlen, "enclave size %#llx is not a power of two >= 8192",
+			     (unsigned long long)layout->size);
+		return -EINVAL;
+	}
+	if (layout->ssa_frame_size == 0) {
+		sgx_sign_err(err, errlen, "SSA frame size is 0 pages");
+		return -EINVAL;
+	}
+	if (layout->nr_pages > layout->size / SGX_PAGE_SIZE) {
+		sgx_sign_err(err, errlen, "%zu pages do not fit in an enclave of %#llx bytes",
+			     layout->nr_pages, (unsigned long long)layout->size);
+		return -EINVAL;
+	}
+	if (layout->nr_pages && !layout->pages) {
+		sgx_sign_err(err, errlen, "%zu pages but no page array", layout->nr_pages);
+		return -EINVAL;
+	}
+	for (i = 0; i < layout->nr_pages; i++) {
+		const struct sgx_layout_page *page = &layout->pages[i];
+
+		if (page->offset & (SGX_PAGE_SIZE - 1)) {
+			sgx_sign_err(err, errlen, "page %zu: offset %#llx is not page aligned", i,
+				     (unsigned long long)page->offset);
+			return -EINVAL;
+		}
+		if (page->offset >= layout->size) {
+			sgx_sign_err(err, errlen, "page %zu: offset %#llx is outside the enclave (size %#llx)",
+				     i, (unsigned long long)page->offset,
+				     (unsigned long long)layout->size);
+			return -EINVAL;
+		}
+		ret = validate_page_flags(page->secinfo_flags, page->offset, err, errlen);
+		if (ret)
+			return ret;
+	}
+
+	/* Uniqueness: sort a copy of the offsets, O(n log n). */
+	if (layout->nr_pages < 2)
+		return 0;
+	offsets = malloc(layout->nr_pages * sizeof(*offsets));
+	if (!offsets)
+		return -ENOMEM;
+	for (i = 0; i < layout->nr_pages; i++)
+		offsets[i] = layout->pages[i].offset;
+	qsort(offsets, layout->nr_pages, sizeof(*offsets), cmp_u64);
+	ret = 0;
+	for (i = 1; i < layout->nr_pages; i++) {
+		if (offsets[i] == offsets[i - 1]) {
+			sgx_sign_err(err, errlen, "page at offset %#llx is added twice",
+				     (unsigned long long)offsets[i]);
+			ret = -EINVAL;
+			break;
+		}
+	}
+	free(offsets);
+	return ret;
+}
+
+void sgx_meas_ecreate_record(const struct sgx_layout *layout, struct sgx_meas_ecreate *rec)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->tag = SGX_MEAS_TAG_ECREATE;
+	rec->ssa_frame_size = layout->ssa_frame_size;
+	rec->size = layout->size;
+}
+
+void sgx_meas_eadd_record(const struct sgx_layout_page *page, struct sgx_meas_eadd *rec)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->tag = SGX_MEAS_TAG_EADD;
+	rec->offset = page->offset;
+	rec->secinfo_flags = page->secinfo_flags;
+}
+
+void sgx_meas_eextend_record(uint64_t offset, uint64_t tag, struct sgx_meas_eextend *rec)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->tag = tag;
+	rec->offset = offset;
+}
+
+int sgx_layout_measure(const struct sgx_layout *layout, uint8_t mrenclave[32])
+{
+	static const uint8_t zero_chunk[SGX_EEXTEND_CHUNK];
+	struct sgx_meas_ecreate ecreate;
+	struct sgx_meas_eadd eadd;
+	struct sgx_meas_eextend eextend;
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx;
+	int ret;
+
+	ret = sgx_layout_validate(layout, NULL, 0);
+	if (ret)
+		return ret;
+	ctx = EVP_MD_CTX_new();
+	if (!ctx)
+		return -ENOMEM;
+	ret = -ENOMEM;
+	if (!EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+		goto out_free_ctx;
+
+	sgx_meas_ecreate_record(layout, &ecreate);
+	if (!EVP_DigestUpdate(ctx, &ecreate, sizeof(ecreate)))
+		goto out_free_ctx;
+	for (size_t i = 0; i < layout->nr_pages; i++) {
+		const struct sgx_layout_page *page = &layout->pages[i];
+		uint16_t chunks = sgx_layout_page_chunks(page);
+
+		sgx_meas_eadd_record(page, &eadd);
+		if (!EVP_DigestUpdate(ctx, &eadd, sizeof(eadd)))
+			goto out_free_ctx;
+		for (unsigned int c = 0; c < SGX_PAGE_SIZE / SGX_EEXTEND_CHUNK; c++) {
+			const uint8_t *data = zero_chunk;
+
+			if (!(chunks & (1U << c)))
+				continue;
+			if (page->data)
+				data = page->data + c * SGX_EEXTEND_CHUNK;
+			sgx_meas_eextend_record(page->offset + c * SGX_EEXTEND_CHUNK,
+						SGX_MEAS_TAG_EEXTEND, &eextend);
+			if (!EVP_DigestUpdate(ctx, &eextend, sizeof(eextend)) ||
+			    !EVP_DigestUpdate(ctx, data, SGX_EEXTEND_CHUNK))
+				goto out_free_ctx;
+		}
+	}
+	if (!EVP_DigestFinal_ex(ctx, mrenclave, &mdlen) || mdlen != 32)
+		goto out_free_ctx;
+	ret = 0;
+out_free_ctx:
+	EVP_MD_CTX_free(ctx);
+	return ret;
+}

@@ -1,0 +1,27 @@
+/*
+ * sign_internal.h: helpers shared by the files of src/sign/, not part of
+ * its interface (sign.h).
+ */
+#ifndef SGXEMU_SIGN_INTERNAL_H
+#define SGXEMU_SIGN_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sign/sign.h"
+
+/* Formats a message into err (if not NULL and errlen > 0). */
+void sgx_sign_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* The 64-byte measurement records of arch.h, filled with reserved bytes 0. */
+void sgx_meas_ecreate_record(const struct sgx_layout *layout, struct sgx_meas_ecreate *rec);
+void sgx_meas_eadd_record(const struct sgx_layout_page *page, struct sgx_meas_eadd *rec);
+/* An EEXTEND-shaped record with the given tag (EEXTEND or UNMEASRD). */
+void sgx_meas_eextend_record(uint64_t offset, uint64_t tag, struct sgx_meas_eextend *rec);
+
+/* 0 if key is an RSA-3072 key with public exponent 3, else -EINVAL with
+ * the reason in err. */
+int sgx_key_check(EVP_PKEY *key, char *err, size_t errlen);
+
+#endif /* SGXEMU_SIGN_INTERNAL_H */
