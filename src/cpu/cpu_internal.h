@@ -168,4 +168,104 @@ uint32_t cpu_xsave_size(uint64_t xfrm);
  * (keys.c).  Also used by EINIT for the launch key. */
 struct key_dependencies;
 
+/*
+ * The derivation block: the SDM's TMP_KEYDEPENDENCIES in sgxemu's own
+ * layout.  Every key EGETKEY returns, the launch key EINIT checks tokens
+ * with and the report key EREPORT MACs with is
+ *
+ *	AES-128-CMAC(root, struct key_dependencies)
+ *
+ * where root is the provisioning fuses for PROVISION and PROVISION_SEAL
+ * keys and the seal fuses for every other key.  A field the key does not
+ * depend on (the SDM's key-derivation table) is zero.  Integers are
+ * little-endian, as the processor stores them.
+ *
+ *	off size field
+ *	  0   2  keyname          enum sgx_key_name
+ *	  2   2  keypolicy        the request's (SEAL, PROVISION_SEAL), else 0
+ *	  4   2  isvprodid
+ *	  6   2  isvsvn
+ *	  8   2  config_svn
+ *	 10   6  reserved, 0
+ *	 16  16  owner_epoch      CR_SGXOWNEREPOCH; 0 for the provisioning keys
+ *	 32  16  cpusvn
+ *	 48  16  attributes       FLAGS, XFRM (already masked)
+ *	 64  16  attributes_mask
+ *	 80   4  miscselect       (already masked)
+ *	 84   4  miscmask
+ *	 88   8  reserved, 0
+ *	 96  32  mrenclave
+ *	128  32  mrsigner
+ *	160  32  keyid
+ *	192  16  isvextprodid
+ *	208  16  isvfamilyid
+ *	224  64  config_id
+ *	288  16  seal_fuses       CR_SEAL_FUSES; 0 for the PROVISION key
+ *	304      size
+ *
+ * The SDM's block also holds PADDING, the top 352 bytes of s^3 mod n of the
+ * enclave's SIGSTRUCT.  For a signature that verified they are the fixed
+ * PKCS#1 v1.5 padding, the same for every enclave, so they are left out.
+ */
+struct key_dependencies {
+	uint16_t keyname;
+	uint16_t keypolicy;
+	uint16_t isvprodid;
+	uint16_t isvsvn;
+	uint16_t config_svn;
+	uint8_t reserved0[6];
+	uint8_t owner_epoch[16];
+	uint8_t cpusvn[16];
+	struct sgx_attributes attributes;
+	struct sgx_attributes attributes_mask;
+	uint32_t miscselect;
+	uint32_t miscmask;
+	uint8_t reserved1[8];
+	uint8_t mrenclave[32];
+	uint8_t mrsigner[32];
+	uint8_t keyid[32];
+	uint8_t isvextprodid[16];
+	uint8_t isvfamilyid[16];
+	uint8_t config_id[64];
+	uint8_t seal_fuses[16];
+} __attribute__((packed));
+_Static_assert(sizeof(struct key_dependencies) == 304, "derivation block is 304 bytes");
+_Static_assert(offsetof(struct key_dependencies, owner_epoch) == 16, "owner_epoch at 16");
+_Static_assert(offsetof(struct key_dependencies, attributes) == 48, "attributes at 48");
+_Static_assert(offsetof(struct key_dependencies, mrenclave) == 96, "mrenclave at 96");
+_Static_assert(offsetof(struct key_dependencies, keyid) == 160, "keyid at 160");
+_Static_assert(offsetof(struct key_dependencies, config_id) == 224, "config_id at 224");
+_Static_assert(offsetof(struct key_dependencies, seal_fuses) == 288, "seal_fuses at 288");
+
+/* AES-128-CMAC of the root the key name selects over the block.  0, or
+ * -ENOMEM when OpenSSL cannot allocate (the key is then zeroed).  Thread
+ * safe; costs one CMAC of 304 bytes plus an EVP_MAC fetch (a few us). */
+int cpu_derive_key(const struct sgx_cpu *cpu, const struct key_dependencies *kd,
+		   uint8_t key[16]);
+
+/* AES-128-CMAC of len bytes under key (EINIT's token MAC, EREPORT's
+ * REPORT MAC).  0 or -ENOMEM. */
+int cpu_cmac(const uint8_t key[16], const void *data, size_t len, uint8_t mac[16]);
+
+/* True if cpusvn names a configuration beyond the machine's: CPUSVN is a
+ * vector of 16 component SVNs, and one component above the machine's is
+ * enough. */
+bool cpu_cpusvn_beyond(const struct sgx_cpu *cpu, const uint8_t cpusvn[16]);
+
+/* The launch (EINITTOKEN) key's block, from the fields EINIT reads out of a
+ * token (and EGETKEY out of the launch enclave's SECS and request): the
+ * launch enclave's signer, product, SVN, the CPUSVN it asked for, its
+ * masked ATTRIBUTES and MISCSELECT, and the KEYID. */
+void cpu_keydep_launch(const struct sgx_cpu *cpu, struct key_dependencies *kd,
+		       const uint8_t mrsigner[32], uint16_t isvprodid, uint16_t isvsvn,
+		       const uint8_t cpusvn[16], const struct sgx_attributes *attributes,
+		       uint32_t miscselect, const uint8_t keyid[32]);
+
+/* The report key's block for the enclave with this identity (EGETKEY's
+ * REPORT key for the calling enclave; EREPORT's for the TARGETINFO's). */
+void cpu_keydep_report(const struct sgx_cpu *cpu, struct key_dependencies *kd,
+		       const uint8_t mrenclave[32], const struct sgx_attributes *attributes,
+		       uint32_t miscselect, const uint8_t config_id[64], uint16_t config_svn,
+		       const uint8_t keyid[32]);
+
 #endif /* SGXEMU_CPU_INTERNAL_H */
