@@ -1,0 +1,382 @@
+/*
+ * elf.c: the ELF enclave image loader.
+ *
+ * Turns an enclave ELF file into a layout (sign.h): the pages EADD adds, in
+ * order, and the SECS fields ECREATE sees.  The image contract:
+ *
+ *   - ELF64, little-endian, x86-64, ET_DYN linked at 0: a segment's virtual
+ *     address is its offset from the enclave base;
+ *   - PT_LOAD segments in increasing address order, page aligned, disjoint;
+ *   - the first PT_LOAD segment holds only TCS pages (a whole number of
+ *     pages), added as TCS with no permission bits and measured;
+ *   - every other PT_LOAD page is a REG page with the segment's permissions,
+ *     measured; bytes past p_filesz are zero (bss) and measured too;
+ *   - then opts->heap_pages unmeasured RW zero pages from the page after the
+ *     last segment;
+ *   - the enclave size is the smallest power of two >= max(end, 2 pages).
+ *
+ * The emulator does not relocate, so an image with dynamic relocations is
+ * refused.  Every field read from the file is checked before it is used;
+ * offsets and sizes are added with overflow checks.  Pages past the file's
+ * bytes are NULL (zero) pages, so the memory a layout takes is bounded by
+ * the file bytes it copies, not by p_memsz.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sign/sign.h"
+
+/* An image spans at most 4 GiB, so at most 2^20 pages before the heap. */
+#define ELF_MAX_SPAN (1ULL << 32)
+#define ELF_MAX_PAGES (1ULL << 20)
+/* Program headers we are willing to walk. */
+#define ELF_MAX_PHNUM 4096
+/* Dynamic entries we are willing to walk per PT_DYNAMIC. */
+#define ELF_MAX_DYN 65536
+
+static int elf_error(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int elf_error(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+static inline uint64_t page_up(uint64_t x)
+{
+	return (x + SGX_PAGE_SIZE - 1) & ~(SGX_PAGE_SIZE - 1);
+}
+
+static inline bool page_aligned(uint64_t x)
+{
+	return (x & (SGX_PAGE_SIZE - 1)) == 0;
+}
+
+/* A PT_LOAD segment after validation. */
+struct elf_seg {
+	uint64_t vaddr; /* page aligned */
+	uint64_t end; /* page_up(vaddr + memsz) */
+	uint64_t offset; /* file offset of the first byte */
+	uint64_t filesz; /* bytes in the file, <= memsz */
+	uint64_t flags; /* SECINFO flags of its pages */
+};
+
+static int elf_check_header(const uint8_t *buf, size_t len, Elf64_Ehdr *eh,
+			    char *err, size_t errlen)
+{
+	if (len < sizeof(*eh))
+		return elf_error(err, errlen, "truncated ELF header: %zu of %zu bytes",
+				 len, sizeof(*eh));
+	memcpy(eh, buf, sizeof(*eh));
+	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0)
+		return elf_error(err, errlen, "not an ELF file (bad magic)");
+	if (eh->e_ident[EI_CLASS] != ELFCLASS64)
+		return elf_error(err, errlen, "not ELF64 (class %u)", eh->e_ident[EI_CLASS]);
+	if (eh->e_ident[EI_DATA] != ELFDATA2LSB)
+		return elf_error(err, errlen, "not little-endian (data %u)",
+				 eh->e_ident[EI_DATA]);
+	if (eh->e_ident[EI_VERSION] != EV_CURRENT || eh->e_version != EV_CURRENT)
+		return elf_error(err, errlen, "unknown ELF version %u", eh->e_version);
+	if (eh->e_machine != EM_X86_64)
+		return elf_error(err, errlen, "not x86-64 (machine %u)", eh->e_machine);
+	if (eh->e_type != ET_DYN)
+		return elf_error(err, errlen,
+				 "not ET_DYN (type %u): the enclave must be linked at 0",
+				 eh->e_type);
+	if (eh->e_phentsize != sizeof(Elf64_Phdr))
+		return elf_error(err, errlen, "program header entry size %u, not %zu",
+				 eh->e_phentsize, sizeof(Elf64_Phdr));
+	if (eh->e_phnum == 0)
+		return elf_error(err, errlen, "no program headers");
+	if (eh->e_phnum > ELF_MAX_PHNUM)
+		return elf_error(err, errlen, "%u program headers (more than %u)",
+				 eh->e_phnum, ELF_MAX_PHNUM);
+	if (eh->e_phoff > len ||
+	    (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > len - eh->e_phoff)
+		return elf_error(err, errlen,
+				 "truncated program headers: %u entries at %#llx, file is %zu bytes",
+				 eh->e_phnum, (unsigned long long)eh->e_phoff, len);
+	return 0;
+}
+
+/* Refuses a PT_DYNAMIC that lists relocations of nonzero size. */
+static int elf_check_dynamic(const uint8_t *buf, size_t len, const Elf64_Phdr *ph,
+			     char *err, size_t errlen)
+{
+	static const struct {
+		int64_t table, size;
+		const char *name;
+	} rel[] = {
+		{ DT_RELA, DT_RELASZ, "DT_RELA" },
+		{ DT_REL, DT_RELSZ, "DT_REL" },
+		{ DT_JMPREL, DT_PLTRELSZ, "DT_JMPREL" },
+#ifdef DT_RELR
+		{ DT_RELR, DT_RELRSZ, "DT_RELR" },
+#else
+		{ 36, 35, "DT_RELR" },
+#endif
+	};
+	uint64_t n, i;
+	size_t r;
+
+	if (ph->p_offset > len || ph->p_filesz > len - ph->p_offset)
+		return elf_error(err, errlen,
+				 "PT_DYNAMIC at %#llx+%#llx is beyond the end of the file (%zu bytes)",
+				 (unsigned long long)ph->p_offset,
+				 (unsigned long long)ph->p_filesz, len);
+	n = ph->p_filesz / sizeof(Elf64_Dyn);
+	if (n > ELF_MAX_DYN)
+		n = ELF_MAX_DYN;
+	for (i = 0; i < n; i++) {
+		Elf64_Dyn d;
+
+		memcpy(&d, buf + ph->p_offset + i * sizeof(d), sizeof(d));
+		if (d.d_tag == DT_NULL)
+			break;
+		for (r = 0; r < sizeof(rel) / sizeof(rel[0]); r++) {
+			if (d.d_tag == rel[r].size && d.d_un.d_val != 0)
+				return elf_error(err, errlen,
+						 "image has dynamic relocations (%s, %llu bytes): the emulator does not relocate; link without them",
+						 rel[r].name,
+						 (unsigned long long)d.d_un.d_val);
+		}
+	}
+	return 0;
+}
+
+static uint64_t elf_perms(uint32_t p_flags)
+{
+	uint64_t perms = 0;
+
+	if (p_flags & PF_R)
+		perms |= SGX_SECINFO_R;
+	if (p_flags & PF_W)
+		perms |= SGX_SECINFO_W;
+	if (p_flags & PF_X)
+		perms |= SGX_SECINFO_X;
+	return perms;
+}
+
+/* Validates PT_LOAD segment number idx (counting loads only) against the one
+ * before it and fills seg. */
+static int elf_check_load(size_t len, const Elf64_Phdr *ph, unsigned int idx,
+			  const struct elf_seg *prev, struct elf_seg *seg,
+			  char *err, size_t errlen)
+{
+	uint64_t end;
+
+	if (ph->p_memsz == 0)
+		return elf_error(err, errlen, "PT_LOAD segment %u is empty", idx);
+	if (!page_aligned(ph->p_vaddr))
+		return elf_error(err, errlen,
+				 "PT_LOAD segment %u: virtual address %#llx is not page aligned",
+				 idx, (unsigned long long)ph->p_vaddr);
+	if (ph->p_filesz > ph->p_memsz)
+		return elf_error(err, errlen,
+				 "PT_LOAD segment %u: file size %#llx exceeds memory size %#llx",
+				 idx, (unsigned long long)ph->p_filesz,
+				 (unsigned long long)ph->p_memsz);
+	if (ph->p_offset > len || ph->p_filesz > len - ph->p_offset)
+		return elf_error(err, errlen,
+				 "PT_LOAD segment %u: bytes %#llx+%#llx are beyond the end of the file (%zu bytes)",
+				 idx, (unsigned long long)ph->p_offset,
+				 (unsigned long long)ph->p_filesz, len);
+	if (ph->p_vaddr >= ELF_MAX_SPAN || ph->p_memsz > ELF_MAX_SPAN - ph->p_vaddr)
+		return elf_error(err, errlen,
+				 "PT_LOAD segment %u: %#llx+%#llx reaches past 4 GiB",
+				 idx, (unsigned long long)ph->p_vaddr,
+				 (unsigned long long)ph->p_memsz);
+	end = page_up(ph->p_vaddr + ph->p_memsz);
+	if (prev) {
+		if (ph->p_vaddr < prev->vaddr)
+			return elf_error(err, errlen,
+					 "PT_LOAD segment %u at %#llx comes after one at %#llx: segments must be in increasing order",
+					 idx, (unsigned long long)ph->p_vaddr,
+					 (unsigned long long)prev->vaddr);
+		if (ph->p_vaddr < prev->end)
+			return elf_error(err, errlen,
+					 "PT_LOAD segment %u at %#llx overlaps the page range of the one before (ends %#llx)",
+					 idx, (unsigned long long)ph->p_vaddr,
+					 (unsigned long long)prev->end);
+	}
+	seg->vaddr = ph->p_vaddr;
+	seg->end = end;
+	seg->offset = ph->p_offset;
+	seg->filesz = ph->p_filesz;
+	if (idx == 0) {
+		if (!page_aligned(ph->p_memsz))
+			return elf_error(err, errlen,
+					 "first PT_LOAD segment (the TCS pages) is %#llx bytes, not a whole number of pages",
+					 (unsigned long long)ph->p_memsz);
+		seg->flags = SGX_SECINFO_TCS;
+	} else {
+		uint64_t perms = elf_perms(ph->p_flags);
+
+		if ((perms & SGX_SECINFO_W) && !(perms & SGX_SECINFO_R))
+			return elf_error(err, errlen,
+					 "PT_LOAD segment %u at %#llx is writable but not readable",
+					 idx, (unsigned long long)ph->p_vaddr);
+		seg->flags = SGX_SECINFO_REG | perms;
+	}
+	return 0;
+}
+
+/* Bytes of the file that page [addr, addr+4096) of seg takes, 0 if none. */
+static uint64_t elf_page_filebytes(const struct elf_seg *seg, uint64_t addr)
+{
+	uint64_t rel = addr - seg->vaddr;
+
+	if (rel >= seg->filesz)
+		return 0;
+	return seg->filesz - rel < SGX_PAGE_SIZE ? seg->filesz - rel : SGX_PAGE_SIZE;
+}
+
+static uint64_t elf_size(uint64_t end)
+{
+	uint64_t size = 2 * SGX_PAGE_SIZE;
+
+	while (size < end)
+		size <<= 1;
+	return size;
+}
+
+int sgx_load_elf(const uint8_t *buf, size_t len, const struct sgx_elf_options *opts,
+		 struct sgx_layout *out, char *err, size_t errlen)
+{
+	struct sgx_elf_options dflt = { 0 };
+	struct elf_seg *segs = NULL;
+	struct sgx_layout_page *pages = NULL;
+	uint8_t *storage = NULL;
+	unsigned int nr_segs = 0, i;
+	uint64_t nr_pages = 0, nr_data = 0, end, heap, p, addr;
+	size_t n = 0, d = 0;
+	Elf64_Ehdr eh;
+	int ret;
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (!buf || !out)
+		return elf_error(err, errlen, "no image");
+	memset(out, 0, sizeof(*out));
+	if (!opts)
+		opts = &dflt;
+
+	ret = elf_check_header(buf, len, &eh, err, errlen);
+	if (ret)
+		return ret;
+
+	segs = calloc(eh.e_phnum, sizeof(*segs));
+	if (!segs)
+		return -ENOMEM;
+
+	/* Pass 1: validate every program header and count pages. */
+	for (i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+
+		memcpy(&ph, buf + eh.e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
+		if (ph.p_type == PT_DYNAMIC) {
+			ret = elf_check_dynamic(buf, len, &ph, err, errlen);
+			if (ret)
+				goto out_free_segs;
+			continue;
+		}
+		if (ph.p_type != PT_LOAD)
+			continue;
+		ret = elf_check_load(len, &ph, nr_segs, nr_segs ? &segs[nr_segs - 1] : NULL,
+				     &segs[nr_segs], err, errlen);
+		if (ret)
+			goto out_free_segs;
+		nr_pages += (segs[nr_segs].end - segs[nr_segs].vaddr) / SGX_PAGE_SIZE;
+		nr_data += page_up(segs[nr_segs].filesz) / SGX_PAGE_SIZE;
+		nr_segs++;
+	}
+	if (nr_segs == 0) {
+		ret = elf_error(err, errlen, "no PT_LOAD segment");
+		goto out_free_segs;
+	}
+
+	/* The heap follows the last segment; the whole stays under 4 GiB. */
+	end = segs[nr_segs - 1].end;
+	heap = opts->heap_pages;
+	if (heap > (ELF_MAX_SPAN - end) / SGX_PAGE_SIZE) {
+		ret = elf_error(err, errlen,
+				"%llu heap pages after an image ending at %#llx reach past 4 GiB (at most %llu pages in all)",
+				(unsigned long long)heap, (unsigned long long)end,
+				(unsigned long long)ELF_MAX_PAGES);
+		goto out_free_segs;
+	}
+	nr_pages += heap;
+	end += heap * SGX_PAGE_SIZE;
+
+	pages = calloc(nr_pages ? nr_pages : 1, sizeof(*pages));
+	if (!pages) {
+		ret = -ENOMEM;
+		goto out_free_segs;
+	}
+	if (nr_data) {
+		/* Page aligned, as EADD wants its source pages. */
+		storage = aligned_alloc(SGX_PAGE_SIZE, nr_data * SGX_PAGE_SIZE);
+		if (!storage) {
+			ret = -ENOMEM;
+			goto out_free_pages;
+		}
+	}
+
+	/* Pass 2: the pages, in address order. */
+	for (i = 0; i < nr_segs; i++) {
+		const struct elf_seg *seg = &segs[i];
+
+		for (addr = seg->vaddr; addr < seg->end; addr += SGX_PAGE_SIZE) {
+			uint64_t bytes = elf_page_filebytes(seg, addr);
+			struct sgx_layout_page *pg = &pages[n++];
+
+			pg->offset = addr;
+			pg->secinfo_flags = seg->flags;
+			pg->measure = true;
+			if (bytes) {
+				uint8_t *dst = storage + (uint64_t)d++ * SGX_PAGE_SIZE;
+
+				memcpy(dst, buf + seg->offset + (addr - seg->vaddr), bytes);
+				memset(dst + bytes, 0, SGX_PAGE_SIZE - bytes);
+				pg->data = dst;
+			}
+		}
+	}
+	addr = segs[nr_segs - 1].end;
+	for (p = 0; p < heap; p++, addr += SGX_PAGE_SIZE) {
+		struct sgx_layout_page *pg = &pages[n++];
+
+		pg->offset = addr;
+		pg->secinfo_flags = SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W;
+		pg->measure = false;
+	}
+
+	out->size = elf_size(end);
+	out->ssa_frame_size = opts->ssa_frame_size ? opts->ssa_frame_size : 1;
+	out->miscselect = opts->miscselect;
+	out->attributes = opts->attributes ? opts->attributes : SGX_ATTR_MODE64BIT;
+	out->xfrm = opts->xfrm ? opts->xfrm : SGX_XFRM_LEGACY;
+	out->nr_pages = n;
+	out->pages = pages;
+	out->storage = storage;
+	out->storage_size = nr_data * SGX_PAGE_SIZE;
+	free(segs);
+	return 0;
+
+out_free_pages:
+	free(pages);
+out_free_segs:
+	free(segs);
+	return ret;
+}
