@@ -1,0 +1,382 @@
+/*
+ * cmd_bench.c: `sgxemu bench`: benchmarks of the emulator, each printed
+ * with the machine's floor for the same work, measured in the same run.
+ *
+ * bench build: builds and initializes enclaves of 64 MiB and 1 GiB (one TCS,
+ * every other page a measured REG page) and times ECREATE..EINIT.  The
+ * floor is SHA-256 (OpenSSL EVP, one pass, only the hashing timed) over
+ * exactly the bytes the measurement hashes: the ECREATE record, then per page the 64-byte EADD
+ * record and 16 times the 64-byte EEXTEND record and 256 bytes of the page.
+ * The hash of that stream is MRENCLAVE, so the floor doubles as a check.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "tools/build.h"
+#include "tools/json.h"
+#include "tools/tools.h"
+
+#define MAX_SIZES 4
+#define MAX_SIZE_MB 4096
+/* Distinct generated page contents, cycled through the enclave. */
+#define POOL_PAGES 64
+#define TARGET_RATIO 0.8
+
+enum { OPT_JSON = 256, OPT_SIZE };
+
+static const char bench_help[] =
+	"usage: sgxemu bench build [--json] [--size-mb N]...\n"
+	"\n"
+	"build: builds and initializes enclaves of 64 MiB and 1 GiB (one TCS,\n"
+	"all other pages measured REG pages) on an emulated machine whose EPC\n"
+	"holds them, and times ECREATE..EINIT.  In the same run it times the\n"
+	"floor: SHA-256 (OpenSSL EVP, one pass) over exactly the byte stream\n"
+	"the measurement hashes (the EADD record and 16 x (EEXTEND record + 256\n"
+	"bytes) per page).  ratio = pages_per_s / sha256_pages_per_s; the\n"
+	"target is >= 0.8.\n"
+	"\n"
+	"      --size-mb N   build N MiB instead (a power of two, repeatable)\n"
+	"      --json        print {pages_per_s, sha256_pages_per_s, ratio, sizes}\n";
+
+struct bench_size {
+	uint64_t size;
+	uint64_t pages;
+	double build_s;
+	double sha_s;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A generated enclave of size bytes: page 0 a TCS, then measured RW REG
+ * pages whose contents cycle through a pool of POOL_PAGES pages. */
+static int bench_layout(uint64_t size, struct sgx_layout *l)
+{
+	struct sgx_tcs *tcs;
+	uint8_t *pool;
+	uint64_t rng = 0x9e3779b97f4a7c15ULL ^ size;
+
+	memset(l, 0, sizeof(*l));
+	l->size = size;
+	l->ssa_frame_size = 1;
+	l->attributes = SGX_ATTR_MODE64BIT;
+	l->xfrm = SGX_XFRM_LEGACY;
+	l->nr_pages = size / SGX_PAGE_SIZE;
+	l->pages = calloc(l->nr_pages, sizeof(*l->pages));
+	pool = aligned_alloc(SGX_PAGE_SIZE, (POOL_PAGES + 1) * SGX_PAGE_SIZE);
+	if (!l->pages || !pool) {
+		free(l->pages);
+		free(pool);
+		return -ENOMEM;
+	}
+	l->storage = pool;
+	l->storage_size = (POOL_PAGES + 1) * SGX_PAGE_SIZE;
+	for (size_t i = 0; i < POOL_PAGES * SGX_PAGE_SIZE / 8; i++) {
+		rng ^= rng >> 12;
+		rng ^= rng << 25;
+		rng ^= rng >> 27;
+		((uint64_t *)(pool + SGX_PAGE_SIZE))[i] = rng * 0x2545F4914F6CDD1DULL;
+	}
+	/* The TCS: one SSA frame in page 1, entry at page 2, segment limits
+	 * of one page. */
+	tcs = (struct sgx_tcs *)pool;
+	memset(tcs, 0, sizeof(*tcs));
+	tcs->ssa_offset = SGX_PAGE_SIZE;
+	tcs->nr_ssa_frames = 1;
+	tcs->entry_offset = 2 * SGX_PAGE_SIZE;
+	tcs->fs_limit = 0xfff;
+	tcs->gs_limit = 0xfff;
+	l->pages[0].offset = 0;
+	l->pages[0].secinfo_flags = SGX_SECINFO_TCS;
+	l->pages[0].measure = true;
+	l->pages[0].data = pool;
+	for (size_t i = 1; i < l->nr_pages; i++) {
+		l->pages[i].offset = i * SGX_PAGE_SIZE;
+		l->pages[i].secinfo_flags = SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W;
+		l->pages[i].measure = true;
+		l->pages[i].data = pool + (1 + i % POOL_PAGES) * SGX_PAGE_SIZE;
+	}
+	return 0;
+}
+
+/* Pages of the measured stream laid out at once for the floor: small
+ * enough that the batch stays in cache, as the page EEXTEND hashes does
+ * right after EADD copied it. */
+#define FLOOR_BATCH 16
+#define STREAM_PER_PAGE (64 + 16 * (64 + SGX_EEXTEND_CHUNK))
+
+/* Lays out the measured byte stream of pages [first, first + n) in s. */
+static void bench_stream(const struct sgx_layout *l, size_t first, size_t n, uint8_t *s)
+{
+	size_t pos = 0;
+
+	for (size_t i = first; i < first + n; i++) {
+		const struct sgx_layout_page *pg = &l->pages[i];
+		struct sgx_meas_eadd eadd = { 0 };
+
+		eadd.tag = SGX_MEAS_TAG_EADD;
+		eadd.offset = pg->offset;
+		eadd.secinfo_flags = pg->secinfo_flags;
+		memcpy(s + pos, &eadd, 64);
+		pos += 64;
+		for (unsigned int c = 0; c < SGX_PAGE_SIZE; c += SGX_EEXTEND_CHUNK) {
+			struct sgx_meas_eextend ext = { 0 };
+
+			ext.tag = SGX_MEAS_TAG_EEXTEND;
+			ext.offset = pg->offset + c;
+			memcpy(s + pos, &ext, 64);
+			memcpy(s + pos + 64, pg->data + c, SGX_EEXTEND_CHUNK);
+			pos += 64 + SGX_EEXTEND_CHUNK;
+		}
+	}
+}
+
+/*
+ * The floor: one SHA-256 pass (EVP) over the ECREATE record and the
+ * measured stream of every page.  The stream is laid out FLOOR_BATCH pages
+ * at a time and only the hashing is timed, so the figure is SHA-256's own
+ * rate over those bytes.  Checks the digest is MRENCLAVE.  0, -ENOMEM,
+ * -EIO, or -EPROTO if the digest differs (a measurement bug).
+ */
+static int bench_floor(const struct sgx_layout *l, const uint8_t mrenclave[32], double *secs)
+{
+	struct sgx_meas_ecreate ecreate = { 0 };
+	uint8_t *s = malloc(FLOOR_BATCH * STREAM_PER_PAGE);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int dlen = 32;
+	uint8_t digest[32];
+	double t0, total = 0;
+	int ret = -EIO;
+
+	if (!s || !ctx) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ecreate.tag = SGX_MEAS_TAG_ECREATE;
+	ecreate.ssa_frame_size = l->ssa_frame_size;
+	ecreate.size = l->size;
+	t0 = now_s();
+	if (!EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ||
+	    !EVP_DigestUpdate(ctx, &ecreate, sizeof(ecreate)))
+		goto out;
+	total += now_s() - t0;
+	for (size_t i = 0; i < l->nr_pages; i += FLOOR_BATCH) {
+		size_t n = l->nr_pages - i < FLOOR_BATCH ? l->nr_pages - i : FLOOR_BATCH;
+
+		bench_stream(l, i, n, s);
+		t0 = now_s();
+		if (!EVP_DigestUpdate(ctx, s, n * STREAM_PER_PAGE))
+			goto out;
+		total += now_s() - t0;
+	}
+	t0 = now_s();
+	if (!EVP_DigestFinal_ex(ctx, digest, &dlen))
+		goto out;
+	total += now_s() - t0;
+	*secs = total;
+	ret = memcmp(digest, mrenclave, 32) ? -EPROTO : 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	free(s);
+	return ret;
+}
+
+/* One size: layout, MRENCLAVE, SIGSTRUCT, floor, then the timed build. */
+static int bench_one(EVP_PKEY *key, struct bench_size *b)
+{
+	struct sgx_sign_params p = {
+		.attributes = SGX_ATTR_MODE64BIT,
+		.xfrm = SGX_XFRM_LEGACY,
+		.attributes_mask = ~0ULL,
+		.xfrm_mask = SGX_XFRM_LEGACY,
+		.misc_mask = ~0U,
+		.date = today_bcd(),
+	};
+	struct build_enclave encl;
+	struct build_status st;
+	struct sgx_sigstruct ss;
+	struct sgx_layout l;
+	struct sgx_cpu *cpu;
+	uint8_t mrenclave[32];
+	double t0;
+	int ret;
+
+	ret = bench_layout(b->size, &l);
+	if (ret)
+		return tool_fail("bench", "cannot make a %llu-byte layout: %s",
+				 (unsigned long long)b->size, strerror(-ret));
+	b->pages = l.nr_pages;
+	ret = sgx_layout_measure(&l, mrenclave);
+	if (!ret)
+		ret = sgx_sigstruct_sign(key, &p, mrenclave, &ss);
+	if (ret) {
+		ret = tool_fail("bench", "cannot sign the generated enclave: %s", strerror(-ret));
+		goto out_layout;
+	}
+	ret = bench_floor(&l, mrenclave, &b->sha_s);
+	if (ret) {
+		if (ret == -EPROTO)
+			ret = tool_fail("bench", "SHA-256 of the measured stream is not MRENCLAVE");
+		else
+			ret = tool_fail("bench", "SHA-256 floor failed: %s", strerror(-ret));
+		goto out_layout;
+	}
+	ret = build_machine(build_frames_needed(&l), 0, SGX_LC_WRITABLE, &cpu);
+	if (ret) {
+		ret = tool_fail("bench", "cannot create a machine for %llu pages: %s",
+				(unsigned long long)build_frames_needed(&l), strerror(-ret));
+		goto out_layout;
+	}
+	t0 = now_s();
+	ret = build_enclave(cpu, &l, &ss, 0, &encl, &st);
+	b->build_s = now_s() - t0;
+	if (ret < 0)
+		ret = tool_fail("bench", "cannot build: %s", strerror(-ret));
+	else if (ret)
+		ret = tool_fail("bench", "%s failed: %s at offset %#llx", st.leaf,
+				sgx_error_name(st.ret), (unsigned long long)st.offset);
+	if (build_remove(&encl) && !ret)
+		ret = tool_fail("bench", "EREMOVE failed");
+	if (sgx_cpu_nr_valid(cpu) && !ret)
+		ret = tool_fail("bench", "%llu EPC pages left valid",
+				(unsigned long long)sgx_cpu_nr_valid(cpu));
+	sgx_cpu_destroy(cpu);
+out_layout:
+	sgx_layout_free(&l);
+	return ret;
+}
+
+static void size_name(uint64_t size, char *out, size_t outlen)
+{
+	if (size >= (1ULL << 30) && !(size & ((1ULL << 30) - 1)))
+		snprintf(out, outlen, "%llu GiB", (unsigned long long)(size >> 30));
+	else
+		snprintf(out, outlen, "%llu MiB", (unsigned long long)(size >> 20));
+}
+
+static void bench_print(bool json, const struct bench_size *b, int n)
+{
+	double pages = 0, build = 0, sha = 0;
+	char name[32];
+
+	for (int i = 0; i < n; i++) {
+		pages += b[i].pages;
+		build += b[i].build_s;
+		sha += b[i].sha_s;
+	}
+	if (json) {
+		struct json j;
+
+		json_init(&j, stdout);
+		json_begin_object(&j, NULL);
+		json_string(&j, "benchmark", "build");
+		json_double(&j, "pages_per_s", pages / build);
+		json_double(&j, "sha256_pages_per_s", pages / sha);
+		json_double(&j, "ratio", sha / build);
+		json_double(&j, "target_ratio", TARGET_RATIO);
+		json_begin_array(&j, "sizes");
+		for (int i = 0; i < n; i++) {
+			json_begin_object(&j, NULL);
+			json_u64(&j, "size", b[i].size);
+			json_u64(&j, "pages", b[i].pages);
+			json_double(&j, "build_seconds", b[i].build_s);
+			json_double(&j, "pages_per_s", b[i].pages / b[i].build_s);
+			json_double(&j, "sha256_seconds", b[i].sha_s);
+			json_double(&j, "sha256_pages_per_s", b[i].pages / b[i].sha_s);
+			json_double(&j, "ratio", b[i].sha_s / b[i].build_s);
+			json_end_object(&j);
+		}
+		json_end_array(&j);
+		json_end_object(&j);
+		json_finish(&j);
+		return;
+	}
+	printf("bench build: ECREATE..EINIT vs SHA-256 of the measured byte stream\n");
+	printf("%-8s %8s %9s %10s %9s %10s %6s\n", "size", "pages", "build s", "pages/s",
+	       "sha256 s", "pages/s", "ratio");
+	for (int i = 0; i < n; i++) {
+		size_name(b[i].size, name, sizeof(name));
+		printf("%-8s %8llu %9.3f %10.0f %9.3f %10.0f %6.2f\n", name,
+		       (unsigned long long)b[i].pages, b[i].build_s, b[i].pages / b[i].build_s,
+		       b[i].sha_s, b[i].pages / b[i].sha_s, b[i].sha_s / b[i].build_s);
+	}
+	printf("%-8s %8.0f %9.3f %10.0f %9.3f %10.0f %6.2f  (target >= %.1f)\n", "total",
+	       pages, build, pages / build, sha, pages / sha, sha / build, TARGET_RATIO);
+}
+
+static int bench_build(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "size-mb", required_argument, NULL, OPT_SIZE },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct bench_size b[MAX_SIZES] = { { .size = 64ULL << 20 }, { .size = 1ULL << 30 } };
+	int n = 2, custom = 0, c, ret;
+	bool json = false;
+	EVP_PKEY *key;
+	uint64_t v;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_SIZE:
+			if (parse_u64(optarg, MAX_SIZE_MB, &v) || !v || (v & (v - 1)))
+				return tool_usage("bench", "--size-mb: '%s' is not a power of two in 1..%d",
+						  optarg, MAX_SIZE_MB);
+			if (custom == MAX_SIZES)
+				return tool_usage("bench", "at most %d sizes", MAX_SIZES);
+			b[custom++] = (struct bench_size){ .size = v << 20 };
+			n = custom;
+			break;
+		case OPT_JSON:
+			json = true;
+			break;
+		case 'h':
+			fputs(bench_help, stdout);
+			return EXIT_OK;
+		default:
+			return tool_usage("bench", "bad option");
+		}
+	}
+	if (optind != argc)
+		return tool_usage("bench", "unexpected argument '%s'", argv[optind]);
+	ret = demo_key_load(&key);
+	if (ret)
+		return tool_fail("bench", "cannot load the demo key");
+	for (int i = 0; i < n; i++) {
+		ret = bench_one(key, &b[i]);
+		if (ret)
+			break;
+	}
+	EVP_PKEY_free(key);
+	if (ret)
+		return ret;
+	bench_print(json, b, n);
+	return EXIT_OK;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+	if (argc < 2)
+		return tool_usage("bench", "which benchmark? (build)");
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(bench_help, stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(argv[1], "build"))
+		return bench_build(argc - 1, argv + 1);
+	return tool_usage("bench", "unknown benchmark '%s' (build)", argv[1]);
+}

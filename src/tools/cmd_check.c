@@ -1,0 +1,222 @@
+/*
+ * cmd_check.c: `sgxemu check`: builds an image on a fresh emulated machine
+ * with a given SIGSTRUCT, as the Linux driver would, and reports whether
+ * EINIT accepts it.  Then takes the enclave down again and makes sure the
+ * machine has no EPC page left in use.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tools/build.h"
+#include "tools/json.h"
+#include "tools/tools.h"
+
+#define MAX_HEAP_PAGES (1ULL << 20)
+#define MAX_SSA_FRAME_SIZE 1024
+#define MAX_EPC_MB 16384
+
+enum { OPT_JSON = 256, OPT_HEAP, OPT_SSA, OPT_LC, OPT_EPC };
+
+static const char check_help[] =
+	"usage: sgxemu check [--json] [--heap N] [--ssa-frame-size N]\n"
+	"                    [--lc locked|writable] [--epc-mb N] IMAGE SIGSTRUCT\n"
+	"\n"
+	"Builds IMAGE on an emulated SGX machine as the Linux driver does:\n"
+	"ECREATE with a SECS made from the SIGSTRUCT (attributes, xfrm,\n"
+	"miscselect) and the image (size, SSA frame size), EADD of every page and\n"
+	"EEXTEND of every measured one, then EINIT with the signer's hash in\n"
+	"IA32_SGXLEPUBKEYHASH and a zeroed EINITTOKEN.  Prints 'EINIT: ok' or\n"
+	"the SGX error EINIT returned; then removes every page and checks that\n"
+	"no EPC page is left in use.  Exit 0 only if EINIT succeeded.\n"
+	"\n"
+	"      --heap N            ELF: N unmeasured heap pages after the image\n"
+	"      --ssa-frame-size N  ELF: pages per SSA frame (default 1)\n"
+	"      --lc MODE           launch control: writable (default; the OS\n"
+	"                          writes the hash) or locked (firmware locked it\n"
+	"                          to Intel's key: other signers need a token)\n"
+	"      --epc-mb N          EPC size in MiB (default: enough for the image)\n"
+	"      --json              print one JSON object\n";
+
+/* What one check found, for printing. */
+struct check_result {
+	uint8_t mrenclave[32];
+	uint8_t mrsigner[32];
+	struct build_status st;
+	int build_ret;
+	int remove_ret;
+	uint64_t leaked;
+	uint64_t epc_bytes;
+};
+
+static void check_print(bool json, const char *image, const char *sspath,
+			const struct sgx_layout *layout, const struct sgx_sigstruct *ss,
+			enum sgx_lc_mode lc, const struct check_result *r)
+{
+	const char *einit, *error = r->st.leaf ? sgx_error_name(r->st.ret) : NULL;
+	bool match = !memcmp(r->mrenclave, ss->body.mrenclave, 32);
+	char hex[65];
+
+	if (r->build_ret == 0)
+		einit = "ok";
+	else if (r->st.leaf && !strcmp(r->st.leaf, "EINIT"))
+		einit = error;
+	else
+		einit = "not reached";
+
+	if (json) {
+		struct json j;
+
+		json_init(&j, stdout);
+		json_begin_object(&j, NULL);
+		json_string(&j, "image", image);
+		json_string(&j, "sigstruct", sspath);
+		json_hex(&j, "mrenclave", r->mrenclave, 32);
+		json_hex(&j, "sigstruct_mrenclave", ss->body.mrenclave, 32);
+		json_hex(&j, "mrsigner", r->mrsigner, 32);
+		json_hex_u64(&j, "attributes", ss->body.attributes);
+		json_hex_u64(&j, "xfrm", ss->body.xfrm);
+		json_u64(&j, "size", layout->size);
+		json_u64(&j, "pages", layout->nr_pages);
+		json_u64(&j, "measured_pages", layout_measured_pages(layout));
+		json_u64(&j, "epc_bytes", r->epc_bytes);
+		json_string(&j, "lc", lc == SGX_LC_LOCKED ? "locked" : "writable");
+		json_string(&j, "einit", einit);
+		json_string(&j, "failed_leaf", r->st.leaf);
+		json_string(&j, "error", error);
+		if (r->st.leaf && strcmp(r->st.leaf, "EINIT"))
+			json_hex_u64(&j, "failed_offset", r->st.offset);
+		json_string(&j, "eremove", r->remove_ret ? sgx_error_name(r->remove_ret) : "ok");
+		json_u64(&j, "leaked_epc_pages", r->leaked);
+		json_end_object(&j);
+		json_finish(&j);
+		return;
+	}
+	hex_string(r->mrenclave, 32, hex);
+	printf("image      %s: %zu pages (%zu measured), size %#llx\n", image,
+	       layout->nr_pages, layout_measured_pages(layout),
+	       (unsigned long long)layout->size);
+	printf("MRENCLAVE  %s\n", hex);
+	hex_string(ss->body.mrenclave, 32, hex);
+	printf("SIGSTRUCT  %s (%s)\n", hex, match ? "matches" : "differs");
+	hex_string(r->mrsigner, 32, hex);
+	printf("MRSIGNER   %s\n", hex);
+	if (r->st.leaf && strcmp(r->st.leaf, "EINIT"))
+		printf("%s: %s at offset %#llx\n", r->st.leaf, error,
+		       (unsigned long long)r->st.offset);
+	printf("EINIT: %s\n", einit);
+}
+
+int cmd_check(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "heap", required_argument, NULL, OPT_HEAP },
+		{ "ssa-frame-size", required_argument, NULL, OPT_SSA },
+		{ "lc", required_argument, NULL, OPT_LC },
+		{ "epc-mb", required_argument, NULL, OPT_EPC },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct sgx_elf_options eo = { 0 };
+	enum sgx_lc_mode lc = SGX_LC_WRITABLE;
+	struct check_result r = { 0 };
+	struct build_enclave encl;
+	struct sgx_sigstruct ss;
+	struct sgx_layout layout;
+	struct sgx_cpu *cpu;
+	uint64_t v, epc_mb = 0, frames;
+	bool json = false;
+	int c, ret;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_HEAP:
+			if (parse_u64(optarg, MAX_HEAP_PAGES, &v))
+				return tool_usage("check", "--heap: '%s' is not a page count in 0..%llu",
+						  optarg, MAX_HEAP_PAGES);
+			eo.heap_pages = v;
+			break;
+		case OPT_SSA:
+			if (parse_u64(optarg, MAX_SSA_FRAME_SIZE, &v) || v == 0)
+				return tool_usage("check", "--ssa-frame-size: '%s' is not in 1..%d",
+						  optarg, MAX_SSA_FRAME_SIZE);
+			eo.ssa_frame_size = v;
+			break;
+		case OPT_LC:
+			if (!strcmp(optarg, "locked"))
+				lc = SGX_LC_LOCKED;
+			else if (!strcmp(optarg, "writable"))
+				lc = SGX_LC_WRITABLE;
+			else
+				return tool_usage("check", "--lc: '%s' is not locked or writable",
+						  optarg);
+			break;
+		case OPT_EPC:
+			if (parse_u64(optarg, MAX_EPC_MB, &epc_mb) || epc_mb == 0)
+				return tool_usage("check", "--epc-mb: '%s' is not in 1..%d", optarg,
+						  MAX_EPC_MB);
+			break;
+		case OPT_JSON:
+			json = true;
+			break;
+		case 'h':
+			fputs(check_help, stdout);
+			return EXIT_OK;
+		default:
+			return tool_usage("check", "bad option");
+		}
+	}
+	if (argc - optind != 2)
+		return tool_usage("check", "want IMAGE and SIGSTRUCT, got %d argument%s",
+				  argc - optind, argc - optind == 1 ? "" : "s");
+
+	ret = tool_read_sigstruct("check", argv[optind + 1], &ss);
+	if (ret)
+		return ret;
+	ret = tool_load_image("check", argv[optind], &eo, &layout);
+	if (ret)
+		return ret;
+	ret = tool_measure("check", &layout, r.mrenclave);
+	if (ret)
+		goto out_layout;
+	sgx_sigstruct_mrsigner(&ss, r.mrsigner);
+
+	frames = build_frames_needed(&layout);
+	if (epc_mb && frames > epc_mb * (1ULL << 20) / SGX_PAGE_SIZE) {
+		ret = tool_error("check", "an EPC of %llu MiB holds %llu pages; the enclave needs %llu (SECS + %zu pages)",
+				 (unsigned long long)epc_mb,
+				 (unsigned long long)(epc_mb * (1ULL << 20) / SGX_PAGE_SIZE),
+				 (unsigned long long)frames, layout.nr_pages);
+		goto out_layout;
+	}
+	ret = build_machine(frames, epc_mb << 20, lc, &cpu);
+	if (ret) {
+		ret = tool_fail("check", "cannot create the emulated machine: %s", strerror(-ret));
+		goto out_layout;
+	}
+	r.epc_bytes = sgx_cpu_nr_frames(cpu) * SGX_PAGE_SIZE;
+
+	r.build_ret = build_enclave(cpu, &layout, &ss, 0, &encl, &r.st);
+	r.remove_ret = build_remove(&encl);
+	r.leaked = sgx_cpu_nr_valid(cpu);
+	sgx_cpu_destroy(cpu);
+
+	if (r.build_ret < 0) {
+		ret = tool_fail("check", "cannot build the enclave: %s", strerror(-r.build_ret));
+		goto out_layout;
+	}
+	check_print(json, argv[optind], argv[optind + 1], &layout, &ss, lc, &r);
+	ret = r.build_ret ? EXIT_CHECK_FAILED : EXIT_OK;
+	if (r.remove_ret)
+		ret = tool_fail("check", "EREMOVE failed: %s", sgx_error_name(r.remove_ret));
+	if (r.leaked)
+		ret = tool_fail("check", "%llu EPC pages still valid after teardown",
+				(unsigned long long)r.leaked);
+out_layout:
+	sgx_layout_free(&layout);
+	return ret;
+}

@@ -1,0 +1,550 @@
+/*
+ * cmd_sign.c: the identity subcommands: keygen, measure, sign and show.
+ *
+ * They wrap src/sign (layouts, MRENCLAVE, keys, SIGSTRUCT) and the
+ * processor's own SIGSTRUCT checks (sgx_sigstruct_check() in cpu.h), and
+ * print either text for people or one JSON object (--json).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "cpu/cpu.h"
+#include "tools/json.h"
+#include "tools/tools.h"
+
+/* Bounds on what the options may ask for. */
+#define MAX_HEAP_PAGES (1ULL << 20)
+#define MAX_SSA_FRAME_SIZE 1024
+
+enum { OPT_JSON = 256, OPT_HEAP, OPT_SSA, OPT_ATTR, OPT_XFRM, OPT_ATTR_MASK, OPT_XFRM_MASK,
+       OPT_MISC, OPT_MISC_MASK, OPT_PRODID, OPT_SVN, OPT_DATE, OPT_VENDOR, OPT_DEBUG,
+       OPT_KEY };
+
+/* --- keygen ------------------------------------------------------------- */
+
+static const char keygen_help[] =
+	"usage: sgxemu keygen [--json] -o KEY.pem\n"
+	"\n"
+	"Generates an enclave signing key: RSA-3072 with public exponent 3, the\n"
+	"only kind SIGSTRUCT allows, written as a PEM private key (mode 0600).\n"
+	"Prints the key's MRSIGNER (SHA-256 of its modulus).\n"
+	"\n"
+	"  -o, --output FILE  where to write the key (must not exist)\n"
+	"      --json         print {key, bits, exponent, mrsigner}\n";
+
+int cmd_keygen(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *out = NULL;
+	uint8_t mrsigner[32];
+	char hex[65];
+	bool json = false;
+	EVP_PKEY *key = NULL;
+	int c, ret;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			out = optarg;
+			break;
+		case OPT_JSON:
+			json = true;
+			break;
+		case 'h':
+			fputs(keygen_help, stdout);
+			return EXIT_OK;
+		default:
+			return tool_usage("keygen", "bad option");
+		}
+	}
+	if (optind != argc)
+		return tool_usage("keygen", "unexpected argument '%s'", argv[optind]);
+	if (!out)
+		return tool_usage("keygen", "no output file (-o KEY.pem)");
+	if (access(out, F_OK) == 0)
+		return tool_error("keygen", "%s already exists; not overwriting a key", out);
+
+	ret = sgx_key_generate(&key);
+	if (ret)
+		return tool_fail("keygen", "key generation failed: %s", strerror(-ret));
+	ret = sgx_key_save(out, key);
+	if (ret) {
+		EVP_PKEY_free(key);
+		return tool_error("keygen", "%s: %s", out, strerror(-ret));
+	}
+	ret = key_mrsigner(key, mrsigner);
+	EVP_PKEY_free(key);
+	if (ret)
+		return tool_fail("keygen", "cannot read the new key's modulus");
+	hex_string(mrsigner, 32, hex);
+	if (json) {
+		struct json j;
+
+		json_init(&j, stdout);
+		json_begin_object(&j, NULL);
+		json_string(&j, "key", out);
+		json_u64(&j, "bits", 3072);
+		json_u64(&j, "exponent", 3);
+		json_string(&j, "mrsigner", hex);
+		json_end_object(&j);
+		json_finish(&j);
+	} else {
+		printf("wrote %s (RSA-3072, e = 3)\nMRSIGNER %s\n", out, hex);
+	}
+	return EXIT_OK;
+}
+
+/* --- measure ------------------------------------------------------------ */
+
+static const char measure_help[] =
+	"usage: sgxemu measure [--json] [--heap N] [--ssa-frame-size N] IMAGE\n"
+	"\n"
+	"Prints the MRENCLAVE that building IMAGE (an enclave ELF or an SGXS\n"
+	"stream) produces, as 64 hex digits.\n"
+	"\n"
+	"      --heap N            ELF: N unmeasured heap pages after the image\n"
+	"                          (they change the enclave size, so MRENCLAVE)\n"
+	"      --ssa-frame-size N  ELF: pages per SSA frame (default 1)\n"
+	"      --json              print {mrenclave, size, pages, measured_pages}\n";
+
+/* Parses the image options measure and sign share: 1 if c was one of them,
+ * 0 if not, -EXIT_USAGE (after a message) if its value is bad. */
+static int image_option(const char *cmd, int c, struct sgx_elf_options *eo)
+{
+	uint64_t v;
+
+	switch (c) {
+	case OPT_HEAP:
+		if (parse_u64(optarg, MAX_HEAP_PAGES, &v))
+			return -tool_usage(cmd, "--heap: '%s' is not a page count in 0..%llu",
+					   optarg, MAX_HEAP_PAGES);
+		eo->heap_pages = v;
+		return 1;
+	case OPT_SSA:
+		if (parse_u64(optarg, MAX_SSA_FRAME_SIZE, &v) || v == 0)
+			return -tool_usage(cmd, "--ssa-frame-size: '%s' is not in 1..%d", optarg,
+					   MAX_SSA_FRAME_SIZE);
+		eo->ssa_frame_size = v;
+		return 1;
+	}
+	return 0;
+}
+
+int cmd_measure(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "heap", required_argument, NULL, OPT_HEAP },
+		{ "ssa-frame-size", required_argument, NULL, OPT_SSA },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct sgx_elf_options eo = { 0 };
+	struct sgx_layout layout;
+	uint8_t mrenclave[32];
+	char hex[65];
+	bool json = false;
+	int c, ret;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		ret = image_option("measure", c, &eo);
+		if (ret < 0)
+			return -ret;
+		if (ret)
+			continue;
+		switch (c) {
+		case OPT_JSON:
+			json = true;
+			break;
+		case 'h':
+			fputs(measure_help, stdout);
+			return EXIT_OK;
+		default:
+			return tool_usage("measure", "bad option");
+		}
+	}
+	if (argc - optind != 1)
+		return tool_usage("measure", argc == optind ? "no IMAGE" : "more than one IMAGE");
+	ret = tool_load_image("measure", argv[optind], &eo, &layout);
+	if (ret)
+		return ret;
+	ret = tool_measure("measure", &layout, mrenclave);
+	if (ret) {
+		sgx_layout_free(&layout);
+		return ret;
+	}
+	hex_string(mrenclave, 32, hex);
+	if (json) {
+		struct json j;
+
+		json_init(&j, stdout);
+		json_begin_object(&j, NULL);
+		json_string(&j, "image", argv[optind]);
+		json_string(&j, "mrenclave", hex);
+		json_u64(&j, "size", layout.size);
+		json_u64(&j, "pages", layout.nr_pages);
+		json_u64(&j, "measured_pages", layout_measured_pages(&layout));
+		json_u64(&j, "ssa_frame_size", layout.ssa_frame_size);
+		json_end_object(&j);
+		json_finish(&j);
+	} else {
+		printf("%s\n", hex);
+	}
+	sgx_layout_free(&layout);
+	return EXIT_OK;
+}
+
+/* --- sign --------------------------------------------------------------- */
+
+static const char sign_help[] =
+	"usage: sgxemu sign --key KEY.pem [OPTIONS] -o SIGSTRUCT IMAGE\n"
+	"\n"
+	"Measures IMAGE (an enclave ELF or an SGXS stream) and writes its\n"
+	"SIGSTRUCT (1808 bytes), signed with KEY.pem (RSA-3072, e = 3).\n"
+	"\n"
+	"  -k, --key KEY.pem         signing key\n"
+	"  -o, --output FILE         where to write the SIGSTRUCT\n"
+	"      --attributes X        SECS attributes the enclave runs with\n"
+	"                            (default MODE64BIT = 0x4, | DEBUG = 0x2 with --debug)\n"
+	"      --xfrm X              XSAVE features (default 0x3: x87 | SSE)\n"
+	"      --attributes-mask X   attribute bits EINIT compares with the SECS\n"
+	"                            (default 0xffffffffffffffff: every bit must match,\n"
+	"                            so a debug signature never launches a production\n"
+	"                            enclave and the other way round)\n"
+	"      --xfrm-mask X         XFRM bits EINIT compares (default: the signed\n"
+	"                            XFRM itself: those features are required,\n"
+	"                            further ones may be enabled by the loader)\n"
+	"      --miscselect X        MISCSELECT (default 0)\n"
+	"      --misc-mask X         MISCSELECT bits EINIT compares (default 0xffffffff)\n"
+	"      --isvprodid N         product ID, 0..65535 (default 0)\n"
+	"      --isvsvn N            security version, 0..65535 (default 0)\n"
+	"      --date YYYYMMDD       signing date (default today, UTC)\n"
+	"      --vendor 0|0x8086     vendor (default 0)\n"
+	"      --debug               sign a debug enclave (attributes | DEBUG)\n"
+	"      --heap N              ELF: N unmeasured heap pages after the image\n"
+	"      --ssa-frame-size N    ELF: pages per SSA frame (default 1)\n"
+	"      --json                print the signed fields, MRENCLAVE and MRSIGNER\n";
+
+static int sign_number(const char *opt, uint64_t max, uint64_t *out)
+{
+	if (parse_u64(optarg, max, out))
+		return tool_usage("sign", "%s: '%s' is not a number in 0..%#llx", opt, optarg,
+				  (unsigned long long)max);
+	return 0;
+}
+
+int cmd_sign(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "key", required_argument, NULL, 'k' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "attributes", required_argument, NULL, OPT_ATTR },
+		{ "xfrm", required_argument, NULL, OPT_XFRM },
+		{ "attributes-mask", required_argument, NULL, OPT_ATTR_MASK },
+		{ "xfrm-mask", required_argument, NULL, OPT_XFRM_MASK },
+		{ "miscselect", required_argument, NULL, OPT_MISC },
+		{ "misc-mask", required_argument, NULL, OPT_MISC_MASK },
+		{ "isvprodid", required_argument, NULL, OPT_PRODID },
+		{ "isvsvn", required_argument, NULL, OPT_SVN },
+		{ "date", required_argument, NULL, OPT_DATE },
+		{ "vendor", required_argument, NULL, OPT_VENDOR },
+		{ "debug", no_argument, NULL, OPT_DEBUG },
+		{ "heap", required_argument, NULL, OPT_HEAP },
+		{ "ssa-frame-size", required_argument, NULL, OPT_SSA },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct sgx_sign_params p = { 0 };
+	struct sgx_elf_options eo = { 0 };
+	struct sgx_sigstruct ss;
+	struct sgx_layout layout;
+	const char *keypath = NULL, *out = NULL;
+	bool json = false, debug = false, have_xfrm_mask = false;
+	bool have_attr_mask = false, have_misc_mask = false, have_date = false;
+	uint8_t mrenclave[32], mrsigner[32];
+	char hex[65], err[256] = "";
+	EVP_PKEY *key = NULL;
+	uint64_t v;
+	int c, ret;
+
+	p.attributes = SGX_ATTR_MODE64BIT;
+	p.xfrm = SGX_XFRM_LEGACY;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "k:o:h", opts, NULL)) != -1) {
+		ret = image_option("sign", c, &eo);
+		if (ret < 0)
+			return -ret;
+		if (ret)
+			continue;
+		switch (c) {
+		case 'k':
+			keypath = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case OPT_ATTR:
+			if (sign_number("--attributes", UINT64_MAX, &p.attributes))
+				return EXIT_USAGE;
+			break;
+		case OPT_XFRM:
+			if (sign_number("--xfrm", UINT64_MAX, &p.xfrm))
+				return EXIT_USAGE;
+			break;
+		case OPT_ATTR_MASK:
+			if (sign_number("--attributes-mask", UINT64_MAX, &p.attributes_mask))
+				return EXIT_USAGE;
+			have_attr_mask = true;
+			break;
+		case OPT_XFRM_MASK:
+			if (sign_number("--xfrm-mask", UINT64_MAX, &p.xfrm_mask))
+				return EXIT_USAGE;
+			have_xfrm_mask = true;
+			break;
+		case OPT_MISC:
+			if (sign_number("--miscselect", UINT32_MAX, &v))
+				return EXIT_USAGE;
+			p.miscselect = v;
+			break;
+		case OPT_MISC_MASK:
+			if (sign_number("--misc-mask", UINT32_MAX, &v))
+				return EXIT_USAGE;
+			p.misc_mask = v;
+			have_misc_mask = true;
+			break;
+		case OPT_PRODID:
+			if (sign_number("--isvprodid", UINT16_MAX, &v))
+				return EXIT_USAGE;
+			p.isvprodid = v;
+			break;
+		case OPT_SVN:
+			if (sign_number("--isvsvn", UINT16_MAX, &v))
+				return EXIT_USAGE;
+			p.isvsvn = v;
+			break;
+		case OPT_DATE:
+			if (parse_date_bcd(optarg, &p.date))
+				return tool_usage("sign", "--date: '%s' is not a date YYYYMMDD", optarg);
+			have_date = true;
+			break;
+		case OPT_VENDOR:
+			if (parse_u64(optarg, UINT32_MAX, &v) ||
+			    (v != 0 && v != SGX_SIGSTRUCT_VENDOR_INTEL))
+				return tool_usage("sign", "--vendor: '%s' is not 0 or 0x8086", optarg);
+			p.vendor = v;
+			break;
+		case OPT_DEBUG:
+			debug = true;
+			break;
+		case OPT_JSON:
+			json = true;
+			break;
+		case 'h':
+			fputs(sign_help, stdout);
+			return EXIT_OK;
+		default:
+			return tool_usage("sign", "bad option");
+		}
+	}
+	if (argc - optind != 1)
+		return tool_usage("sign", argc == optind ? "no IMAGE" : "more than one IMAGE");
+	if (!keypath)
+		return tool_usage("sign", "no signing key (--key KEY.pem)");
+	if (!out)
+		return tool_usage("sign", "no output file (-o SIGSTRUCT)");
+
+	if (debug)
+		p.attributes |= SGX_ATTR_DEBUG;
+	if (!have_attr_mask)
+		p.attributes_mask = ~0ULL;
+	if (!have_xfrm_mask)
+		p.xfrm_mask = p.xfrm;
+	if (!have_misc_mask)
+		p.misc_mask = ~0U;
+	if (!have_date)
+		p.date = today_bcd();
+	if (p.attributes & SGX_ATTR_INIT)
+		return tool_usage("sign", "--attributes %#llx: INIT (bit 0) is set by EINIT, not signed",
+				  (unsigned long long)p.attributes);
+	if (p.attributes & SGX_ATTR_RESERVED_MASK)
+		return tool_usage("sign", "--attributes %#llx sets reserved bits %#llx",
+				  (unsigned long long)p.attributes,
+				  (unsigned long long)(p.attributes & SGX_ATTR_RESERVED_MASK));
+	if ((p.xfrm & SGX_XFRM_LEGACY) != SGX_XFRM_LEGACY)
+		return tool_usage("sign", "--xfrm %#llx: x87 and SSE (0x3) are mandatory",
+				  (unsigned long long)p.xfrm);
+	if (p.miscselect & SGX_MISC_RESERVED_MASK)
+		return tool_usage("sign", "--miscselect %#x sets reserved bits", p.miscselect);
+
+	ret = sgx_key_load(keypath, &key, err, sizeof(err));
+	if (ret)
+		return tool_error("sign", "%s: %s", keypath, err[0] ? err : strerror(-ret));
+	ret = tool_load_image("sign", argv[optind], &eo, &layout);
+	if (ret)
+		goto out_key;
+	ret = tool_measure("sign", &layout, mrenclave);
+	if (ret)
+		goto out_layout;
+	ret = sgx_sigstruct_sign(key, &p, mrenclave, &ss);
+	if (ret) {
+		ret = tool_fail("sign", "signing failed: %s", strerror(-ret));
+		goto out_layout;
+	}
+	ret = write_file(out, &ss, sizeof(ss));
+	if (ret) {
+		ret = tool_error("sign", "%s: %s", out, strerror(-ret));
+		goto out_layout;
+	}
+	sgx_sigstruct_mrsigner(&ss, mrsigner);
+
+	if (json) {
+		struct json j;
+
+		json_init(&j, stdout);
+		json_begin_object(&j, NULL);
+		json_string(&j, "sigstruct", out);
+		json_string(&j, "image", argv[optind]);
+		hex_string(mrenclave, 32, hex);
+		json_string(&j, "mrenclave", hex);
+		hex_string(mrsigner, 32, hex);
+		json_string(&j, "mrsigner", hex);
+		json_hex_u64(&j, "vendor", p.vendor);
+		json_hex_u64(&j, "date", p.date);
+		json_hex_u64(&j, "attributes", p.attributes);
+		json_hex_u64(&j, "attributes_mask", p.attributes_mask);
+		json_hex_u64(&j, "xfrm", p.xfrm);
+		json_hex_u64(&j, "xfrm_mask", p.xfrm_mask);
+		json_hex_u64(&j, "miscselect", p.miscselect);
+		json_hex_u64(&j, "misc_mask", p.misc_mask);
+		json_u64(&j, "isvprodid", p.isvprodid);
+		json_u64(&j, "isvsvn", p.isvsvn);
+		json_u64(&j, "size", layout.size);
+		json_u64(&j, "pages", layout.nr_pages);
+		json_end_object(&j);
+		json_finish(&j);
+	} else {
+		hex_string(mrenclave, 32, hex);
+		printf("MRENCLAVE %s\n", hex);
+		hex_string(mrsigner, 32, hex);
+		printf("MRSIGNER  %s\n", hex);
+		printf("wrote %s (%zu bytes)\n", out, sizeof(ss));
+	}
+	ret = EXIT_OK;
+out_layout:
+	sgx_layout_free(&layout);
+out_key:
+	EVP_PKEY_free(key);
+	return ret;
+}
+
+/* --- show --------------------------------------------------------------- */
+
+static const char show_help[] =
+	"usage: sgxemu show [--json] SIGSTRUCT\n"
+	"\n"
+	"Prints a SIGSTRUCT's fields and MRSIGNER, and checks it as EINIT does\n"
+	"(header words, vendor, exponent, reserved fields, Q1/Q2, the RSA-3072\n"
+	"signature).  Exit 0 only if it verifies; 1 if it does not; 2 if the file\n"
+	"is not 1808 bytes.\n";
+
+static void date_string(uint32_t bcd, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%04x-%02x-%02x", bcd >> 16, (bcd >> 8) & 0xff, bcd & 0xff);
+}
+
+int cmd_show(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const struct sgx_sigstruct_body *b;
+	struct sgx_sigstruct ss;
+	uint8_t mrsigner[32];
+	char hex[65], attrs[128], date[16];
+	bool json = false;
+	int c, ret, check;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_JSON:
+			json = true;
+			break;
+		case 'h':
+			fputs(show_help, stdout);
+			return EXIT_OK;
+		default:
+			return tool_usage("show", "bad option");
+		}
+	}
+	if (argc - optind != 1)
+		return tool_usage("show", argc == optind ? "no SIGSTRUCT" : "more than one SIGSTRUCT");
+	ret = tool_read_sigstruct("show", argv[optind], &ss);
+	if (ret)
+		return ret;
+	check = sgx_sigstruct_check(&ss, mrsigner);
+	b = &ss.body;
+	attributes_string(b->attributes, attrs, sizeof(attrs));
+	date_string(ss.header.date, date, sizeof(date));
+
+	if (json) {
+		struct json j;
+
+		json_init(&j, stdout);
+		json_begin_object(&j, NULL);
+		json_string(&j, "sigstruct", argv[optind]);
+		json_hex_u64(&j, "vendor", ss.header.vendor);
+		json_hex_u64(&j, "date", ss.header.date);
+		json_hex_u64(&j, "swdefined", ss.header.swdefined);
+		json_u64(&j, "exponent", ss.exponent);
+		json_hex_u64(&j, "miscselect", b->miscselect);
+		json_hex_u64(&j, "misc_mask", b->misc_mask);
+		json_hex_u64(&j, "attributes", b->attributes);
+		json_string(&j, "attribute_names", attrs);
+		json_hex_u64(&j, "attributes_mask", b->attributes_mask);
+		json_hex_u64(&j, "xfrm", b->xfrm);
+		json_hex_u64(&j, "xfrm_mask", b->xfrm_mask);
+		json_u64(&j, "isvprodid", b->isvprodid);
+		json_u64(&j, "isvsvn", b->isvsvn);
+		json_hex(&j, "mrenclave", b->mrenclave, 32);
+		json_hex(&j, "mrsigner", mrsigner, 32);
+		json_string(&j, "signature", check ? sgx_error_name(check) : "ok");
+		json_bool(&j, "verified", check == 0);
+		json_end_object(&j);
+		json_finish(&j);
+	} else {
+		printf("vendor           0x%04x\n", ss.header.vendor);
+		printf("date             0x%08x (%s)\n", ss.header.date, date);
+		printf("swdefined        0x%08x\n", ss.header.swdefined);
+		printf("miscselect       0x%08x\n", b->miscselect);
+		printf("misc_mask        0x%08x\n", b->misc_mask);
+		printf("attributes       0x%016llx (%s)\n", (unsigned long long)b->attributes, attrs);
+		printf("attributes_mask  0x%016llx\n", (unsigned long long)b->attributes_mask);
+		printf("xfrm             0x%016llx\n", (unsigned long long)b->xfrm);
+		printf("xfrm_mask        0x%016llx\n", (unsigned long long)b->xfrm_mask);
+		printf("isvprodid        %u\n", b->isvprodid);
+		printf("isvsvn           %u\n", b->isvsvn);
+		hex_string(b->mrenclave, 32, hex);
+		printf("mrenclave        %s\n", hex);
+		hex_string(mrsigner, 32, hex);
+		printf("mrsigner         %s\n", hex);
+		printf("signature: %s\n", check ? sgx_error_name(check) : "ok");
+	}
+	return check ? EXIT_CHECK_FAILED : EXIT_OK;
+}

@@ -1,0 +1,372 @@
+/*
+ * main.c: the sgxemu command: subcommand dispatch, top-level usage, and the
+ * helpers the subcommands share (tools.h).  This directory is the only
+ * place in the project that prints to people or exits.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "tools/tools.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+} commands[] = {
+	{ "keygen", cmd_keygen, "make an enclave signing key (RSA-3072, e = 3)" },
+	{ "measure", cmd_measure, "print an image's MRENCLAVE" },
+	{ "sign", cmd_sign, "sign an image: write its SIGSTRUCT" },
+	{ "show", cmd_show, "print a SIGSTRUCT's fields and check its signature" },
+	{ "check", cmd_check, "build an image on an emulated machine and EINIT it" },
+	{ "bench", cmd_bench, "benchmarks (bench build)" },
+	{ "demo", cmd_demo, "sign, build and initialize the sample enclave" },
+};
+
+static void usage(FILE *f)
+{
+	fputs("usage: sgxemu COMMAND [OPTIONS] [ARGS]\n"
+	      "\n"
+	      "The Linux SGX subsystem over an emulated SGX processor.\n"
+	      "\n"
+	      "Commands:\n",
+	      f);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+	fputs("\n"
+	      "Every command takes --json (print one JSON object) and --help.\n"
+	      "Exit status: 0 success, 1 a check failed, 2 usage error or bad input.\n",
+	      f);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "sgxemu: unknown command '%s'\n\n", argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
+static void tool_vmsg(const char *cmd, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "sgxemu %s: ", cmd);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+int tool_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	tool_vmsg(cmd, fmt, ap);
+	va_end(ap);
+	return EXIT_USAGE;
+}
+
+int tool_fail(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	tool_vmsg(cmd, fmt, ap);
+	va_end(ap);
+	return EXIT_CHECK_FAILED;
+}
+
+int tool_usage(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	tool_vmsg(cmd, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "Try 'sgxemu %s --help'.\n", cmd);
+	return EXIT_USAGE;
+}
+
+int parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int parse_date_bcd(const char *s, uint32_t *out)
+{
+	unsigned int y, m, d;
+	uint32_t bcd = 0;
+
+	if (strlen(s) != 8)
+		return -EINVAL;
+	for (int i = 0; i < 8; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		bcd = bcd << 4 | (uint32_t)(s[i] - '0');
+	}
+	if (sscanf(s, "%4u%2u%2u", &y, &m, &d) != 3 || m < 1 || m > 12 || d < 1 || d > 31)
+		return -EINVAL;
+	*out = bcd;
+	return 0;
+}
+
+uint32_t today_bcd(void)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	char buf[16];
+	uint32_t bcd = 0;
+
+	gmtime_r(&now, &tm);
+	if (strftime(buf, sizeof(buf), "%Y%m%d", &tm) == 0)
+		return 0;
+	if (parse_date_bcd(buf, &bcd))
+		return 0;
+	return bcd;
+}
+
+int read_file(const char *path, size_t max, uint8_t **bufp, size_t *lenp)
+{
+	struct stat st;
+	uint8_t *buf;
+	size_t len = 0;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		goto out_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		goto out_close;
+	}
+	if ((uint64_t)st.st_size > max) {
+		ret = -EFBIG;
+		goto out_close;
+	}
+	buf = malloc(st.st_size ? st.st_size : 1);
+	if (!buf) {
+		ret = -ENOMEM;
+		goto out_close;
+	}
+	while (len < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + len, st.st_size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			free(buf);
+			goto out_close;
+		}
+		if (n == 0)
+			break;
+		len += n;
+	}
+	close(fd);
+	*bufp = buf;
+	*lenp = len;
+	return 0;
+
+out_close:
+	close(fd);
+	return ret;
+}
+
+int write_file(const char *path, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	int fd, ret = 0;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			break;
+		}
+		p += n;
+		len -= n;
+	}
+	if (close(fd) < 0 && !ret)
+		ret = -errno;
+	return ret;
+}
+
+int tool_read_sigstruct(const char *cmd, const char *path, struct sgx_sigstruct *ss)
+{
+	uint8_t *buf;
+	size_t len;
+	int ret;
+
+	/* Read a little more than a SIGSTRUCT so a longer file is seen as such. */
+	ret = read_file(path, 1 << 20, &buf, &len);
+	if (ret == -EFBIG)
+		return tool_error(cmd, "%s: not a SIGSTRUCT (larger than 1 MiB; a SIGSTRUCT is %zu bytes)",
+				  path, sizeof(*ss));
+	if (ret)
+		return tool_error(cmd, "%s: %s", path, strerror(-ret));
+	if (len != sizeof(*ss)) {
+		free(buf);
+		return tool_error(cmd, "%s: not a SIGSTRUCT: %zu bytes, a SIGSTRUCT is %zu",
+				  path, len, sizeof(*ss));
+	}
+	memcpy(ss, buf, sizeof(*ss));
+	free(buf);
+	return 0;
+}
+
+int tool_load_image(const char *cmd, const char *path, const struct sgx_elf_options *opts,
+		    struct sgx_layout *layout)
+{
+	char err[256] = "";
+	int ret;
+
+	ret = sgx_load_image(path, opts, layout, err, sizeof(err));
+	if (ret && !err[0])
+		snprintf(err, sizeof(err), "%s", ret == -EINVAL ? "malformed image" : strerror(-ret));
+	if (ret && !strncmp(err, path, strlen(path)))
+		return tool_error(cmd, "%s", err);
+	if (ret)
+		return tool_error(cmd, "%s: %s", path, err);
+	ret = sgx_layout_validate(layout, err, sizeof(err));
+	if (ret) {
+		sgx_layout_free(layout);
+		return tool_error(cmd, "%s: %s", path, err[0] ? err : "layout cannot be built");
+	}
+	return 0;
+}
+
+int tool_measure(const char *cmd, const struct sgx_layout *layout, uint8_t mrenclave[32])
+{
+	int ret = sgx_layout_measure(layout, mrenclave);
+
+	if (ret)
+		return tool_error(cmd, "cannot measure the image: %s", strerror(-ret));
+	return 0;
+}
+
+size_t layout_measured_pages(const struct sgx_layout *layout)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < layout->nr_pages; i++)
+		n += layout->pages[i].measure;
+	return n;
+}
+
+void hex_string(const uint8_t *buf, size_t len, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = hex[buf[i] >> 4];
+		out[2 * i + 1] = hex[buf[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+void attributes_string(uint64_t attributes, char *out, size_t outlen)
+{
+	static const struct {
+		uint64_t bit;
+		const char *name;
+	} names[] = {
+		{ SGX_ATTR_INIT, "INIT" },
+		{ SGX_ATTR_DEBUG, "DEBUG" },
+		{ SGX_ATTR_MODE64BIT, "MODE64BIT" },
+		{ SGX_ATTR_PROVISIONKEY, "PROVISIONKEY" },
+		{ SGX_ATTR_EINITTOKENKEY, "EINITTOKENKEY" },
+		{ SGX_ATTR_KSS, "KSS" },
+		{ SGX_ATTR_AEXNOTIFY, "AEXNOTIFY" },
+	};
+	size_t pos = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(attributes & names[i].bit))
+			continue;
+		pos += snprintf(out + pos, pos < outlen ? outlen - pos : 0, "%s%s",
+				pos ? "|" : "", names[i].name);
+		attributes &= ~names[i].bit;
+	}
+	if (attributes)
+		pos += snprintf(out + pos, pos < outlen ? outlen - pos : 0, "%s%#llx",
+				pos ? "|" : "", (unsigned long long)attributes);
+	if (!pos)
+		snprintf(out, outlen, "none");
+}
+
+int key_mrsigner(EVP_PKEY *key, uint8_t mrsigner[32])
+{
+	uint8_t modulus[SGX_MODULUS_SIZE];
+	unsigned int mdlen = 32;
+	BIGNUM *n = NULL;
+	int ret = -EINVAL;
+
+	if (!EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n))
+		goto out;
+	/* SIGSTRUCT.MODULUS holds the modulus little-endian. */
+	if (BN_bn2lebinpad(n, modulus, sizeof(modulus)) != (int)sizeof(modulus))
+		goto out;
+	if (!EVP_Digest(modulus, sizeof(modulus), mrsigner, &mdlen, EVP_sha256(), NULL))
+		goto out;
+	ret = 0;
+out:
+	BN_free(n);
+	ERR_clear_error();
+	return ret;
+}
+
+int demo_key_load(EVP_PKEY **key)
+{
+	BIO *bio = BIO_new_mem_buf(demo_key_pem, -1);
+	int ret = 0;
+
+	if (!bio)
+		return -ENOMEM;
+	*key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	if (!*key)
+		ret = -EINVAL;
+	BIO_free(bio);
+	ERR_clear_error();
+	return ret;
+}

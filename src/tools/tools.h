@@ -1,0 +1,83 @@
+/*
+ * tools.h: what the sgxemu command's subcommands share: exit codes, the
+ * subcommand entry points, and helpers that parse numbers, read files and
+ * print messages in one style.
+ *
+ * Exit codes: 0 success; 1 a check failed (a signature does not verify,
+ * EINIT refused, a benchmark's build failed); 2 usage error or bad input
+ * (unknown option, malformed number, unreadable or malformed file).  Every
+ * message names the subcommand and the problem.
+ */
+#ifndef SGXEMU_TOOLS_H
+#define SGXEMU_TOOLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch/arch.h"
+#include "sign/sign.h"
+
+#define EXIT_OK 0
+#define EXIT_CHECK_FAILED 1
+#define EXIT_USAGE 2
+
+/* Subcommands: each takes the argv that starts at its own name. */
+int cmd_keygen(int argc, char **argv);
+int cmd_measure(int argc, char **argv);
+int cmd_sign(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+/* "sgxemu CMD: message" on stderr.  Returns EXIT_USAGE, or EXIT_CHECK_FAILED
+ * for tool_fail(). */
+int tool_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int tool_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A usage error: the message, then a pointer to --help. */
+int tool_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parses an unsigned integer (decimal, 0x hex, or 0 octal) that must be
+ * <= max and consist of digits only.  0 or -EINVAL. */
+int parse_u64(const char *s, uint64_t max, uint64_t *out);
+/* YYYYMMDD as BCD 0xYYYYMMDD, with a plausible month and day. */
+int parse_date_bcd(const char *s, uint32_t *out);
+/* Today's date (UTC) as BCD 0xYYYYMMDD. */
+uint32_t today_bcd(void);
+
+/* Reads a whole file of at most max bytes into a malloc'd buffer.  0 or
+ * -errno (-EFBIG when it is larger than max). */
+int read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
+/* Writes len bytes to path (created 0644, or truncated).  0 or -errno. */
+int write_file(const char *path, const void *buf, size_t len);
+
+/* Reads a SIGSTRUCT file; a file that is not exactly 1808 bytes is bad
+ * input.  Prints the problem and returns EXIT_USAGE, or 0. */
+int tool_read_sigstruct(const char *cmd, const char *path, struct sgx_sigstruct *ss);
+/* Loads an ELF or SGXS image and validates the layout.  Prints the problem
+ * and returns EXIT_USAGE, or 0. */
+int tool_load_image(const char *cmd, const char *path, const struct sgx_elf_options *opts,
+		    struct sgx_layout *layout);
+/* MRENCLAVE of a loaded layout; prints and returns EXIT_USAGE on failure. */
+int tool_measure(const char *cmd, const struct sgx_layout *layout, uint8_t mrenclave[32]);
+
+/* Measured pages of a layout. */
+size_t layout_measured_pages(const struct sgx_layout *layout);
+
+/* Lowercase hex of len bytes into out (2 * len + 1 bytes). */
+void hex_string(const uint8_t *buf, size_t len, char *out);
+
+/* "MODE64BIT|DEBUG" style names of attribute bits into out. */
+void attributes_string(uint64_t attributes, char *out, size_t outlen);
+
+/* MRSIGNER of a key: SHA-256 of its modulus as SIGSTRUCT stores it
+ * (384 bytes, little-endian).  0 or -EINVAL. */
+int key_mrsigner(EVP_PKEY *key, uint8_t mrsigner[32]);
+
+/* The embedded demo signing key (RSA-3072, e = 3), PEM text. */
+extern const char demo_key_pem[];
+/* Loads it; 0 or -EINVAL/-ENOMEM. */
+int demo_key_load(EVP_PKEY **key);
+
+#endif /* SGXEMU_TOOLS_H */
