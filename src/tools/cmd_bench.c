@@ -39,7 +39,10 @@ static const char bench_help[] =
 	"floor: SHA-256 (OpenSSL EVP, one pass) over exactly the byte stream\n"
 	"the measurement hashes (the EADD record and 16 x (EEXTEND record + 256\n"
 	"bytes) per page).  ratio = pages_per_s / sha256_pages_per_s; the\n"
-	"target is >= 0.8.\n"
+	"target is >= 0.8.  Each size is built twice on one machine: first cold\n"
+	"(the host faults in and zeroes every EPC frame on first touch), then\n"
+	"warm (frames already backed, as hardware EPC always is); the headline\n"
+	"pages_per_s is the warm build, cold_pages_per_s the first.\n"
 	"\n"
 	"      --size-mb N   build N MiB instead (a power of two, repeatable)\n"
 	"      --json        print {pages_per_s, sha256_pages_per_s, ratio, sizes}\n";
@@ -47,7 +50,8 @@ static const char bench_help[] =
 struct bench_size {
 	uint64_t size;
 	uint64_t pages;
-	double build_s;
+	double build_s; /* warm EPC: the headline figure */
+	double cold_s; /* first build on a fresh machine */
 	double sha_s;
 };
 
@@ -192,7 +196,34 @@ out:
 	return ret;
 }
 
-/* One size: layout, MRENCLAVE, SIGSTRUCT, floor, then the timed build. */
+/* Builds and initializes l on cpu, timing ECREATE..EINIT, then takes it
+ * down and checks no EPC page is left.  0 or an exit code. */
+static int bench_timed_build(struct sgx_cpu *cpu, const struct sgx_layout *l,
+			     const struct sgx_sigstruct *ss, double *secs)
+{
+	struct build_enclave encl;
+	struct build_status st;
+	double t0;
+	int ret, rm;
+
+	t0 = now_s();
+	ret = build_enclave(cpu, l, ss, 0, &encl, &st);
+	*secs = now_s() - t0;
+	if (ret < 0)
+		ret = tool_fail("bench", "cannot build: %s", strerror(-ret));
+	else if (ret)
+		ret = tool_fail("bench", "%s failed: %s at offset %#llx", st.leaf,
+				sgx_error_name(st.ret), (unsigned long long)st.offset);
+	rm = build_remove(&encl);
+	if (rm && !ret)
+		ret = tool_fail("bench", "EREMOVE failed: %s", sgx_error_name(rm));
+	if (sgx_cpu_nr_valid(cpu) && !ret)
+		ret = tool_fail("bench", "%llu EPC pages left valid",
+				(unsigned long long)sgx_cpu_nr_valid(cpu));
+	return ret;
+}
+
+/* One size: layout, MRENCLAVE, SIGSTRUCT, floor, then two timed builds. */
 static int bench_one(EVP_PKEY *key, struct bench_size *b)
 {
 	struct sgx_sign_params p = {
@@ -203,13 +234,10 @@ static int bench_one(EVP_PKEY *key, struct bench_size *b)
 		.misc_mask = ~0U,
 		.date = today_bcd(),
 	};
-	struct build_enclave encl;
-	struct build_status st;
 	struct sgx_sigstruct ss;
 	struct sgx_layout l;
 	struct sgx_cpu *cpu;
 	uint8_t mrenclave[32];
-	double t0;
 	int ret;
 
 	ret = bench_layout(b->size, &l);
@@ -238,19 +266,11 @@ static int bench_one(EVP_PKEY *key, struct bench_size *b)
 				(unsigned long long)build_frames_needed(&l), strerror(-ret));
 		goto out_layout;
 	}
-	t0 = now_s();
-	ret = build_enclave(cpu, &l, &ss, 0, &encl, &st);
-	b->build_s = now_s() - t0;
-	if (ret < 0)
-		ret = tool_fail("bench", "cannot build: %s", strerror(-ret));
-	else if (ret)
-		ret = tool_fail("bench", "%s failed: %s at offset %#llx", st.leaf,
-				sgx_error_name(st.ret), (unsigned long long)st.offset);
-	if (build_remove(&encl) && !ret)
-		ret = tool_fail("bench", "EREMOVE failed");
-	if (sgx_cpu_nr_valid(cpu) && !ret)
-		ret = tool_fail("bench", "%llu EPC pages left valid",
-				(unsigned long long)sgx_cpu_nr_valid(cpu));
+	/* Cold: the host backs each EPC frame on first touch.  Warm: the
+	 * same frames again, backed, as hardware EPC always is. */
+	ret = bench_timed_build(cpu, &l, &ss, &b->cold_s);
+	if (!ret)
+		ret = bench_timed_build(cpu, &l, &ss, &b->build_s);
 	sgx_cpu_destroy(cpu);
 out_layout:
 	sgx_layout_free(&l);
@@ -267,12 +287,13 @@ static void size_name(uint64_t size, char *out, size_t outlen)
 
 static void bench_print(bool json, const struct bench_size *b, int n)
 {
-	double pages = 0, build = 0, sha = 0;
+	double pages = 0, build = 0, cold = 0, sha = 0;
 	char name[32];
 
 	for (int i = 0; i < n; i++) {
 		pages += b[i].pages;
 		build += b[i].build_s;
+		cold += b[i].cold_s;
 		sha += b[i].sha_s;
 	}
 	if (json) {
@@ -285,6 +306,8 @@ static void bench_print(bool json, const struct bench_size *b, int n)
 		json_double(&j, "sha256_pages_per_s", pages / sha);
 		json_double(&j, "ratio", sha / build);
 		json_double(&j, "target_ratio", TARGET_RATIO);
+		json_double(&j, "cold_pages_per_s", pages / cold);
+		json_double(&j, "cold_ratio", sha / cold);
 		json_begin_array(&j, "sizes");
 		for (int i = 0; i < n; i++) {
 			json_begin_object(&j, NULL);
@@ -295,6 +318,9 @@ static void bench_print(bool json, const struct bench_size *b, int n)
 			json_double(&j, "sha256_seconds", b[i].sha_s);
 			json_double(&j, "sha256_pages_per_s", b[i].pages / b[i].sha_s);
 			json_double(&j, "ratio", b[i].sha_s / b[i].build_s);
+			json_double(&j, "cold_build_seconds", b[i].cold_s);
+			json_double(&j, "cold_pages_per_s", b[i].pages / b[i].cold_s);
+			json_double(&j, "cold_ratio", b[i].sha_s / b[i].cold_s);
 			json_end_object(&j);
 		}
 		json_end_array(&j);
@@ -303,16 +329,21 @@ static void bench_print(bool json, const struct bench_size *b, int n)
 		return;
 	}
 	printf("bench build: ECREATE..EINIT vs SHA-256 of the measured byte stream\n");
-	printf("%-8s %8s %9s %10s %9s %10s %6s\n", "size", "pages", "build s", "pages/s",
-	       "sha256 s", "pages/s", "ratio");
+	printf("%-8s %8s %10s %10s %6s %10s %6s\n", "size", "pages", "sha256/s", "build/s",
+	       "ratio", "cold/s", "ratio");
 	for (int i = 0; i < n; i++) {
 		size_name(b[i].size, name, sizeof(name));
-		printf("%-8s %8llu %9.3f %10.0f %9.3f %10.0f %6.2f\n", name,
-		       (unsigned long long)b[i].pages, b[i].build_s, b[i].pages / b[i].build_s,
-		       b[i].sha_s, b[i].pages / b[i].sha_s, b[i].sha_s / b[i].build_s);
+		printf("%-8s %8llu %10.0f %10.0f %6.2f %10.0f %6.2f\n", name,
+		       (unsigned long long)b[i].pages, b[i].pages / b[i].sha_s,
+		       b[i].pages / b[i].build_s, b[i].sha_s / b[i].build_s,
+		       b[i].pages / b[i].cold_s, b[i].sha_s / b[i].cold_s);
 	}
-	printf("%-8s %8.0f %9.3f %10.0f %9.3f %10.0f %6.2f  (target >= %.1f)\n", "total",
-	       pages, build, pages / build, sha, pages / sha, sha / build, TARGET_RATIO);
+	printf("%-8s %8.0f %10.0f %10.0f %6.2f %10.0f %6.2f\n", "total", pages, pages / sha,
+	       pages / build, sha / build, pages / cold, sha / cold);
+	printf("pages per second; ratio = build/s / sha256/s (target >= %.1f).  build: the\n"
+	       "EPC frames were used before (backed, as hardware EPC is); cold: first use,\n"
+	       "each frame faulted in and zeroed by the host kernel.\n",
+	       TARGET_RATIO);
 }
 
 static int bench_build(int argc, char **argv)

@@ -392,7 +392,7 @@ int cmd_sign(int argc, char **argv)
 
 	ret = sgx_key_load(keypath, &key, err, sizeof(err));
 	if (ret)
-		return tool_error("sign", "%s: %s", keypath, err[0] ? err : strerror(-ret));
+		return tool_path_error("sign", keypath, err[0] ? err : strerror(-ret));
 	ret = tool_load_image("sign", argv[optind], &eo, &layout);
 	if (ret)
 		goto out_key;

@@ -231,6 +231,14 @@ int write_file(const char *path, const void *buf, size_t len)
 	return ret;
 }
 
+int tool_path_error(const char *cmd, const char *path, const char *msg)
+{
+	/* Library messages often start with the path already. */
+	if (!strncmp(msg, path, strlen(path)))
+		return tool_error(cmd, "%s", msg);
+	return tool_error(cmd, "%s: %s", path, msg);
+}
+
 int tool_read_sigstruct(const char *cmd, const char *path, struct sgx_sigstruct *ss)
 {
 	uint8_t *buf;
@@ -261,12 +269,9 @@ int tool_load_image(const char *cmd, const char *path, const struct sgx_elf_opti
 	int ret;
 
 	ret = sgx_load_image(path, opts, layout, err, sizeof(err));
-	if (ret && !err[0])
-		snprintf(err, sizeof(err), "%s", ret == -EINVAL ? "malformed image" : strerror(-ret));
-	if (ret && !strncmp(err, path, strlen(path)))
-		return tool_error(cmd, "%s", err);
 	if (ret)
-		return tool_error(cmd, "%s: %s", path, err);
+		return tool_path_error(cmd, path, err[0] ? err :
+				       ret == -EINVAL ? "malformed image" : strerror(-ret));
 	ret = sgx_layout_validate(layout, err, sizeof(err));
 	if (ret) {
 		sgx_layout_free(layout);

@@ -38,6 +38,10 @@ int tool_fail(const char *cmd, const char *fmt, ...) __attribute__((format(print
 /* A usage error: the message, then a pointer to --help. */
 int tool_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* "sgxemu CMD: PATH: msg" (without repeating PATH when msg starts with
+ * it); returns EXIT_USAGE. */
+int tool_path_error(const char *cmd, const char *path, const char *msg);
+
 /* Parses an unsigned integer (decimal, 0x hex, or 0 octal) that must be
  * <= max and consist of digits only.  0 or -EINVAL. */
 int parse_u64(const char *s, uint64_t max, uint64_t *out);
