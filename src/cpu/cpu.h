@@ -148,13 +148,21 @@ int encls_eblock(struct sgx_cpu *cpu, void *epc);
 int encls_etrack(struct sgx_cpu *cpu, void *secs);
 /* EWB: writes the page to pginfo->contents (4096 bytes) and its PCMD to
  * pginfo->metadata, a version into the VA slot va_slot (an EPC address
- * inside a VA page, 8-aligned); pginfo->addr and ->secs must be 0. */
+ * inside a VA page, 8-aligned); pginfo->addr and ->secs must be 0.  As the
+ * SDM has it, a slot already in use is overwritten: the page is written
+ * back all the same and the answer is SGX_VA_SLOT_OCCUPIED (the page whose
+ * version the slot held can no longer be loaded). */
 int encls_ewb(struct sgx_cpu *cpu, const struct sgx_pageinfo *pginfo, void *epc, void *va_slot);
 /* ELDU/ELDB: pginfo->addr the linear address, ->contents the encrypted
  * page, ->metadata the PCMD, ->secs the SECS EPC page (0 for a SECS or VA
  * page); the slot is freed on success. */
 int encls_eldu(struct sgx_cpu *cpu, const struct sgx_pageinfo *pginfo, void *epc, void *va_slot);
 int encls_eldb(struct sgx_cpu *cpu, const struct sgx_pageinfo *pginfo, void *epc, void *va_slot);
+/* Makes the calling thread's paging cipher contexts for this machine now,
+ * so that its later EWB/ELDU/ELDB allocate nothing (needed before they run
+ * in a signal handler).  0 or -ENOMEM.  Optional: they are otherwise made
+ * on first use, and freed when the thread exits. */
+int sgx_cpu_paging_prepare(struct sgx_cpu *cpu);
 
 /* The checks EINIT makes of a SIGSTRUCT on its own, in the SDM's order:
  * the header words, VENDOR 0 or 0x8086, exponent 3 and zero reserved
@@ -175,9 +183,11 @@ struct sgx_cpu_thread {
 	uint64_t entry_epoch; /* the SECS tracking epoch when it entered */
 };
 
-/* Marks the TCS busy and counts the thread inside its enclave.  0, or
- * ENCLS_FAULT(#GP) if tcs is not an available TCS of an initialized
- * enclave (busy, wrong type, blocked, SECS not resident). */
+/* Marks the TCS busy and counts the thread inside its enclave (t starts
+ * zeroed).  0, or as EENTER: ENCLS_FAULT(#PF) if tcs is not a valid,
+ * unblocked TCS (wrong type, blocked, pending, modified) or not in the EPC;
+ * ENCLS_FAULT(#GP) if it is unaligned, busy, being used by another leaf,
+ * its enclave is not initialized, or t is already inside. */
 int sgx_cpu_thread_enter(struct sgx_cpu *cpu, struct sgx_cpu_thread *t, void *tcs);
 /* Leaves the enclave: frees the TCS, completes tracking for this thread. */
 void sgx_cpu_thread_exit(struct sgx_cpu *cpu, struct sgx_cpu_thread *t);

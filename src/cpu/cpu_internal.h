@@ -38,7 +38,20 @@ struct epcm_entry {
 	uint64_t linaddr; /* enclave linear address (child pages) */
 	uint64_t secs; /* frame index of the owning SECS (child pages) */
 	uint64_t bepoch; /* SECS tracking epoch when EBLOCK ran */
+	bool tcs_busy; /* TCS: a thread is inside through it (thread.c) */
+	/* VA pages: leaves (EWB, ELDU/ELDB) using one of its slots right now.
+	 * Incremented under the lock, decremented without it; a leaf that
+	 * takes the frame as its target must see 0 (see cpu_frame_pinned()). */
+	_Atomic uint32_t va_users;
 };
+
+/* True while a paging leaf uses a slot of this VA page: a leaf that would
+ * remove or replace the frame (EREMOVE, EPA, EWB, ELDU) must answer as for
+ * a conflict.  Context: the frame's lock held. */
+static inline bool cpu_frame_pinned(const struct epcm_entry *e)
+{
+	return atomic_load(&((struct epcm_entry *)e)->va_users) != 0;
+}
 
 /*
  * Processor-private SECS state.  Hardware keeps it inside the SECS page,
@@ -47,7 +60,11 @@ struct epcm_entry {
  *
  * Guarded by the SECS frame's lock.
  * Invariant: child_count == number of valid EPCM entries whose secs is this
- * frame (VA pages excluded).
+ * frame (VA pages excluded) + ELDU/ELDB of its pages in progress (paging.c
+ * counts a page before it decrypts it, so the SECS stays meanwhile).
+ * Tracking: nr_threads == nr_active_cur + nr_active_prev; a thread that
+ * entered in epoch e counts in cur while epoch == e, in prev after one
+ * ETRACK; ETRACK refuses (SGX_PREV_TRK_INCMPL) while prev != 0.
  */
 struct secs_private {
 	uint64_t eid; /* unique per ECREATE on this machine, never 0 */

@@ -1,0 +1,130 @@
+/*
+ * thread.c: logical processors inside enclaves, as the tracking that
+ * ETRACK and EWB rely on sees them.
+ *
+ * sgx_cpu_thread_enter() is the part of EENTER/ERESUME that claims a TCS
+ * and counts the thread inside the enclave; sgx_cpu_thread_exit() is the
+ * part of EEXIT and AEX that gives it back.  A thread is counted in its
+ * SECS's nr_active_cur while the epoch it entered in is current and in
+ * nr_active_prev after one ETRACK (paging.c); leaving decrements whichever
+ * counts it.  The TCS is marked busy in its EPCM entry, where software
+ * cannot reach it, rather than in TCS.STATE.
+ *
+ * Locks: the TCS frame, then its SECS, as every leaf takes a target and
+ * then its SECS (cpu_internal.h).
+ */
+#include <stdlib.h>
+
+#include "cpu/cpu_internal.h"
+
+#define GP ENCLS_FAULT(X86_TRAP_GP)
+#define PF ENCLS_FAULT(X86_TRAP_PF)
+
+#ifdef SGXEMU_DEBUG
+#define THREAD_CHECK(cond)                                                     \
+	do {                                                                   \
+		if (!(cond))                                                   \
+			abort();                                               \
+	} while (0)
+#else
+#define THREAD_CHECK(cond) ((void)0)
+#endif
+
+/* The TCS checks EENTER makes of its EPCM entry: a valid, unblocked TCS,
+ * neither pending nor modified (else #PF), and not in use (else #GP). */
+static int tcs_usable(const struct epcm_entry *e)
+{
+	if (!e->valid || e->blocked || e->type != SGX_PAGE_TYPE_TCS || e->pending || e->modified)
+		return PF;
+	if (e->tcs_busy)
+		return GP;
+	return 0;
+}
+
+int sgx_cpu_thread_enter(struct sgx_cpu *cpu, struct sgx_cpu_thread *t, void *tcs)
+{
+	struct secs_private *sp;
+	struct epcm_entry *e;
+	uint64_t idx, sidx;
+	int ret;
+
+	if (t->tcs)
+		return GP; /* already in enclave mode */
+	ret = cpu_epc_operand(cpu, tcs, &idx);
+	if (ret)
+		return ret;
+	ret = cpu_frame_trylock(cpu, idx);
+	if (ret)
+		return ret == SGX_EPC_PAGE_CONFLICT ? GP : ret;
+	e = &cpu->epcm[idx];
+	ret = tcs_usable(e);
+	if (ret)
+		goto out_tcs;
+	sidx = e->secs;
+	ret = cpu_frame_lock(cpu, sidx);
+	if (ret)
+		goto out_tcs;
+	if (!cpu->epcm[sidx].valid || cpu->epcm[sidx].type != SGX_PAGE_TYPE_SECS) {
+		ret = GP; /* cannot be while the TCS is resident; be safe */
+		goto out_secs;
+	}
+	sp = secs_private(cpu_frame_ptr(cpu, sidx));
+	if (!sp->initialized) {
+		ret = GP;
+		goto out_secs;
+	}
+	e->tcs_busy = true;
+	sp->nr_threads++;
+	sp->nr_active_cur++;
+	t->tcs = tcs;
+	t->secs = cpu_frame_ptr(cpu, sidx);
+	t->entry_epoch = sp->epoch;
+	ret = 0;
+out_secs:
+	cpu_frame_unlock(cpu, sidx);
+out_tcs:
+	cpu_frame_unlock(cpu, idx);
+	return ret;
+}
+
+void sgx_cpu_thread_exit(struct sgx_cpu *cpu, struct sgx_cpu_thread *t)
+{
+	struct secs_private *sp;
+	struct epcm_entry *e;
+	int64_t idx, sidx;
+
+	if (!t->tcs)
+		return;
+	idx = cpu_frame_index(cpu, t->tcs);
+	sidx = cpu_frame_index(cpu, t->secs);
+	THREAD_CHECK(idx >= 0 && sidx >= 0);
+	if (idx < 0 || sidx < 0)
+		goto out;
+	/* While the thread is inside, its TCS stays busy and resident (EWB
+	 * needs the tracking this thread holds up; EREMOVE answers
+	 * SGX_ENCLAVE_ACT), and so does its SECS.  The bookkeeping completes
+	 * whatever the frames' poison state. */
+	e = &cpu->epcm[idx];
+	pthread_mutex_lock(&e->lock);
+	THREAD_CHECK(e->valid && e->type == SGX_PAGE_TYPE_TCS && e->tcs_busy &&
+		     e->secs == (uint64_t)sidx);
+	e->tcs_busy = false;
+	pthread_mutex_lock(&cpu->epcm[sidx].lock);
+	sp = secs_private(cpu_frame_ptr(cpu, (uint64_t)sidx));
+	THREAD_CHECK(sp->nr_threads > 0);
+	sp->nr_threads--;
+	if (t->entry_epoch == sp->epoch) {
+		THREAD_CHECK(sp->nr_active_cur > 0);
+		sp->nr_active_cur--;
+	} else {
+		/* ETRACK cannot advance twice while this thread is inside. */
+		THREAD_CHECK(t->entry_epoch + 1 == sp->epoch && sp->nr_active_prev > 0);
+		sp->nr_active_prev--;
+	}
+	pthread_mutex_unlock(&cpu->epcm[sidx].lock);
+	pthread_mutex_unlock(&e->lock);
+out:
+	t->tcs = NULL;
+	t->secs = NULL;
+	t->entry_epoch = 0;
+}
