@@ -109,7 +109,8 @@ struct sgx_epc_page {
  * Creates a page cache over cpu: discovers the sections, allocates the page
  * structs and sanitizes every frame.  cfg may be NULL for the defaults.
  * Frames that machine-check during sanitization (poisoned before the page
- * cache existed) are quarantined.  Returns 0, -EINVAL for a bad config,
+ * cache existed), and SECS pages kept valid by such a child, are
+ * quarantined (and marked poisoned).  Returns 0, -EINVAL for a bad config,
  * -ENODEV for a machine reporting no EPC section, -ENOMEM, or -EBUSY when some
  * frame could not be EREMOVEd in two passes (a thread is inside an enclave).
  * Costs one EREMOVE per frame, two for SECS pages with children.

@@ -770,13 +770,17 @@ static bool eremove_machine_checked(int ret)
  * Every frame is dirty: EREMOVE it, as ksgxd does at boot.  The first pass
  * removes children (and SECS pages without any); SECS pages answer
  * SGX_CHILD_PRESENT until their children are gone, so a second pass
- * removes them.  A frame that machine-checks in the last pass is poisoned
- * (or its SECS is): it is quarantined.  Context: creation, no other user.
+ * removes them.  What still fails then is quarantined if it cannot ever be
+ * used: a frame that machine-checks (poisoned before the page cache
+ * existed, or its SECS is), and a SECS that keeps such a child.  Anything
+ * else (a thread inside an enclave) fails creation with -EBUSY.
+ * Context: creation, no other user.
  */
 static int epc_sanitize(struct sgx_epc *epc)
 {
 	struct list_head dirty, left;
 	struct sgx_epc_page *page, *tmp;
+	int ret = 0;
 
 	list_init(&dirty);
 	for (unsigned int i = 0; i < epc->nr_sections; i++)
@@ -787,26 +791,27 @@ static int epc_sanitize(struct sgx_epc *epc)
 		list_init(&left);
 		list_for_each_entry_safe(page, tmp, &dirty, list) {
 			struct epc_node *node = &epc->nodes[page->node];
-			int ret = encls_eremove(epc->cpu, page->addr);
+			int err = encls_eremove(epc->cpu, page->addr);
 
 			list_del(&page->list);
-			if (!ret) {
+			if (!err) {
 				node_put_free(node, page);
-			} else if (pass == 1 && eremove_machine_checked(ret)) {
+			} else if (pass == 1 && (eremove_machine_checked(err) ||
+						 err == SGX_CHILD_PRESENT)) {
 				atomic_store_explicit(&page->poison, 1, memory_order_relaxed);
 				node_quarantine(node, page);
 			} else {
 				list_add_tail(&page->list, &left);
+				if (pass == 1)
+					ret = -EBUSY;
 			}
 		}
 		list_splice_tail_init(&left, &dirty);
 	}
-	if (list_empty(&dirty))
-		return 0;
-	/* Leave them out of every list; destroy frees only the arrays. */
+	/* Leave what is left out of every list; creation fails. */
 	list_for_each_entry_safe(page, tmp, &dirty, list)
 		list_del(&page->list);
-	return -EBUSY;
+	return ret;
 }
 
 /* ---- Creation and destruction -------------------------------------------- */
