@@ -30,7 +30,9 @@
  *   RDX  the result: enclave_main()'s return value, SAMPLE_EXCEPTION_ENTRY
  *        (-2) for an exception-handler entry, SAMPLE_BAD_TCS (-3) if RBX
  *        was not one of this image's TCS pages
- *   RSP, RBP, R12-R15  the caller's values, restored
+ *   RSP, RBP, R12-R15  the caller's values (RSP and RBP saved on the
+ *        enclave stack and restored; R12-R15 preserved by enclave_main()
+ *        as the SysV ABI requires of any C function)
  *   RDI, RSI, R8-R11   zero (they may have held enclave data)
  *   Vector registers are never used by the enclave (-mgeneral-regs-only),
  *   so they hold the caller's values.
@@ -149,10 +151,6 @@ enclave_entry:
 	push	%rax			/* untrusted RSP */
 	push	%rbp			/* untrusted RBP */
 	push	%rcx			/* exit address */
-	push	%r12
-	push	%r13
-	push	%r14
-	push	%r15
 	push	%r11			/* TCS index; keeps RSP 16-aligned */
 	xor	%ebp, %ebp
 
@@ -162,16 +160,13 @@ enclave_entry:
 	andq	$~(1 << 18), (%rsp)
 	popfq
 
-	/* enclave_main(op = RDI, a1 = RSI, a2 = RDX, a3 = R8) */
+	/* enclave_main(op = RDI, a1 = RSI, a2 = RDX, a3 = R8); being a C
+	 * function it preserves RBX, RBP and R12-R15 (the SysV ABI). */
 	mov	%r8, %rcx
 	call	enclave_main
 	mov	%rax, %rdx
 
 	pop	%r11
-	pop	%r15
-	pop	%r14
-	pop	%r13
-	pop	%r12
 	pop	%rbx			/* exit address */
 	pop	%rbp
 	pop	%rsp			/* back on the untrusted stack */
