@@ -14,6 +14,10 @@
 
 #include "einit_helpers.h"
 
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #define P_EPC_FRAMES 64
 #define P_MAX_TCS 4
 #define P_MAX_REG 16
@@ -260,6 +264,24 @@ static inline void p_check_same_info(const struct sgx_epcm_info *a, const struct
 	CHECK_EQ(a->perms, b->perms);
 	CHECK_EQ(a->linaddr, b->linaddr);
 	CHECK_EQ(a->enclave_id, b->enclave_id);
+}
+
+/* Cases run in a child that leaves by _exit(), where LeakSanitizer does
+ * not look: this asks it, under ASan, whether the case or the library
+ * leaked. */
+static inline void p_no_leaks(void)
+{
+#ifdef __SANITIZE_ADDRESS__
+	CHECK_MSG(__lsan_do_recoverable_leak_check() == 0, "memory leaked (report above)");
+#endif
+}
+
+/* EREMOVEs everything, checks the EPC is empty, destroys the machine and
+ * checks nothing leaked. */
+static inline void p_teardown(struct sgx_cpu *cpu)
+{
+	t_teardown(cpu);
+	p_no_leaks();
 }
 
 #endif

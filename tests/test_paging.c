@@ -7,6 +7,7 @@
  * Every case ends by EREMOVEing everything and checking the EPC is empty.
  */
 #include <pthread.h>
+#include <sched.h>
 
 #include "cpu/cpu.h"
 #include "harness.h"
@@ -56,7 +57,7 @@ TEST(epa_makes_zeroed_va_page)
 	CHECK_SGX(encls_epa(cpu, (uint8_t *)sgx_cpu_frame_addr(cpu, 4) + 8), GP);
 	CHECK_SGX(encls_epa(cpu, outside), PF);
 	CHECK_EQ(sgx_cpu_nr_valid(cpu), 1);
-	t_teardown(cpu);
+	p_teardown(cpu);
 }
 
 TEST(eblock_codes)
@@ -81,7 +82,7 @@ TEST(eblock_codes)
 	CHECK(!info.blocked);
 	CHECK_SGX(encls_eblock(cpu, (uint8_t *)e.reg[1] + 64), GP);
 	CHECK_SGX(encls_eblock(cpu, outside), PF);
-	t_teardown(cpu);
+	p_teardown(cpu);
 }
 
 TEST(etrack_operand_and_epochs)
@@ -97,7 +98,7 @@ TEST(etrack_operand_and_epochs)
 	/* With no thread inside, every ETRACK completes at once. */
 	for (int i = 0; i < 5; i++)
 		CHECK_SGX(encls_etrack(cpu, e.secs), 0);
-	t_teardown(cpu);
+	p_teardown(cpu);
 }
 
 /* EBLOCK -> ETRACK -> EWB -> ELDU gives back the same bytes and EPCM state,
@@ -159,7 +160,7 @@ TEST(full_cycle_restores_page)
 		CHECK_MEM(other, snap, 4096);
 	}
 	p_out_free(&o);
-	t_teardown(cpu);
+	p_teardown(cpu);
 }
 
 TEST(tcs_cycle)
@@ -184,7 +185,7 @@ TEST(tcs_cycle)
 	p_check_same_info(&before, &after);
 	CHECK_MEM(e.tcs[1], snap, 4096);
 	p_out_free(&o);
-	t_teardown(cpu);
+	p_teardown(cpu);
 }
 
 TEST(ewb_needs_blocked_page)
@@ -205,7 +206,7 @@ TEST(ewb_needs_blocked_page)
 	CHECK(info.valid);
 	CHECK_EQ(*p_slot(va, 0), 0);
 	p_out_free(&o);
-	t_teardown(cpu);
+	p_teardown(cpu);
 }
 
 /* Blocked but no ETRACK since: SGX_NOT_TRACKED until one runs. */
@@ -236,7 +237,7 @@ TEST(ewb_needs_etrack_after_block)
 	CHECK_SGX(encls_etrack(cpu, e.secs), 0);
 	CHECK_SGX(p_ewb(cpu, e.reg[1], p_slot(va, 1), &o), 0);
 	p_out_free(&o);
-	t_teardown(cpu);
+	p_teardown(cpu);
 }
 
 TEST(ewb_operand_faults)
@@ -288,7 +289,7 @@ TEST(ewb_operand_faults)
 	CHECK(all_zero(va, 4096));
 	CHECK_SGX(encls_ewb(cpu, &pginfo, e.reg[0], p_slot(va, 0)), 0);
 	p_out_free(&o);
-	t_teardown(cpu);
+	p_teardown(cpu);
 }
 
 TEST(eld_operand_faults_change_nothing)
@@ -377,7 +378,7 @@ TEST(eld_operand_faults_change_nothing)
 	CHECK_SGX(p_eld(cpu, &o, dst, false), SGX_MAC_COMPARE_FAIL);
 	p_out_free(&bad);
 	p_out_free(&o);
-	t_teardown(cpu);
+	p_teardown(cpu);
 }
 
 /* ELDB loads the page blocked; writing it back again needs an ETRACK after
@@ -412,7 +413,7 @@ TEST(eldb_leaves_page_blocked)
 	p_info(cpu, e.reg[0], &after);
 	CHECK(!after.blocked);
 	p_out_free(&o);
-	t_teardown(cpu);
+	p_teardown(cpu);
 }
 
 /* A SECS goes out only without children, and comes back before them. */
@@ -488,7 +489,7 @@ TEST(secs_writeback_and_reload)
 	}
 	CHECK_SGX(encls_eremove(cpu, new_secs), SGX_CHILD_PRESENT);
 	p_out_free(&so);
-	t_teardown(cpu);
+	p_teardown(cpu);
 }
 
 /* A VA page holding versions goes out into another VA page's slot (no
@@ -535,7 +536,7 @@ TEST(va_page_written_back_and_reloaded)
 	CHECK_MEM(e.reg[0], want, 4096);
 	p_out_free(&o);
 	p_out_free(&vo);
-	t_teardown(cpu);
+	p_teardown(cpu);
 }
 
 /* The SDM's EWB writes its version over an occupied slot and says so: the
@@ -570,7 +571,7 @@ TEST(va_slot_occupied)
 	CHECK_MEM(e.reg[1], want, 4096);
 	p_out_free(&a);
 	p_out_free(&b);
-	t_teardown(cpu);
+	p_teardown(cpu);
 }
 
 TEST(thread_enter_rules)
@@ -604,7 +605,7 @@ TEST(thread_enter_rules)
 	/* A blocked TCS cannot be entered. */
 	CHECK_SGX(encls_eblock(cpu, e.tcs[1]), 0);
 	CHECK_SGX(sgx_cpu_thread_enter(cpu, &t1, e.tcs[1]), PF);
-	t_teardown(cpu);
+	p_teardown(cpu);
 }
 
 /* A thread that entered before the ETRACK holds up EWB (SGX_NOT_TRACKED)
@@ -647,7 +648,7 @@ TEST(thread_inside_holds_up_tracking)
 	CHECK_SGX(encls_etrack(cpu, e.secs), 0);
 	CHECK_SGX(encls_eremove(cpu, e.reg[1]), 0);
 	p_out_free(&o);
-	t_teardown(cpu);
+	p_teardown(cpu);
 }
 
 /* A blocked TCS with its thread inside is held by the tracking. */
@@ -674,7 +675,7 @@ TEST(busy_tcs_cannot_be_written_back)
 	CHECK_SGX(sgx_cpu_thread_enter(cpu, &t, e.tcs[0]), 0); /* loaded TCS is free */
 	sgx_cpu_thread_exit(cpu, &t);
 	p_out_free(&o);
-	t_teardown(cpu);
+	p_teardown(cpu);
 }
 
 TEST(poisoned_frames_machine_check)
@@ -697,6 +698,7 @@ TEST(poisoned_frames_machine_check)
 	/* A poisoned frame cannot be removed either; the test ends without
 	 * the EPC-empty check. */
 	sgx_cpu_destroy(cpu);
+	p_no_leaks();
 }
 
 /*
@@ -784,5 +786,133 @@ TEST(threads_share_a_va_page)
 		CHECK_MSG(!w[i].failed_line, "worker %u: line %d: %s", i, w[i].failed_line,
 			  sgx_error_name(w[i].failed_ret));
 	CHECK(all_zero(va, 4096));
-	t_teardown(cpu);
+	p_teardown(cpu);
+}
+
+/*
+ * One enclave, two reclaimers writing back and loading disjoint pages the
+ * way the kernel does (EBLOCK, ETRACK, EWB, retrying on SGX_NOT_TRACKED),
+ * while two threads keep entering and leaving the enclave: the tracking
+ * must let every write-back through in the end and lose nothing.
+ */
+#define RECLAIMERS 2
+#define RECLAIM_PAGES 3
+
+struct encl_thread {
+	struct sgx_cpu *cpu;
+	void *tcs;
+	unsigned int rounds;
+	int failed_ret;
+	int failed_line;
+};
+
+static void *enclave_thread_main(void *arg)
+{
+	struct encl_thread *et = arg;
+	struct sgx_cpu_thread t = { 0 };
+
+	for (unsigned int r = 0; r < et->rounds && !et->failed_line; r++) {
+		int ret = sgx_cpu_thread_enter(et->cpu, &t, et->tcs);
+
+		if (ret) {
+			et->failed_ret = ret;
+			et->failed_line = __LINE__;
+			break;
+		}
+		for (int spin = 0; spin < 50; spin++)
+			__asm__ volatile("" ::: "memory");
+		sgx_cpu_thread_exit(et->cpu, &t);
+		if (r % 8 == 0)
+			sched_yield();
+	}
+	return NULL;
+}
+
+struct reclaimer {
+	struct sgx_cpu *cpu;
+	struct p_encl *e;
+	void *va;
+	unsigned int first; /* first REG page of its share */
+	unsigned int rounds;
+	unsigned long not_tracked; /* EWBs refused for tracking */
+	int failed_ret;
+	int failed_line;
+};
+
+static void *reclaimer_main(void *arg)
+{
+	struct reclaimer *w = arg;
+	struct p_out o;
+	uint8_t want[4096];
+
+	p_out_alloc(&o);
+	for (unsigned int r = 0; r < w->rounds && !w->failed_line; r++)
+		for (unsigned int k = 0; k < RECLAIM_PAGES && !w->failed_line; k++) {
+			unsigned int i = w->first + k;
+			int ret = encls_eblock(w->cpu, w->e->reg[i]);
+
+			if (ret)
+				W_CHECK(w, ret);
+			for (;;) {
+				ret = p_ewb(w->cpu, w->e->reg[i], p_slot(w->va, i), &o);
+				if (ret != SGX_NOT_TRACKED)
+					break;
+				w->not_tracked++;
+				ret = encls_etrack(w->cpu, w->e->secs);
+				if (ret && ret != SGX_PREV_TRK_INCMPL)
+					break;
+				sched_yield();
+			}
+			W_CHECK(w, ret);
+			o.linaddr = p_reg_addr(w->e, i);
+			o.secs = w->e->secs;
+			W_CHECK(w, p_eld(w->cpu, &o, w->e->reg[i], false));
+		}
+	for (unsigned int k = 0; k < RECLAIM_PAGES && !w->failed_line; k++) {
+		p_reg_contents(w->e->fill, w->first + k, want);
+		if (memcmp(w->e->reg[w->first + k], want, 4096)) {
+			w->failed_ret = -1;
+			w->failed_line = __LINE__;
+		}
+	}
+	p_out_free(&o);
+	return NULL;
+}
+
+TEST(threads_reclaim_while_threads_enter)
+{
+	struct sgx_cpu *cpu = p_machine();
+	struct reclaimer rc[RECLAIMERS];
+	struct encl_thread et[2];
+	pthread_t th[RECLAIMERS + 2];
+	unsigned long not_tracked = 0;
+	struct p_encl e;
+	void *va;
+
+	p_build(cpu, 2, RECLAIMERS * RECLAIM_PAGES, 0x70, true, &e);
+	va = p_va(cpu);
+	for (unsigned int i = 0; i < 2; i++) {
+		et[i] = (struct encl_thread){ .cpu = cpu, .tcs = e.tcs[i],
+					      .rounds = harness_sanitized() ? 2000 : 20000 };
+		CHECK_EQ(pthread_create(&th[RECLAIMERS + i], NULL, enclave_thread_main, &et[i]), 0);
+	}
+	for (unsigned int i = 0; i < RECLAIMERS; i++) {
+		rc[i] = (struct reclaimer){ .cpu = cpu, .e = &e, .va = va,
+					    .first = i * RECLAIM_PAGES,
+					    .rounds = harness_sanitized() ? 30 : 300 };
+		CHECK_EQ(pthread_create(&th[i], NULL, reclaimer_main, &rc[i]), 0);
+	}
+	for (unsigned int i = 0; i < RECLAIMERS + 2; i++)
+		CHECK_EQ(pthread_join(th[i], NULL), 0);
+	for (unsigned int i = 0; i < 2; i++)
+		CHECK_MSG(!et[i].failed_line, "enclave thread %u: line %d: %s", i,
+			  et[i].failed_line, sgx_error_name(et[i].failed_ret));
+	for (unsigned int i = 0; i < RECLAIMERS; i++) {
+		CHECK_MSG(!rc[i].failed_line, "reclaimer %u: line %d: %s", i, rc[i].failed_line,
+			  sgx_error_name(rc[i].failed_ret));
+		not_tracked += rc[i].not_tracked;
+	}
+	printf("  %lu write-backs refused as not tracked, then retried\n", not_tracked);
+	CHECK(all_zero(va, 4096));
+	p_teardown(cpu);
 }

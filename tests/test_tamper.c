@@ -152,7 +152,7 @@ static int attempt(struct world *w, struct target *t, enum tamper kind, bool *ty
 {
 	struct p_out bad;
 	uint64_t saved_slot = *t->slot;
-	unsigned int bit;
+	unsigned int bit = 0;
 	int ret;
 
 	*type_bit = false;
@@ -283,7 +283,7 @@ static void run(uint64_t seed, unsigned int iterations)
 	p_out_free(&w.companion);
 	p_out_free(&w.dummies[0]);
 	p_out_free(&w.dummies[1]);
-	t_teardown(w.cpu);
+	p_teardown(w.cpu);
 }
 
 TEST(random_tampers_all_detected)
@@ -329,5 +329,5 @@ TEST(old_copy_of_modified_page_refused)
 	CHECK_MEM(e.reg[0], want, 4096);
 	p_out_free(&old);
 	p_out_free(&cur);
-	t_teardown(cpu);
+	p_teardown(cpu);
 }
