@@ -267,6 +267,17 @@ else
 	bad "bench build --json fields"
 fi
 run 2 "bench build --size-mb 3" "$SGXEMU" bench build --size-mb 3
+run 0 "bench epc --json" "$SGXEMU" bench epc --json --threads 2 --iterations 1000
+json "bench epc --json"
+run 2 "bench epc --threads 0" "$SGXEMU" bench epc --threads 0
+run 2 "bench frobnicate" "$SGXEMU" bench frobnicate
+
+# --- JSON strings are escaped ---------------------------------------------
+weird=$'we"ird\\na	me.elf'
+cp "$SAMPLE" "$weird"
+run 0 "measure --json of an oddly named file" "$SGXEMU" measure --json "$weird"
+json "measure --json (odd name)"
+same "$(python3 -c 'import json,sys; print(json.load(sys.stdin)["image"] == sys.argv[1])' "$weird" <out)" "True" "the odd name survives JSON escaping"
 
 # --- the oracle ----------------------------------------------------------
 if [ -f "$ORACLE" ]; then

@@ -31,7 +31,7 @@ static const struct {
 	{ "sign", cmd_sign, "sign an image: write its SIGSTRUCT" },
 	{ "show", cmd_show, "print a SIGSTRUCT's fields and check its signature" },
 	{ "check", cmd_check, "build an image on an emulated machine and EINIT it" },
-	{ "bench", cmd_bench, "benchmarks (bench build)" },
+	{ "bench", cmd_bench, "benchmarks (bench build, bench epc)" },
 	{ "demo", cmd_demo, "sign, build and initialize the sample enclave" },
 };
 
