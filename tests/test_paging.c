@@ -163,6 +163,46 @@ TEST(full_cycle_restores_page)
 	p_teardown(cpu);
 }
 
+/* Each machine has its own paging key: a thread that pages on two
+ * machines re-keys its contexts, and a page of one never loads on the
+ * other, though EIDs, addresses and versions coincide. */
+TEST(two_machines_one_thread)
+{
+	struct sgx_cpu *m[2] = { p_machine(), p_machine() };
+	struct p_encl e[2];
+	struct p_out o[2];
+	uint8_t want[4096];
+	void *va[2];
+
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ(sgx_cpu_paging_prepare(m[i]), 0);
+		p_build(m[i], 0, 1, 0x30, false, &e[i]); /* same layout, same EID */
+		va[i] = p_va(m[i]);
+		p_out_alloc(&o[i]);
+	}
+	for (int i = 0; i < 2; i++)
+		p_evict_child(m[i], e[i].secs, e[i].reg[0], p_slot(va[i], 0), &o[i]);
+	CHECK_EQ(*o[0].slot, *o[1].slot); /* same version number */
+	CHECK_EQ(o[0].pcmd->enclave_id, o[1].pcmd->enclave_id);
+	{
+		struct p_out cross;
+
+		p_out_copy(&cross, &o[1]);
+		cross.slot = o[0].slot;
+		cross.secs = e[0].secs;
+		CHECK_SGX(p_eld(m[0], &cross, e[0].reg[0], false), SGX_MAC_COMPARE_FAIL);
+		p_out_free(&cross);
+	}
+	p_reg_contents(0x30, 0, want);
+	for (int i = 1; i >= 0; i--) {
+		CHECK_SGX(p_eld(m[i], &o[i], e[i].reg[0], false), 0);
+		CHECK_MEM(e[i].reg[0], want, 4096);
+		p_out_free(&o[i]);
+	}
+	t_teardown(m[1]);
+	p_teardown(m[0]);
+}
+
 TEST(tcs_cycle)
 {
 	struct sgx_cpu *cpu = p_machine();

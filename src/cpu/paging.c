@@ -681,6 +681,12 @@ static int eld_locked(struct sgx_cpu *cpu, const struct sgx_pageinfo *pi, uint64
 		ret = mac > 0 ? SGX_MAC_COMPARE_FAIL : GP;
 		goto err_undo;
 	}
+	/* A SECS carries its EID inside; the PCMD's handle, bound by the MAC,
+	 * must name it (it always does for a page EWB wrote). */
+	if (type == SGX_PAGE_TYPE_SECS && secs_private(page)->eid != pcmd.enclave_id) {
+		ret = SGX_MAC_COMPARE_FAIL;
+		goto err_undo;
+	}
 	/* The slot must still hold the version the MAC was checked with. */
 	if (!__atomic_compare_exchange_n(slot, &aad.version, 0, false, __ATOMIC_ACQ_REL,
 					 __ATOMIC_ACQUIRE)) {
