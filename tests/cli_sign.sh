@@ -257,6 +257,9 @@ run 0 "demo --export-key" "$SGXEMU" demo --export-key demo.pem
 run 0 "sign with the demo key" "$SGXEMU" sign --json --key demo.pem -o demo.bin "$SAMPLE"
 same "$(field mrsigner)" "$DEMO_MRSIGNER" "exported demo key is the embedded one"
 run 0 "check the demo-signed SIGSTRUCT" "$SGXEMU" check "$SAMPLE" demo.bin
+run 2 "demo of a truncated image" "$SGXEMU" demo --json --enclave trunc2.elf
+json "demo --json (failing)"
+same "$(field failed_step)/$(field mrenclave)" "load/None" "failed demo names its step"
 
 # --- bench (small) -------------------------------------------------------
 run 0 "bench build --size-mb 1 --json" "$SGXEMU" bench build --json --size-mb 1

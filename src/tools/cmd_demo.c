@@ -61,6 +61,7 @@ struct demo {
 	struct sgx_cpu *cpu;
 	struct build_enclave encl;
 	struct build_status st;
+	bool loaded, measured, signed_; /* which identity fields are known */
 	bool built;
 	uint64_t leaked;
 	/* One line per step, for the human report. */
@@ -91,6 +92,7 @@ static int demo_load(struct demo *d)
 
 	if (ret)
 		return ret;
+	d->loaded = true;
 	demo_log(d, "load", "%zu pages (%zu measured, %llu heap), size %#llx",
 		 d->layout.nr_pages, layout_measured_pages(&d->layout),
 		 (unsigned long long)d->eo.heap_pages, (unsigned long long)d->layout.size);
@@ -101,8 +103,10 @@ static int demo_measure(struct demo *d)
 {
 	int ret = tool_measure("demo", &d->layout, d->mrenclave);
 
-	if (!ret)
+	if (!ret) {
+		d->measured = true;
 		demo_log(d, "measure", "MRENCLAVE computed in software");
+	}
 	return ret;
 }
 
@@ -127,6 +131,7 @@ static int demo_sign(struct demo *d)
 	if (ret)
 		return tool_fail("demo", "the SIGSTRUCT does not pass EINIT's checks: %s",
 				 sgx_error_name(ret));
+	d->signed_ = true;
 	demo_log(d, "sign", "SIGSTRUCT signed with the demo key, signature ok");
 	return 0;
 }
@@ -166,11 +171,8 @@ static int demo_init(struct demo *d)
 
 	if (ret < 0)
 		return tool_fail("demo", "cannot initialize: %s", strerror(-ret));
-	if (ret) {
-		if (!d->json)
-			printf("EINIT: %s\n", sgx_error_name(d->st.ret));
+	if (ret)
 		return tool_fail("demo", "%s failed: %s", d->st.leaf, sgx_error_name(d->st.ret));
-	}
 	demo_log(d, "init", "EINIT: ok");
 	return 0;
 }
@@ -221,14 +223,31 @@ static void demo_print(const struct demo *d, const char *failed_step)
 		json_init(&j, stdout);
 		json_begin_object(&j, NULL);
 		json_string(&j, "enclave", d->image);
-		json_hex(&j, "mrenclave", d->mrenclave, 32);
-		json_hex(&j, "mrsigner", d->mrsigner, 32);
-		json_hex_u64(&j, "attributes", attributes);
-		json_string(&j, "attribute_names", attrs);
-		json_hex_u64(&j, "xfrm", d->sigstruct.body.xfrm);
-		json_u64(&j, "size", d->layout.size);
-		json_u64(&j, "pages", d->layout.nr_pages);
-		json_u64(&j, "measured_pages", layout_measured_pages(&d->layout));
+		/* What a failed run did not reach is null. */
+		if (d->measured)
+			json_hex(&j, "mrenclave", d->mrenclave, 32);
+		else
+			json_null(&j, "mrenclave");
+		if (d->signed_) {
+			json_hex(&j, "mrsigner", d->mrsigner, 32);
+			json_hex_u64(&j, "attributes", attributes);
+			json_string(&j, "attribute_names", attrs);
+			json_hex_u64(&j, "xfrm", d->sigstruct.body.xfrm);
+		} else {
+			json_null(&j, "mrsigner");
+			json_null(&j, "attributes");
+			json_null(&j, "attribute_names");
+			json_null(&j, "xfrm");
+		}
+		if (d->loaded) {
+			json_u64(&j, "size", d->layout.size);
+			json_u64(&j, "pages", d->layout.nr_pages);
+			json_u64(&j, "measured_pages", layout_measured_pages(&d->layout));
+		} else {
+			json_null(&j, "size");
+			json_null(&j, "pages");
+			json_null(&j, "measured_pages");
+		}
 		json_string(&j, "einit", failed_step ? (d->st.leaf && !strcmp(d->st.leaf, "EINIT") ?
 							sgx_error_name(d->st.ret) : "not reached") : "ok");
 		json_string(&j, "failed_step", failed_step);
@@ -240,8 +259,12 @@ static void demo_print(const struct demo *d, const char *failed_step)
 	printf("sgxemu demo: %s on an emulated SGX machine\n", d->image);
 	for (int i = 0; i < d->nr_log; i++)
 		printf("%s\n", d->log[i]);
-	if (failed_step)
+	if (failed_step) {
+		if (d->st.leaf && !strcmp(d->st.leaf, "EINIT"))
+			printf("EINIT: %s\n", sgx_error_name(d->st.ret));
+		printf("demo failed at step '%s'\n", failed_step);
 		return;
+	}
 	printf("\n");
 	hex_string(d->mrenclave, 32, hex);
 	printf("MRENCLAVE   %s\n", hex);
