@@ -150,7 +150,8 @@ struct sgx_epc_reclaim_ops {
 /*
  * Registers (ops != NULL) or removes (ops == NULL) the reclaimer.  When this
  * returns, no call to the previous callbacks is running or will be made.
- * Without a reclaimer nothing can be reclaimed.
+ * Without a reclaimer nothing can be reclaimed.  Must not be called from a
+ * callback (it waits for the callbacks to return).
  */
 void sgx_epc_set_reclaimer(struct sgx_epc *epc, const struct sgx_epc_reclaim_ops *ops,
 			   void *ctx);
@@ -162,6 +163,7 @@ void sgx_epc_set_reclaimer(struct sgx_epc *epc, const struct sgx_epc_reclaim_ops
  *   -EBUSY   no free page and reclaim is false;
  *   -errno   the error reclaim_direct returned (e.g. -EINTR);
  *   -EINVAL  a NULL argument.
+ * The page's list is empty (linked to itself).
  * With reclaim true the caller reclaims directly until a page is free.
  * Afterwards the reclaimer is woken if the free count (estimated from the
  * node lists, without any machine-wide lock) is below the low watermark;

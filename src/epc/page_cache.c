@@ -1012,8 +1012,9 @@ static struct sgx_epc_page *epc_take_slow(struct sgx_epc *epc, struct epc_tcache
 	return page;
 }
 
-/* The kernel's sgx_alloc_epc_page() loop, after the cache came up empty. */
-static int epc_alloc_slow(struct sgx_epc *epc, struct epc_tcache *tc, void *owner,
+/* The kernel's sgx_alloc_epc_page() loop, after the cache came up empty.
+ * Kept out of line so the fast path saves no registers for it. */
+static __attribute__((noinline)) int epc_alloc_slow(struct sgx_epc *epc, struct epc_tcache *tc, void *owner,
 			  bool reclaim, struct sgx_epc_page **out)
 {
 	const struct sgx_epc_reclaim_ops *ops;
