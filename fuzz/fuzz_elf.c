@@ -4,7 +4,8 @@
  * Any input must be either refused with -EINVAL and a message, or turned
  * into a layout that keeps the image contract: pages in increasing address
  * order inside a power-of-two size, TCS pages first and without
- * permissions, no REG page writable without being readable.
+ * permissions, no REG page writable without being readable, and a layout
+ * that sgx_layout_validate() accepts.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -17,6 +18,11 @@ static void check_layout(const struct sgx_layout *l, uint64_t heap)
 	bool seen_reg = false;
 	size_t i;
 
+	/* What the loader accepts, the builder must accept too.  (Its sort
+	 * is skipped for huge layouts to keep the fuzzer fast; the ordering
+	 * check below covers uniqueness for those.) */
+	if (l->nr_pages <= (1U << 16) && sgx_layout_validate(l, NULL, 0))
+		abort();
 	if (l->size < 2 * SGX_PAGE_SIZE || (l->size & (l->size - 1)))
 		abort();
 	if (l->size > (1ULL << 32) || l->nr_pages == 0 || l->nr_pages > (1ULL << 20))

@@ -72,10 +72,18 @@ static void img_standard(struct img *im)
 	img_seg(im, PT_LOAD, PF_R | PF_W, 0x2000, 0x1800, 0x3000, 0x33);
 }
 
+/* Loads an image; whatever is accepted must also pass the builder's own
+ * check of a layout. */
 static int load(struct img *im, const struct sgx_elf_options *opts, struct sgx_layout *l,
 		char *err, size_t errlen)
 {
-	return sgx_load_elf(im->buf, im->len, opts, l, err, errlen);
+	char verr[256] = "";
+	int ret = sgx_load_elf(im->buf, im->len, opts, l, err, errlen);
+
+	if (ret == 0)
+		CHECK_MSG(sgx_layout_validate(l, verr, sizeof(verr)) == 0,
+			  "accepted layout fails sgx_layout_validate: %s", verr);
+	return ret;
 }
 
 /* Expects -EINVAL and a message that contains word. */
