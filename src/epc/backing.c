@@ -1,0 +1,219 @@
+/*
+ * backing.c: an enclave's backing object and its accounting.
+ *
+ * The backing object is a memfd with the kernel's layout (the kernel uses a
+ * shmem file): enclave page i at byte i * 4096, the SECS at byte size, and
+ * the PCMD of page i at byte size + 4096 + i * 128, 32 records to a page.
+ * Its length is (size + 4096) + (size + 4096) / 32.  It is written and read
+ * with pwrite/pread through bounce buffers, never mapped: whoever holds the
+ * descriptor (a test playing the malicious kernel) may truncate or seal it,
+ * and a mapping would then fault inside the emulator; a short read here is
+ * only a page the processor will refuse.
+ *
+ * Accounting.  A page is charged when it is first written back: one page
+ * for its contents and one for its PCMD page when no other record of that
+ * PCMD page is in use (the kernel's patch charged contents only).  A page is
+ * uncharged when it is loaded (its contents are punched out, its PCMD
+ * record cleared, and the PCMD page punched out once its last record is
+ * gone), and every remaining charge when the enclave is torn down.  The
+ * counts of records per PCMD page are kept in memory, not read back from
+ * the object, so a changed object cannot upset them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "epc/core_internal.h"
+
+#define PCMDS_PER_PAGE (SGX_PAGE_SIZE / sizeof(struct sgx_pcmd))
+
+_Static_assert(PCMDS_PER_PAGE == 32, "32 PCMD records per page");
+
+uint64_t sgx_encl_backing_page_offset(const struct sgx_encl *encl, uint64_t index)
+{
+	return index * SGX_PAGE_SIZE;
+}
+
+uint64_t sgx_encl_backing_pcmd_offset(const struct sgx_encl *encl, uint64_t index)
+{
+	return encl->size + SGX_PAGE_SIZE + index * sizeof(struct sgx_pcmd);
+}
+
+uint64_t sgx_encl_backing_size(const struct sgx_encl *encl)
+{
+	return encl->backing_size;
+}
+
+int sgx_encl_backing_fd(const struct sgx_encl *encl)
+{
+	return encl->backing_fd;
+}
+
+int encl_backing_create(struct sgx_encl *encl)
+{
+	uint64_t encl_size = encl->size + SGX_PAGE_SIZE;
+	int fd;
+
+	encl->backing_size = encl_size + (encl_size >> 5);
+	fd = memfd_create("sgx backing", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)encl->backing_size)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	encl->backing_fd = fd;
+	return 0;
+}
+
+/* Context: encl->lock, or the enclave is unreachable (teardown). */
+void encl_backing_destroy(struct sgx_encl *encl)
+{
+	if (encl->charged) {
+		core_uncharge(encl->core, encl->charged);
+		encl->charged = 0;
+	}
+	if (encl->backing_fd >= 0) {
+		close(encl->backing_fd);
+		encl->backing_fd = -1;
+	}
+}
+
+/* Frees the object's memory of one page; a failure only keeps the memory. */
+static void backing_punch(struct sgx_encl *encl, uint64_t byte)
+{
+	(void)fallocate(encl->backing_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)byte,
+			SGX_PAGE_SIZE);
+}
+
+bool encl_backing_charge(struct sgx_encl *encl, struct sgx_encl_page *page)
+{
+	uint64_t slot = encl_pcmd_slot(page->index);
+	uint64_t need = encl->pcmd_used[slot] ? 1 : 2;
+
+	CORE_ASSERT(slot < encl->nr_pcmd_slots);
+	if (!core_try_charge(encl->core, need)) {
+		core_count(encl->core, backing_limit_hits);
+		return false;
+	}
+	if (encl->pcmd_used[slot]++ == 0)
+		encl->nr_pcmd_pages++;
+	encl->nr_in_flight++;
+	encl->charged += need;
+	return true;
+}
+
+void encl_backing_refund(struct sgx_encl *encl, struct sgx_encl_page *page)
+{
+	uint64_t slot = encl_pcmd_slot(page->index);
+	uint64_t n = 1;
+
+	CORE_ASSERT(encl->nr_in_flight > 0 && encl->pcmd_used[slot] > 0);
+	encl->nr_in_flight--;
+	if (--encl->pcmd_used[slot] == 0) {
+		encl->nr_pcmd_pages--;
+		n++;
+	}
+	encl->charged -= n;
+	core_uncharge(encl->core, n);
+}
+
+void encl_backing_commit(struct sgx_encl *encl, struct sgx_encl_page *page)
+{
+	CORE_ASSERT(encl->nr_in_flight > 0);
+	encl->nr_in_flight--;
+	encl->nr_written_back++;
+}
+
+static int write_full(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Reads len bytes; what lies past the end of the object reads as zeros. */
+static int read_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = pread(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -EIO;
+		if (n == 0) {
+			memset(p, 0, len);
+			return 0;
+		}
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+int encl_backing_write(struct sgx_encl *encl, uint64_t index, const void *contents,
+		       const struct sgx_pcmd *pcmd)
+{
+	int ret;
+
+	ret = write_full(encl->backing_fd, contents, SGX_PAGE_SIZE,
+			 sgx_encl_backing_page_offset(encl, index));
+	if (ret)
+		return ret;
+	return write_full(encl->backing_fd, pcmd, sizeof(*pcmd),
+			  sgx_encl_backing_pcmd_offset(encl, index));
+}
+
+int encl_backing_read(struct sgx_encl *encl, uint64_t index, void *contents,
+		      struct sgx_pcmd *pcmd)
+{
+	int ret;
+
+	ret = read_full(encl->backing_fd, contents, SGX_PAGE_SIZE,
+			sgx_encl_backing_page_offset(encl, index));
+	if (ret)
+		return ret;
+	return read_full(encl->backing_fd, pcmd, sizeof(*pcmd),
+			 sgx_encl_backing_pcmd_offset(encl, index));
+}
+
+void encl_backing_loaded(struct sgx_encl *encl, struct sgx_encl_page *page)
+{
+	static const struct sgx_pcmd zero_pcmd;
+	uint64_t slot = encl_pcmd_slot(page->index);
+	uint64_t pcmd_off = sgx_encl_backing_pcmd_offset(encl, page->index);
+	uint64_t n = 1;
+
+	CORE_ASSERT(encl->nr_written_back > 0 && encl->pcmd_used[slot] > 0);
+	backing_punch(encl, sgx_encl_backing_page_offset(encl, page->index));
+	encl->nr_written_back--;
+	if (--encl->pcmd_used[slot] == 0) {
+		encl->nr_pcmd_pages--;
+		n++;
+		backing_punch(encl, pcmd_off & ~(SGX_PAGE_SIZE - 1));
+	} else {
+		(void)write_full(encl->backing_fd, &zero_pcmd, sizeof(zero_pcmd), pcmd_off);
+	}
+	encl->charged -= n;
+	core_uncharge(encl->core, n);
+}

@@ -1,0 +1,192 @@
+/*
+ * core.h: the kernel's SGX core over one emulated machine: the page cache
+ * (epc.h), the reclaimer thread (ksgxd) with its LRU of reclaimable pages,
+ * the machine-wide limit on backing pages and the statistics.  Enclaves
+ * (encl.h) are made inside a core.
+ *
+ * A core holds no global state: several cores, over several machines, may
+ * live in one process.
+ *
+ * Reclaim.  Pages an enclave adds or loads go to the tail of the core's LRU.
+ * When an allocation leaves fewer than the low watermark of pages free, the
+ * reclaimer thread wakes and reclaims batches until the high watermark is
+ * free again; an allocation that finds no free page reclaims a batch itself
+ * (direct reclaim).  A batch takes pages from the LRU head, ages them (a page
+ * touched since the last scan goes back to the tail), then writes the rest
+ * back: EBLOCK, ETRACK and EWB with the kernel's retry sequence, into the
+ * enclave's backing object.  When the last resident child of an initialized
+ * enclave leaves, its SECS is written back too.
+ *
+ * Backing accounting.  Every page written back, and every page of PCMD
+ * records in use, is charged against a machine-wide limit (by default 150%
+ * of the EPC).  A write-back that would pass the limit is not made: the page
+ * stays resident.  A page is uncharged when it is loaded again (its backing
+ * is then punched out) or its enclave is released.  A limit of 0 means no
+ * page is ever written back.
+ *
+ * Thread safety: every function may be called from any thread, except that
+ * sgx_core_destroy() must not overlap any other call on the core.
+ */
+#ifndef SGXEMU_EPC_CORE_H
+#define SGXEMU_EPC_CORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cpu/cpu.h"
+#include "epc/epc.h"
+
+struct sgx_core;
+
+/* The kernel's batch: pages taken from the LRU per reclaim round. */
+#define SGX_NR_TO_SCAN 16
+#define SGX_RECLAIM_BATCH_MAX 64
+
+/* backing_limit value that asks for the default: 150% of the EPC. */
+#define SGX_BACKING_LIMIT_DEFAULT UINT64_MAX
+
+struct sgx_core_config {
+	/* Page cache: watermarks, NUMA policy, thread caches. */
+	struct sgx_epc_config epc;
+	/* Pages of backing storage that may be charged at once, machine
+	 * wide; 0: nothing is ever written back. */
+	uint64_t backing_limit;
+	/* Pages per reclaim batch, 1..SGX_RECLAIM_BATCH_MAX. */
+	unsigned int batch;
+	/* Without the reclaimer thread only direct reclaim (and
+	 * sgx_encl_evict()) writes pages back: for tests that want the
+	 * reclaimer's timing out of the way. */
+	bool no_reclaimer_thread;
+	/* How long EWB waits, in microseconds, for threads that were inside
+	 * the enclave before the ETRACK to leave (the kernel's IPI) before it
+	 * gives the page up for this round.  0 picks 20000. */
+	unsigned int ipi_wait_us;
+};
+
+void sgx_core_config_default(struct sgx_core_config *cfg);
+
+/*
+ * Creates a core over cpu: makes its page cache (which sanitizes the EPC),
+ * registers the reclaimer with it and starts the reclaimer thread.  cfg
+ * may be NULL for the defaults.  Returns 0, -EINVAL for a bad config, or
+ * the page cache's or thread creation's error.  The cpu must outlive the
+ * core.
+ */
+int sgx_core_create(struct sgx_cpu *cpu, const struct sgx_core_config *cfg,
+		    struct sgx_core **out);
+
+/*
+ * Stops the reclaimer thread and destroys the page cache.  Every enclave
+ * must have been released first (a debug build asserts it).
+ */
+void sgx_core_destroy(struct sgx_core *core);
+
+struct sgx_cpu *sgx_core_cpu(const struct sgx_core *core);
+struct sgx_epc *sgx_core_epc(const struct sgx_core *core);
+
+/* The backing limit in pages.  Lowering it below what is charged uncharges
+ * nothing: later write-backs fail until enough pages come back. */
+uint64_t sgx_core_backing_limit(struct sgx_core *core);
+void sgx_core_set_backing_limit(struct sgx_core *core, uint64_t pages);
+
+/*
+ * Reclaims one batch in the calling thread, as an allocation that found no
+ * free page does.  Returns the number of EPC pages freed (0 when every
+ * page taken was young, busy or could not be written back), or -ENOMEM when
+ * nothing was freed because the backing limit was reached.  The caller must
+ * hold no enclave lock (it holds none when it is outside this library).
+ */
+int sgx_core_reclaim(struct sgx_core *core);
+
+/*
+ * Waits until no reclaim batch runs in any thread, so that enclaves the
+ * reclaimer held while their owners released them are torn down.  Used by
+ * tests before they check that every page came back.
+ */
+void sgx_core_quiesce(struct sgx_core *core);
+
+#define SGX_CORE_STATS_MAX_NODES SGX_MAX_EPC_SECTIONS
+
+struct sgx_core_node_stats {
+	int nid;
+	uint64_t total;
+	uint64_t free;
+	uint64_t poisoned;
+};
+
+/* Everything `sgxemu stat` shows.  Counters count since the core was made. */
+struct sgx_core_stats {
+	/* Page cache. */
+	uint64_t epc_total;
+	uint64_t epc_free;
+	uint64_t epc_poisoned; /* quarantined frames */
+	/* Frames EREMOVE refused, kept out of use while the machine lives:
+	 * the SECS of an enclave whose child page machine-checks (its child
+	 * count cannot drop), or a page removed while threads were inside. */
+	uint64_t epc_leaked;
+	unsigned int nr_nodes;
+	struct sgx_core_node_stats nodes[SGX_CORE_STATS_MAX_NODES];
+	/* Enclaves and the LRU. */
+	uint64_t enclaves;
+	uint64_t lru_pages; /* reclaimable pages on the LRU */
+	/* Paging. */
+	uint64_t pages_written_back; /* EWB of child pages */
+	uint64_t secs_written_back;
+	uint64_t pages_loaded; /* ELDU of child pages */
+	uint64_t secs_loaded;
+	uint64_t load_failures; /* ELDU refused (MAC, version) or faulted */
+	/* EWB retries by cause, as the kernel's three-stage EWB. */
+	uint64_t ewb_retry_etrack; /* SGX_NOT_TRACKED: ETRACK and retry */
+	uint64_t ewb_retry_ipi; /* still not tracked: wait for threads to leave */
+	uint64_t ewb_gave_up; /* threads stayed inside: page left resident */
+	uint64_t ewb_failures; /* any other refusal: page left resident */
+	/* Aging: a page taken from the LRU head was young (hit, it goes back
+	 * to the tail) or old (miss, it is written back). */
+	uint64_t age_hits;
+	uint64_t age_misses;
+	/* Backing accounting. */
+	uint64_t backing_limit;
+	uint64_t backing_charged; /* content pages + PCMD pages charged now */
+	uint64_t backing_limit_hits; /* write-backs not made: limit reached */
+	/* VA pages. */
+	uint64_t va_pages;
+	uint64_t va_slots_used;
+	/* Reclaimer. */
+	uint64_t reclaim_batches;
+	uint64_t direct_reclaims;
+	uint64_t reclaimer_wakeups;
+	/* Owners that met a poisoned page. */
+	uint64_t poison_errors;
+};
+
+/* Fills st.  Exact when nothing runs; otherwise each field is a recent
+ * value.  Returns 0, or -EINVAL for NULL arguments. */
+int sgx_core_stats(struct sgx_core *core, struct sgx_core_stats *st);
+
+/*
+ * Checks the core's invariants, enclave by enclave, under each enclave's
+ * lock:
+ *   charged backing == pages written back (and in flight) + PCMD pages in use
+ *   VA slots in use == pages written back
+ *   resident children == the SECS's child count as the core tracks it
+ * and, when no reclaim runs (call sgx_core_quiesce() first), that the
+ * machine-wide charge and VA counts are the sums over enclaves.  Returns 0
+ * or -EUCLEAN with the first broken invariant in why (if not NULL).  Costs
+ * a walk over every enclave page.  Debug builds run the per-enclave part
+ * when an enclave is torn down.
+ */
+int sgx_core_check(struct sgx_core *core, char *why, size_t why_len);
+
+/*
+ * Benchmark for `sgxemu bench epc` (reclaim_pages_per_s): on a machine cpu
+ * with no valid EPC page that nothing else uses, makes a core and one
+ * enclave of encl_pages pages (at least 2 times the EPC), then touches every
+ * page in order, passes times (1..1000), so that the reclaimer streams pages
+ * out and the owner faults them back.  *pages_per_s receives the pages
+ * written back per second of the touching passes.  0, -EINVAL, -ENOMEM, or
+ * an error of the core or enclave.  Nothing is printed.
+ */
+int sgx_bench_reclaim(struct sgx_cpu *cpu, uint64_t encl_pages, unsigned int passes,
+		      double *pages_per_s);
+
+#endif /* SGXEMU_EPC_CORE_H */

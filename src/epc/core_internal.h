@@ -1,0 +1,330 @@
+/*
+ * core_internal.h: the SGX core's private structures, shared by core.c,
+ * encl.c, va.c, backing.c and reclaim.c.  Nothing outside src/epc includes
+ * this.
+ *
+ * Locks, in the order they nest (a lock is never taken while a later one
+ * is held):
+ *
+ *   core->encls_lock   the registry of enclaves (sgx_core_check(), stats)
+ *   encl->lock         everything an enclave owns: its page tree, each
+ *                      page's state, its VA pages and their slots, its PCMD
+ *                      counts and charges, its SECS; held across the ENCLS
+ *                      leaves on its pages
+ *   core->lru_lock     the LRU and the RECLAIMER_TRACKED bit of every page
+ *                      on it or isolated from it
+ *   core->ksgxd_lock   the reclaimer thread's wake-up and the count of
+ *                      batches in flight
+ *   core->leak_lock    frames that could not be EREMOVEd
+ *
+ * Two enclave locks are never held at once.  No enclave lock is held while
+ * an EPC page is allocated with reclaim (the reclaim takes enclave locks),
+ * so the page cache's reclaim callbacks are entered with no lock of ours
+ * held.  The page cache's own locks are taken inside any of these.
+ *
+ * An enclave lives while its refcount is above zero: the owner holds one
+ * reference, and a reclaimer one for every page it has taken off the LRU.
+ * Whoever drops the last one tears the enclave down.  A reclaimer takes a
+ * reference only under lru_lock and only from a page on the LRU, and the
+ * teardown takes every page off the LRU before it frees the enclave.
+ */
+#ifndef SGXEMU_EPC_CORE_INTERNAL_H
+#define SGXEMU_EPC_CORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "epc/core.h"
+#include "epc/encl.h"
+#include "epc/epc.h"
+#include "epc/list.h"
+
+#ifdef SGXEMU_DEBUG
+/* glibc's assert() back end: release-with-debug builds set NDEBUG. */
+extern void __assert_fail(const char *assertion, const char *file, unsigned int line,
+			  const char *function) __attribute__((noreturn));
+#define CORE_ASSERT(cond) \
+	((cond) ? (void)0 : __assert_fail(#cond, __FILE__, __LINE__, __func__))
+#define CORE_DEBUG 1
+#else
+#define CORE_ASSERT(cond) ((void)sizeof(cond))
+#define CORE_DEBUG 0
+#endif
+
+/* Counters of struct sgx_core_stats, bumped with relaxed atomics: they are
+ * off the allocator's fast path. */
+struct core_counters {
+	_Atomic uint64_t pages_written_back;
+	_Atomic uint64_t secs_written_back;
+	_Atomic uint64_t pages_loaded;
+	_Atomic uint64_t secs_loaded;
+	_Atomic uint64_t load_failures;
+	_Atomic uint64_t ewb_retry_etrack;
+	_Atomic uint64_t ewb_retry_ipi;
+	_Atomic uint64_t ewb_gave_up;
+	_Atomic uint64_t ewb_failures;
+	_Atomic uint64_t age_hits;
+	_Atomic uint64_t age_misses;
+	_Atomic uint64_t backing_limit_hits;
+	_Atomic uint64_t reclaim_batches;
+	_Atomic uint64_t direct_reclaims;
+	_Atomic uint64_t reclaimer_wakeups;
+	_Atomic uint64_t poison_errors;
+};
+
+#define core_count(core, field) \
+	atomic_fetch_add_explicit(&(core)->counters.field, 1, memory_order_relaxed)
+
+struct sgx_core {
+	struct sgx_cpu *cpu;
+	struct sgx_epc *epc;
+	unsigned int batch;
+	unsigned int ipi_wait_us;
+
+	/* lru_lock guards lru (threaded through sgx_epc_page.list) and the
+	 * RECLAIMER_TRACKED bit of the pages on it or isolated from it.
+	 * nr_lru is written under lru_lock and read without it. */
+	pthread_mutex_t lru_lock;
+	struct list_head lru;
+	_Atomic uint64_t nr_lru;
+
+	/* Backing accounting.  Invariant (when no reclaim runs):
+	 *   backing_charged == sum over enclaves of encl->charged. */
+	_Atomic uint64_t backing_limit;
+	_Atomic uint64_t backing_charged;
+
+	/* VA pages of every enclave, and their slots in use.  Invariant:
+	 *   nr_va_slots_used == sum of encl->nr_written_back (when no
+	 *   write-back is in flight). */
+	_Atomic uint64_t nr_va_pages;
+	_Atomic uint64_t nr_va_slots_used;
+
+	/* leak_lock guards leaked: frames EREMOVE refused (a child whose
+	 * frame machine-checks keeps its SECS's child count up), kept out of
+	 * the page cache while the machine lives, threaded through
+	 * sgx_epc_page.list.  Innermost lock. */
+	pthread_mutex_t leak_lock;
+	struct list_head leaked;
+	_Atomic uint64_t nr_leaked;
+
+	/* encls_lock guards encls (threaded through encl->core_link). */
+	pthread_mutex_t encls_lock;
+	struct list_head encls;
+	uint64_t nr_encls;
+
+	/* ksgxd_lock guards ksgxd_wake, ksgxd_stop and nr_busy; ksgxd_cond
+	 * wakes the reclaimer thread, idle_cond those waiting for nr_busy to
+	 * reach 0. */
+	pthread_mutex_t ksgxd_lock;
+	pthread_cond_t ksgxd_cond;
+	pthread_cond_t idle_cond;
+	bool ksgxd_wake;
+	_Atomic bool ksgxd_stop; /* written under ksgxd_lock, read anywhere */
+	unsigned int nr_busy; /* reclaim batches in flight, in any thread */
+	bool has_ksgxd;
+	pthread_t ksgxd;
+
+	struct core_counters counters;
+};
+
+/* sgx_encl_page.flags, under encl->lock. */
+#define ENCL_PAGE_BEING_RECLAIMED (1U << 0) /* a reclaimer is writing it back */
+#define ENCL_PAGE_BLOCKED (1U << 1) /* EBLOCKed, not written back */
+#define ENCL_PAGE_POISONED (1U << 2) /* its frame failed: contents lost */
+
+/*
+ * One page of an enclave (the kernel's struct sgx_encl_page).  Guarded by
+ * encl->lock, except young (an atomic the aging reads without the lock).
+ *
+ * States:
+ *   resident:      epc_page != NULL, va_page == NULL
+ *   written back:  epc_page == NULL, va_page != NULL (slot va_offset)
+ * A resident child is on the LRU, or isolated by a reclaimer, or was
+ * dropped from reclaim because its frame is poisoned.
+ */
+struct sgx_encl_page {
+	struct sgx_encl *encl;
+	struct list_head link; /* encl->page_list (children only) */
+	struct sgx_epc_page *epc_page;
+	struct sgx_va_page *va_page;
+	uint64_t index; /* page number in the enclave; the SECS's is size >> 12 */
+	uint16_t va_offset; /* bytes into va_page */
+	uint8_t type; /* enum sgx_page_type */
+	uint8_t pad;
+	uint32_t flags; /* ENCL_PAGE_* */
+	_Atomic bool young; /* touched since the reclaimer last aged it */
+};
+
+/*
+ * A VA page: 512 slots that hold the versions of written-back pages.
+ * Guarded by its enclave's lock.  Invariant: nr_used == number of bits set
+ * in used == number of the enclave's pages written back into its slots.
+ */
+struct sgx_va_page {
+	struct sgx_epc_page *epc_page;
+	struct list_head list; /* encl->va_pages */
+	unsigned int nr_used;
+	uint64_t used[SGX_VA_SLOT_COUNT / 64];
+};
+
+/* sgx_encl.flags, under encl->lock. */
+#define ENCL_INITIALIZED (1U << 0)
+#define ENCL_DEBUG (1U << 1)
+#define ENCL_RELEASED (1U << 2) /* the owner let go */
+#define ENCL_SECS_POISONED (1U << 3) /* the SECS frame failed */
+
+/*
+ * Keep one VA page spare when emptied ones are freed: an enclave always
+ * has at least one free slot, so a write-back never has to allocate (a
+ * reclaimer that uses the last free slot turns the frame it just freed into
+ * a new VA page).  An emptied VA page is freed only while the others
+ * still have this many free slots, so that a load and a write-back in turn
+ * at a page boundary do not EPA and EREMOVE each time.
+ */
+#define ENCL_VA_FREE_KEEP 64
+
+struct sgx_encl {
+	struct sgx_core *core;
+	_Atomic unsigned long refcount;
+	const struct sgx_encl_ops *ops;
+	void *ops_ctx;
+	uint64_t base;
+	uint64_t size;
+	uint64_t nr_index; /* size >> 12 */
+	int backing_fd;
+	uint64_t backing_size;
+	struct list_head core_link; /* core->encls, under core->encls_lock */
+
+	/*
+	 * lock guards everything below.  reclaim_cond is signalled (under
+	 * lock) when a page leaves ENCL_PAGE_BEING_RECLAIMED.
+	 *
+	 * Invariants (checked by encl_check()):
+	 *   charged == nr_written_back + nr_in_flight + nr_pcmd_pages
+	 *   sum of pcmd_used[] == nr_written_back + nr_in_flight
+	 *   nr_pcmd_pages == number of nonzero pcmd_used[]
+	 *   sum of va_page->nr_used == nr_written_back + nr_ewb_waiting
+	 *   secs_child_cnt == number of resident children
+	 */
+	pthread_mutex_t lock;
+	pthread_cond_t reclaim_cond;
+	uint32_t flags; /* ENCL_* */
+	struct sgx_encl_page secs;
+	struct sgx_encl_page **pages; /* nr_index entries, mmap'd */
+	struct list_head page_list; /* every child, for teardown and checks */
+	size_t pages_bytes;
+	uint64_t nr_pages; /* children added */
+	uint64_t secs_child_cnt; /* resident children */
+	struct list_head va_pages; /* pages with free slots first */
+	uint64_t nr_va_pages;
+	uint64_t va_free_slots;
+	uint8_t *pcmd_used; /* per PCMD page: records in use or reserved */
+	uint64_t nr_pcmd_slots; /* entries of pcmd_used */
+	uint64_t nr_written_back; /* children and SECS */
+	uint64_t nr_in_flight; /* charged for a write-back not done yet */
+	uint64_t nr_ewb_waiting; /* EWBs holding a slot while the lock is dropped */
+	uint64_t nr_pcmd_pages;
+	uint64_t charged;
+};
+
+/* --- core.c --- */
+void core_lru_add(struct sgx_core *core, struct sgx_epc_page *page);
+/* Takes the page off the LRU for good.  Returns false if a reclaimer has
+ * isolated it (it will put it back or write it back). */
+bool core_lru_del(struct sgx_core *core, struct sgx_epc_page *page);
+/* Takes a page on the LRU off it for a write-back; it stays tracked.
+ * false if it is not on the LRU (isolated already, or never tracked). */
+bool core_lru_isolate(struct sgx_core *core, struct sgx_epc_page *page);
+void core_lru_putback(struct sgx_core *core, struct sgx_epc_page *page);
+/* Drops an isolated page from reclaim without putting it back. */
+void core_lru_untrack(struct sgx_core *core, struct sgx_epc_page *page);
+/* Keeps a frame that could not be EREMOVEd out of circulation. */
+void core_leak_frame(struct sgx_core *core, struct sgx_epc_page *page);
+bool core_try_charge(struct sgx_core *core, uint64_t pages);
+void core_uncharge(struct sgx_core *core, uint64_t pages);
+void core_busy_begin(struct sgx_core *core);
+void core_busy_end(struct sgx_core *core);
+
+/* Runs an ENCLS leaf again while it answers SGX_EPC_PAGE_CONFLICT (a frame
+ * briefly locked by an EPCM snapshot or a memory-failure injection). */
+#define ENCLS_RETRY(expr)                                                      \
+	({                                                                     \
+		int _r, _n = 0;                                                \
+		while ((_r = (expr)) == SGX_EPC_PAGE_CONFLICT && ++_n < 10000) \
+			sched_yield();                                         \
+		_r;                                                            \
+	})
+
+/* --- encl.c --- */
+void encl_get(struct sgx_encl *encl);
+bool encl_get_unless_zero(struct sgx_encl *encl);
+void encl_put(struct sgx_encl *encl);
+/* EREMOVEs a frame and frees it; a frame EREMOVE refuses (other than by a
+ * machine check) is leaked, as the kernel does.  Context: encl->lock. */
+void encl_free_epc_page(struct sgx_encl *encl, struct sgx_epc_page *page);
+int encl_check(struct sgx_encl *encl, char *why, size_t why_len);
+static inline void *encl_page_addr(const struct sgx_epc_page *page)
+{
+	return page->addr;
+}
+static inline uint64_t encl_pcmd_slot(uint64_t index)
+{
+	return index / (SGX_PAGE_SIZE / sizeof(struct sgx_pcmd));
+}
+
+/* --- va.c --- (Context: encl->lock for all) */
+/* Allocates and EPAs a VA page for the enclave; reclaim as for
+ * sgx_alloc_epc_page() (false when encl->lock is held).  0, -ENOMEM,
+ * -EBUSY, -EIO. */
+int encl_va_grow(struct sgx_encl *encl, bool reclaim);
+/* Turns a frame the caller owns (invalid in the EPCM) into a VA page of the
+ * enclave.  0 or -EIO (the frame is then the caller's still). */
+int encl_va_add_frame(struct sgx_encl *encl, struct sgx_epc_page *frame);
+/* Takes a free slot: 0 and the page and offset, or -ENOSPC. */
+int encl_va_alloc_slot(struct sgx_encl *encl, struct sgx_va_page **va, uint16_t *offset);
+/* Gives a slot back; frees its VA page when empty and others have enough
+ * free slots. */
+void encl_va_free_slot(struct sgx_encl *encl, struct sgx_va_page *va, uint16_t offset);
+void *encl_va_slot_addr(struct sgx_va_page *va, uint16_t offset);
+/* EREMOVEs and frees every VA page (teardown). */
+void encl_va_free_all(struct sgx_encl *encl);
+
+/* --- backing.c --- */
+int encl_backing_create(struct sgx_encl *encl);
+void encl_backing_destroy(struct sgx_encl *encl);
+/* Charges for writing back page (Context: encl->lock): one page for its
+ * contents and one for its PCMD page if no record there is in use yet.
+ * Returns false when the limit forbids it. */
+bool encl_backing_charge(struct sgx_encl *encl, struct sgx_encl_page *page);
+/* Returns the charge of a write-back that did not happen. */
+void encl_backing_refund(struct sgx_encl *encl, struct sgx_encl_page *page);
+/* The write-back happened: the in-flight charge becomes a written-back one. */
+void encl_backing_commit(struct sgx_encl *encl, struct sgx_encl_page *page);
+/* Stores EWB's output; 0 or -EIO. */
+int encl_backing_write(struct sgx_encl *encl, uint64_t index, const void *contents,
+		       const struct sgx_pcmd *pcmd);
+/* Reads a written-back page and its PCMD; holes and a truncated object
+ * read as zeros.  0 or -EIO. */
+int encl_backing_read(struct sgx_encl *encl, uint64_t index, void *contents,
+		      struct sgx_pcmd *pcmd);
+/* The page was loaded: punch out its backing, clear its PCMD, punch out the
+ * PCMD page if it was the last record there, and uncharge. */
+void encl_backing_loaded(struct sgx_encl *encl, struct sgx_encl_page *page);
+
+/* --- reclaim.c --- */
+extern const struct sgx_epc_reclaim_ops core_reclaim_ops;
+int core_reclaimer_start(struct sgx_core *core);
+void core_reclaimer_stop(struct sgx_core *core);
+/* Writes back the given pages, isolated from the LRU, each with a
+ * reference on its enclave (dropped here).  results[i] (if not NULL)
+ * receives 0 or the -errno of sgx_encl_evict().  Returns the EPC pages
+ * freed. */
+int core_reclaim_chunk(struct sgx_core *core, struct sgx_epc_page **chunk, unsigned int cnt,
+		       bool age, int *results);
+/* Writes the SECS back if no child is resident.  Context: encl->lock.
+ * Returns 1 if a frame was freed, 0 if not needed, or -errno. */
+int encl_reclaim_secs(struct sgx_encl *encl);
+
+#endif /* SGXEMU_EPC_CORE_INTERNAL_H */

@@ -1,0 +1,132 @@
+/*
+ * va.c: an enclave's version-array pages.
+ *
+ * Every page written back leaves its version in a slot of one of its
+ * enclave's VA pages until it is loaded again.  VA pages come and go as the
+ * number of pages written back does: an enclave starts with one (made with
+ * its SECS, as the kernel's sgx_encl_create() grows the list first), a
+ * write-back that takes the last free slot turns the frame it has just
+ * freed into a new VA page, and a VA page that empties is freed while the
+ * others keep ENCL_VA_FREE_KEEP free slots.  So a write-back never has to
+ * allocate an EPC page when none may be free.
+ *
+ * encl->va_pages keeps the pages with free slots ahead of the full ones.
+ * Every function here runs under encl->lock.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "epc/core_internal.h"
+
+static void va_attach(struct sgx_encl *encl, struct sgx_va_page *va)
+{
+	list_add(&va->list, &encl->va_pages);
+	encl->nr_va_pages++;
+	encl->va_free_slots += SGX_VA_SLOT_COUNT;
+	atomic_fetch_add_explicit(&encl->core->nr_va_pages, 1, memory_order_relaxed);
+}
+
+int encl_va_add_frame(struct sgx_encl *encl, struct sgx_epc_page *frame)
+{
+	struct sgx_core *core = encl->core;
+	struct sgx_va_page *va;
+	int ret;
+
+	va = calloc(1, sizeof(*va));
+	if (!va)
+		return -ENOMEM;
+	ret = ENCLS_RETRY(encls_epa(core->cpu, encl_page_addr(frame)));
+	if (ret) {
+		free(va);
+		return -EIO;
+	}
+	frame->owner = va;
+	va->epc_page = frame;
+	va_attach(encl, va);
+	return 0;
+}
+
+int encl_va_grow(struct sgx_encl *encl, bool reclaim)
+{
+	struct sgx_epc_page *frame;
+	int ret;
+
+	ret = sgx_alloc_epc_page(encl->core->epc, NULL, reclaim, &frame);
+	if (ret)
+		return ret;
+	ret = encl_va_add_frame(encl, frame);
+	if (ret)
+		sgx_free_epc_page(encl->core->epc, frame); /* EPA failed: still invalid */
+	return ret;
+}
+
+int encl_va_alloc_slot(struct sgx_encl *encl, struct sgx_va_page **vap, uint16_t *offset)
+{
+	struct sgx_va_page *va;
+	unsigned int w, bit;
+
+	if (!encl->va_free_slots)
+		return -ENOSPC;
+	va = list_first_entry(&encl->va_pages, struct sgx_va_page, list);
+	CORE_ASSERT(va->nr_used < SGX_VA_SLOT_COUNT);
+	for (w = 0; w < SGX_VA_SLOT_COUNT / 64; w++)
+		if (~va->used[w])
+			break;
+	CORE_ASSERT(w < SGX_VA_SLOT_COUNT / 64);
+	bit = (unsigned int)__builtin_ctzll(~va->used[w]);
+	va->used[w] |= 1ULL << bit;
+	va->nr_used++;
+	encl->va_free_slots--;
+	atomic_fetch_add_explicit(&encl->core->nr_va_slots_used, 1, memory_order_relaxed);
+	if (va->nr_used == SGX_VA_SLOT_COUNT)
+		list_move_tail(&va->list, &encl->va_pages);
+	*vap = va;
+	*offset = (uint16_t)((w * 64 + bit) * SGX_VA_SLOT_SIZE);
+	return 0;
+}
+
+void *encl_va_slot_addr(struct sgx_va_page *va, uint16_t offset)
+{
+	return (uint8_t *)encl_page_addr(va->epc_page) + offset;
+}
+
+static void va_remove(struct sgx_encl *encl, struct sgx_va_page *va)
+{
+	list_del(&va->list);
+	encl->nr_va_pages--;
+	encl->va_free_slots -= SGX_VA_SLOT_COUNT - va->nr_used;
+	atomic_fetch_sub_explicit(&encl->core->nr_va_pages, 1, memory_order_relaxed);
+	if (va->nr_used)
+		atomic_fetch_sub_explicit(&encl->core->nr_va_slots_used, va->nr_used,
+					  memory_order_relaxed);
+	encl_free_epc_page(encl, va->epc_page);
+	free(va);
+}
+
+void encl_va_free_slot(struct sgx_encl *encl, struct sgx_va_page *va, uint16_t offset)
+{
+	unsigned int slot = offset / SGX_VA_SLOT_SIZE;
+
+	CORE_ASSERT(va->used[slot / 64] & (1ULL << (slot % 64)));
+	va->used[slot / 64] &= ~(1ULL << (slot % 64));
+	va->nr_used--;
+	encl->va_free_slots++;
+	atomic_fetch_sub_explicit(&encl->core->nr_va_slots_used, 1, memory_order_relaxed);
+	if (va->nr_used == 0 &&
+	    encl->va_free_slots >= SGX_VA_SLOT_COUNT + ENCL_VA_FREE_KEEP) {
+		va_remove(encl, va);
+		return;
+	}
+	list_move(&va->list, &encl->va_pages);
+}
+
+void encl_va_free_all(struct sgx_encl *encl)
+{
+	struct sgx_va_page *va, *tmp;
+
+	list_for_each_entry_safe(va, tmp, &encl->va_pages, list)
+		va_remove(encl, va);
+	CORE_ASSERT(encl->nr_va_pages == 0 && encl->va_free_slots == 0);
+}
