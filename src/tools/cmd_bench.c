@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,8 @@
 /* Distinct generated page contents, cycled through the enclave. */
 #define POOL_PAGES 64
 #define TARGET_RATIO 0.8
+/* Warm builds and floor passes per size; the fastest of each counts. */
+#define BENCH_ROUNDS 2
 
 enum { OPT_JSON = 256, OPT_SIZE, OPT_THREADS, OPT_ITER };
 
@@ -44,9 +47,10 @@ static const char bench_help[] =
 	"floor: SHA-256 (OpenSSL EVP, one pass) over exactly the byte stream\n"
 	"the measurement hashes (the EADD record and 16 x (EEXTEND record + 256\n"
 	"bytes) per page).  ratio = pages_per_s / sha256_pages_per_s; the\n"
-	"target is >= 0.8.  Each size is built twice on one machine: first cold\n"
-	"(the host faults in and zeroes every EPC frame on first touch), then\n"
-	"warm (frames already backed, as hardware EPC always is); the headline\n"
+	"target is >= 0.8.  Each size is built on one machine first cold (the\n"
+	"host faults in and zeroes every EPC frame on first touch), then twice\n"
+	"warm (frames already backed, as hardware EPC always is) interleaved\n"
+	"with two floor passes; the best of each pair counts.  The headline\n"
 	"pages_per_s is the warm build, cold_pages_per_s the first.\n"
 	"\n"
 	"      --size-mb N   build N MiB instead (a power of two, repeatable)\n"
@@ -272,25 +276,33 @@ static int bench_one(EVP_PKEY *key, struct bench_size *b)
 		ret = tool_fail("bench", "cannot sign the generated enclave: %s", strerror(-ret));
 		goto out_layout;
 	}
-	ret = bench_floor(&l, mrenclave, &b->sha_s);
-	if (ret) {
-		if (ret == -EPROTO)
-			ret = tool_fail("bench", "SHA-256 of the measured stream is not MRENCLAVE");
-		else
-			ret = tool_fail("bench", "SHA-256 floor failed: %s", strerror(-ret));
-		goto out_layout;
-	}
 	ret = build_machine(build_frames_needed(&l), 0, SGX_LC_WRITABLE, &cpu);
 	if (ret) {
 		ret = tool_fail("bench", "cannot create a machine for %llu pages: %s",
 				(unsigned long long)build_frames_needed(&l), strerror(-ret));
 		goto out_layout;
 	}
-	/* Cold: the host backs each EPC frame on first touch.  Warm: the
-	 * same frames again, backed, as hardware EPC always is. */
+	/* Cold: the host backs each EPC frame on first touch.  Then warm
+	 * builds on the same, backed frames (as hardware EPC always is),
+	 * interleaved with the floor; the best of BENCH_ROUNDS of each is
+	 * kept, so a neighbour's burst on a shared machine skews neither. */
 	ret = bench_timed_build(cpu, &l, &ss, &b->cold_s);
-	if (!ret)
-		ret = bench_timed_build(cpu, &l, &ss, &b->build_s);
+	b->build_s = b->sha_s = INFINITY;
+	for (int r = 0; r < BENCH_ROUNDS && !ret; r++) {
+		double t;
+
+		ret = bench_floor(&l, mrenclave, &t);
+		if (ret == -EPROTO) {
+			ret = tool_fail("bench", "SHA-256 of the measured stream is not MRENCLAVE");
+			break;
+		} else if (ret) {
+			ret = tool_fail("bench", "SHA-256 floor failed: %s", strerror(-ret));
+			break;
+		}
+		b->sha_s = fmin(b->sha_s, t);
+		ret = bench_timed_build(cpu, &l, &ss, &t);
+		b->build_s = fmin(b->build_s, t);
+	}
 	sgx_cpu_destroy(cpu);
 out_layout:
 	sgx_layout_free(&l);
