@@ -355,6 +355,11 @@ int encls_eremove(struct sgx_cpu *cpu, void *epc)
 	}
 	switch (e->type) {
 	case SGX_PAGE_TYPE_VA:
+		/* A write-back or load is using one of its slots. */
+		if (cpu_frame_pinned(e)) {
+			ret = SGX_EPC_PAGE_CONFLICT;
+			goto out_target;
+		}
 		break;
 	case SGX_PAGE_TYPE_SECS:
 		priv = secs_private(cpu_frame_ptr(cpu, idx));

@@ -207,7 +207,9 @@ void *sgx_cpu_frame_addr(const struct sgx_cpu *cpu, uint64_t index);
 /* Frame index of an EPC address, or -1 if it is not inside a section. */
 int64_t sgx_cpu_frame_index(const struct sgx_cpu *cpu, const void *addr);
 
-/* A snapshot of one EPCM entry, for tests and statistics. */
+/* A snapshot of one EPCM entry, for tests.  Both introspection calls lock
+ * EPCM entries as a leaf does, so a leaf racing with them on a frame sees it
+ * busy: call them on a quiescent machine. */
 struct sgx_epcm_info {
 	bool valid;
 	bool blocked;

@@ -87,10 +87,15 @@ static int keys_init(struct sgx_cpu *cpu)
 		seeded_key(cpu->cfg.seed, "sgxemu provisioning fuses", k->prov_fuses, 16);
 		seeded_key(cpu->cfg.seed, "sgxemu owner epoch", k->owner_epoch, 16);
 		seeded_key(cpu->cfg.seed, "sgxemu report key base", k->report_key_base, 16);
-		seeded_key(cpu->cfg.seed, "sgxemu paging key", k->paging_key, 16);
-		return 0;
+	} else if (RAND_bytes((uint8_t *)k, sizeof(*k)) != 1) {
+		return -EIO;
 	}
-	if (RAND_bytes((uint8_t *)k, sizeof(*k)) != 1)
+	/*
+	 * The paging key is drawn fresh at every start, seeded or not: EWB's
+	 * versions restart with the machine, so two machines sharing a paging
+	 * key would share IVs and could load each other's pages.
+	 */
+	if (RAND_bytes(k->paging_key, sizeof(k->paging_key)) != 1)
 		return -EIO;
 	return 0;
 }
@@ -326,6 +331,12 @@ int cpu_lock_secs(struct sgx_cpu *cpu, uint64_t pginfo_secs, uint64_t *index)
 	return 0;
 }
 
+/*
+ * Introspection takes each EPCM entry's lock, like a leaf would: a leaf
+ * that races with it for the same frame sees the page busy.  Use it on a
+ * quiescent machine (tests, teardown); live statistics come from the
+ * software's own counts.
+ */
 int sgx_cpu_epcm_info(const struct sgx_cpu *cpu, const void *epc, struct sgx_epcm_info *info)
 {
 	int64_t i = cpu_frame_index(cpu, epc);
