@@ -43,10 +43,50 @@ run() { # name, ctest args, cmake args...
 	[ "$failed" -eq 0 ] || status=1
 }
 
-mkdir -p build-logs
 run debug "" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSGXEMU_DEBUG=ON
 run asan "" -DCMAKE_BUILD_TYPE=Debug -DSGXEMU_SANITIZE=address -DSGXEMU_DEBUG=ON
 run tsan "-L threads" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSGXEMU_SANITIZE=thread
+
+# Fuzz targets: a short smoke run of each over its seed corpus, where clang
+# and libFuzzer are present (Debian's clang and libclang-rt-14-dev).
+fuzz() {
+	local dir=build-fuzz secs=${FUZZ_SECONDS:-20}
+	if ! command -v clang >/dev/null 2>&1; then
+		echo "=== fuzz: skipped, clang not installed ==="
+		return
+	fi
+	echo "=== fuzz build ==="
+	if ! cmake -S . -B "$dir" -DSGXEMU_FUZZ=ON -DCMAKE_C_COMPILER=clang \
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo >"$dir.configure.log" 2>&1 ||
+		! cmake --build "$dir" -j"$jobs" >"$dir.build.log" 2>&1; then
+		tail -30 "$dir.build.log" 2>/dev/null || cat "$dir.configure.log"
+		total_fail=$((total_fail + 1))
+		status=1
+		return
+	fi
+	for target in "$dir"/fuzz/fuzz_*; do
+		[ -x "$target" ] || continue
+		local name corpus seeds
+		name=$(basename "$target")
+		corpus=$dir/corpus-$name
+		seeds=fuzz/seeds/${name#fuzz_}
+		mkdir -p "$corpus"
+		[ -d "$seeds" ] && cp -n "$seeds"/* "$corpus"/ 2>/dev/null
+		[ "$name" = fuzz_elf ] && cp -n "$dir/sample_enclave.elf" "$corpus"/ 2>/dev/null
+		echo "=== $name: ${secs}s ==="
+		if "$target" -max_total_time="$secs" -print_final_stats=0 "$corpus" \
+			>"$dir/$name.log" 2>&1; then
+			echo "PASS $name ($(grep -c . "$dir/$name.log") log lines, no crash)"
+			total_pass=$((total_pass + 1))
+		else
+			tail -40 "$dir/$name.log"
+			echo "FAIL $name"
+			total_fail=$((total_fail + 1))
+			status=1
+		fi
+	done
+}
+fuzz
 
 echo "$total_pass passed, $total_fail failed"
 exit $status
