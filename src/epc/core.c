@@ -324,18 +324,14 @@ int sgx_core_stats(struct sgx_core *core, struct sgx_core_stats *st)
 
 /* ---- Invariants ------------------------------------------------------------ */
 
-int sgx_core_check(struct sgx_core *core, char *why, size_t why_len)
+int sgx_core_check(struct sgx_core *core, bool quiescent, char *why, size_t why_len)
 {
 	uint64_t charged = 0, va_pages = 0, slots = 0;
-	bool idle;
 	struct sgx_encl *encl;
 	int ret = 0;
 
 	if (why && why_len)
 		why[0] = '\0';
-	pthread_mutex_lock(&core->ksgxd_lock);
-	idle = core->nr_busy == 0;
-	pthread_mutex_unlock(&core->ksgxd_lock);
 
 	pthread_mutex_lock(&core->encls_lock);
 	list_for_each_entry(encl, &core->encls, core_link) {
@@ -349,11 +345,9 @@ int sgx_core_check(struct sgx_core *core, char *why, size_t why_len)
 		pthread_mutex_unlock(&encl->lock);
 	}
 	pthread_mutex_unlock(&core->encls_lock);
-	if (ret || !idle)
+	if (ret || !quiescent)
 		return ret;
 
-	/* Without reclaim in flight, only owners' loads and evictions could
-	 * move the sums; the caller has stopped them. */
 	if (charged != atomic_load(&core->backing_charged)) {
 		if (why)
 			snprintf(why, why_len, "core charged %" PRIu64 " != sum over enclaves %" PRIu64,

@@ -167,15 +167,16 @@ int sgx_core_stats(struct sgx_core *core, struct sgx_core_stats *st);
  * Checks the core's invariants, enclave by enclave, under each enclave's
  * lock:
  *   charged backing == pages written back (and in flight) + PCMD pages in use
- *   VA slots in use == pages written back
+ *   VA slots in use == pages written back (and EWBs in progress)
  *   resident children == the SECS's child count as the core tracks it
- * and, when no reclaim runs (call sgx_core_quiesce() first), that the
- * machine-wide charge and VA counts are the sums over enclaves.  Returns 0
- * or -EUCLEAN with the first broken invariant in why (if not NULL).  Costs
- * a walk over every enclave page.  Debug builds run the per-enclave part
- * when an enclave is torn down.
+ * and, if quiescent (no owner call and no reclaim runs: call
+ * sgx_core_quiesce() after stopping the owners), that the machine-wide
+ * charge, VA page and VA slot counts are the sums over enclaves.  Returns
+ * 0 or -EUCLEAN with the first broken invariant in why (if not NULL).
+ * Costs a walk over every enclave page.  Debug builds run the per-enclave
+ * part when an enclave is torn down.
  */
-int sgx_core_check(struct sgx_core *core, char *why, size_t why_len);
+int sgx_core_check(struct sgx_core *core, bool quiescent, char *why, size_t why_len);
 
 /*
  * Benchmark for `sgxemu bench epc` (reclaim_pages_per_s): on a machine cpu

@@ -18,9 +18,11 @@
  *   core->leak_lock    frames that could not be EREMOVEd
  *
  * Two enclave locks are never held at once.  No enclave lock is held while
- * an EPC page is allocated with reclaim (the reclaim takes enclave locks),
- * so the page cache's reclaim callbacks are entered with no lock of ours
- * held.  The page cache's own locks are taken inside any of these.
+ * an EPC page is allocated, with reclaim or without: the page cache holds
+ * its reclaim lock (read) around its reclaim callbacks, which take
+ * enclave locks, and takes it again in every allocation's slow path.  The
+ * page cache's other locks are taken inside any of ours (frees, counts).
+ * The callbacks are entered with no lock of ours held.
  *
  * An enclave lives while its refcount is above zero: the owner holds one
  * reference, and a reclaimer one for every page it has taken off the LRU.
@@ -275,10 +277,6 @@ static inline uint64_t encl_pcmd_slot(uint64_t index)
 }
 
 /* --- va.c --- (Context: encl->lock for all) */
-/* Allocates and EPAs a VA page for the enclave; reclaim as for
- * sgx_alloc_epc_page() (false when encl->lock is held).  0, -ENOMEM,
- * -EBUSY, -EIO. */
-int encl_va_grow(struct sgx_encl *encl, bool reclaim);
 /* Turns a frame the caller owns (invalid in the EPCM) into a VA page of the
  * enclave.  0 or -EIO (the frame is then the caller's still). */
 int encl_va_add_frame(struct sgx_encl *encl, struct sgx_epc_page *frame);

@@ -4,11 +4,13 @@
  * fault path that loads written-back pages (ELDU), the owner's access to
  * page bytes, and the teardown when the last reference goes.
  *
- * Locking is described in core_internal.h.  Every path here that needs an
- * EPC page while it holds encl->lock asks without reclaim first, and when
- * none is free drops the lock, allocates with reclaim, takes the lock again
- * and looks at the page anew, as the kernel's fault handler returns and
- * lets the fault be retried.
+ * Locking is described in core_internal.h.  A path that needs an EPC page
+ * while it holds encl->lock drops the lock, allocates (reclaiming if need
+ * be), takes the lock again and looks at the page anew, as the kernel's
+ * fault handler returns and lets the fault be retried.  (The kernel
+ * allocates without reclaim under its lock first; here no allocation runs
+ * under an enclave lock at all, so the page cache's reclaim lock never
+ * nests inside one.)
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -437,13 +439,14 @@ static void load_ctx_done(struct sgx_encl *encl, struct load_ctx *ctx)
 }
 
 /*
- * Context: encl->lock, dropped and retaken when no page is free.  Returns 0
- * and a free frame, -EAGAIN when the lock was dropped (the caller looks at
- * its page again), or the allocation's error.
+ * Context: encl->lock, dropped and retaken unless a spare frame is at hand:
+ * no allocation is made under an enclave lock (the page cache's reclaim
+ * takes enclave locks from inside it).  Returns 0 and a free frame,
+ * -EAGAIN when the lock was dropped (the caller looks at its page again),
+ * or the allocation's error.
  */
 static int encl_get_frame(struct sgx_encl *encl, struct load_ctx *ctx, struct sgx_epc_page **out)
 {
-	struct sgx_epc *epc = encl->core->epc;
 	int ret;
 
 	if (ctx->spare) {
@@ -451,11 +454,8 @@ static int encl_get_frame(struct sgx_encl *encl, struct load_ctx *ctx, struct sg
 		ctx->spare = NULL;
 		return 0;
 	}
-	ret = sgx_alloc_epc_page(epc, NULL, false, out);
-	if (ret != -EBUSY)
-		return ret;
 	pthread_mutex_unlock(&encl->lock);
-	ret = sgx_alloc_epc_page(epc, NULL, true, &ctx->spare);
+	ret = sgx_alloc_epc_page(encl->core->epc, NULL, true, &ctx->spare);
 	pthread_mutex_lock(&encl->lock);
 	return ret ? ret : -EAGAIN;
 }

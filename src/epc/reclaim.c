@@ -145,12 +145,10 @@ static int encl_ewb(struct sgx_encl *encl, struct sgx_encl_page *page)
 	void *slot;
 	int ret;
 
-	ret = encl_va_alloc_slot(encl, &va, &offset);
-	if (ret) {
-		/* Only after a VA page failed (poison): try for a free frame. */
-		if (encl_va_grow(encl, false) || encl_va_alloc_slot(encl, &va, &offset))
-			return -EAGAIN;
-	}
+	/* A free slot is always there, unless EPA of a frame failed (see
+	 * phase_prepare()). */
+	if (encl_va_alloc_slot(encl, &va, &offset))
+		return -EAGAIN;
 	slot = encl_va_slot_addr(va, offset);
 	memset(&pginfo, 0, sizeof(pginfo));
 	pginfo.contents = (uintptr_t)contents;
@@ -261,8 +259,9 @@ static void phase_prepare(struct sgx_core *core, struct reclaim_item *items, uns
 	for (unsigned int i = 0; i < cnt; i++) {
 		struct reclaim_item *it = &items[i];
 		struct sgx_encl *encl = it->encl;
+		struct sgx_epc_page *frame;
 		int result = 0;
-		bool putback = true;
+		bool putback = true, need_va = false;
 
 		if (!it->active)
 			continue;
@@ -276,10 +275,21 @@ static void phase_prepare(struct sgx_core *core, struct reclaim_item *items, uns
 			result = -ENOMEM;
 		} else {
 			it->page->flags |= ENCL_PAGE_BEING_RECLAIMED;
+			need_va = !encl->va_free_slots;
 		}
 		pthread_mutex_unlock(&encl->lock);
-		if (result)
+		if (result) {
 			item_drop(core, it, result, putback);
+			continue;
+		}
+		/* No free slot only after EPA of a frame failed: try for a
+		 * free frame, outside the lock as every allocation. */
+		if (need_va && sgx_alloc_epc_page(core->epc, NULL, false, &frame) == 0) {
+			pthread_mutex_lock(&encl->lock);
+			if (encl->va_free_slots || encl_va_add_frame(encl, frame))
+				sgx_free_epc_page(core->epc, frame);
+			pthread_mutex_unlock(&encl->lock);
+		}
 	}
 }
 

@@ -48,20 +48,6 @@ int encl_va_add_frame(struct sgx_encl *encl, struct sgx_epc_page *frame)
 	return 0;
 }
 
-int encl_va_grow(struct sgx_encl *encl, bool reclaim)
-{
-	struct sgx_epc_page *frame;
-	int ret;
-
-	ret = sgx_alloc_epc_page(encl->core->epc, NULL, reclaim, &frame);
-	if (ret)
-		return ret;
-	ret = encl_va_add_frame(encl, frame);
-	if (ret)
-		sgx_free_epc_page(encl->core->epc, frame); /* EPA failed: still invalid */
-	return ret;
-}
-
 int encl_va_alloc_slot(struct sgx_encl *encl, struct sgx_va_page **vap, uint16_t *offset)
 {
 	struct sgx_va_page *va;
