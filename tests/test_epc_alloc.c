@@ -698,6 +698,51 @@ TEST(destroy_takes_back_live_threads_caches)
 	no_leaks();
 }
 
+struct exit_race {
+	struct sgx_epc *epc;
+	atomic_int done;
+};
+
+/* Works, says so, and exits at once: its cache is flushed by its exit while
+ * the page cache may be being destroyed. */
+static void *exit_race_thread(void *arg)
+{
+	struct exit_race *x = arg;
+	struct sgx_epc_page *pages[8];
+
+	for (int round = 0; round < 100; round++) {
+		for (int i = 0; i < 8; i++)
+			CHECK_EQ(sgx_alloc_epc_page(x->epc, x, false, &pages[i]), 0);
+		for (int i = 0; i < 8; i++)
+			sgx_free_epc_page(x->epc, pages[i]);
+	}
+	atomic_fetch_add(&x->done, 1);
+	return NULL;
+}
+
+TEST(destroy_races_thread_exits)
+{
+	struct sgx_cpu *cpu = machine(256);
+	int rounds = harness_sanitized() ? 20 : 200;
+
+	for (int r = 0; r < rounds; r++) {
+		struct exit_race x = { .epc = page_cache(cpu, 16) };
+		pthread_t t[4];
+
+		for (int i = 0; i < 4; i++)
+			CHECK_EQ(pthread_create(&t[i], NULL, exit_race_thread, &x), 0);
+		while (atomic_load(&x.done) < 4)
+			sched_yield();
+		/* The threads are exiting now, or have. */
+		sgx_epc_destroy(x.epc);
+		for (int i = 0; i < 4; i++)
+			pthread_join(t[i], NULL);
+	}
+	CHECK_EQ(sgx_cpu_nr_valid(cpu), 0);
+	sgx_cpu_destroy(cpu);
+	no_leaks();
+}
+
 TEST(many_page_caches_in_one_thread)
 {
 	struct sgx_cpu *cpu_a = machine(64), *cpu_b = machine(96);
