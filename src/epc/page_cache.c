@@ -451,8 +451,10 @@ static inline void tc_publish(struct epc_tcache *tc)
 /* Context: tc->lock held, tc->nr > 0. */
 static inline struct sgx_epc_page *tc_pop(struct epc_tcache *tc)
 {
-	struct sgx_epc_page *page = tc->pages[--tc->nr];
+	struct sgx_epc_page *page;
 
+	EPC_ASSERT(epc_spin_is_locked(&tc->lock) && tc->nr > 0);
+	page = tc->pages[--tc->nr];
 	tc_publish(tc);
 	EPC_ASSERT(page->state == EPC_PAGE_CACHED);
 	page->state = EPC_PAGE_IN_USE;
@@ -463,6 +465,7 @@ static inline struct sgx_epc_page *tc_pop(struct epc_tcache *tc)
 /* Context: tc->lock held, tc->nr < cap, page of tc->node, not poisoned. */
 static inline void tc_push(struct epc_tcache *tc, struct sgx_epc_page *page)
 {
+	EPC_ASSERT(epc_spin_is_locked(&tc->lock) && page->node == tc->node);
 	page->owner = NULL;
 	page->flags = SGX_EPC_PAGE_IS_FREE;
 	page->state = EPC_PAGE_CACHED;
@@ -478,7 +481,7 @@ static unsigned int tc_refill(struct sgx_epc *epc, struct epc_tcache *tc, unsign
 	unsigned int n;
 	uint64_t avail;
 
-	EPC_ASSERT(tc->nr == 0);
+	EPC_ASSERT(epc_spin_is_locked(&tc->lock) && tc->nr == 0);
 	tc->node = idx;
 	atomic_store_explicit(&tc->cached_node, idx, memory_order_relaxed);
 	if (!counter_read(&node->nr_free))
@@ -509,6 +512,7 @@ static void tc_drain(struct sgx_epc *epc, struct epc_tcache *tc, unsigned int co
 {
 	struct epc_node *node = &epc->nodes[tc->node];
 
+	EPC_ASSERT(epc_spin_is_locked(&tc->lock) && count <= tc->nr);
 	if (!count)
 		return;
 	pthread_mutex_lock(&node->lock);
