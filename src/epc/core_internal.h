@@ -259,6 +259,18 @@ void core_busy_end(struct sgx_core *core);
 		_r;                                                            \
 	})
 
+/* The counters' equations of struct sgx_encl, checked in O(1) in debug
+ * builds wherever the enclave's lock is about to be dropped with no
+ * write-back half done in this thread.  Context: encl->lock. */
+static inline void encl_assert_counts(const struct sgx_encl *encl)
+{
+	CORE_ASSERT(encl->charged ==
+		    encl->nr_written_back + encl->nr_in_flight + encl->nr_pcmd_pages);
+	CORE_ASSERT(encl->nr_va_pages * SGX_VA_SLOT_COUNT - encl->va_free_slots ==
+		    encl->nr_written_back + encl->nr_ewb_waiting);
+	(void)encl;
+}
+
 /* --- encl.c --- */
 void encl_get(struct sgx_encl *encl);
 bool encl_get_unless_zero(struct sgx_encl *encl);

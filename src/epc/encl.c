@@ -606,6 +606,7 @@ static int encl_access(struct sgx_encl *encl, uint64_t offset, void *buf, size_t
 		len -= n;
 	}
 	load_ctx_done(encl, &ctx);
+	encl_assert_counts(encl);
 	pthread_mutex_unlock(&encl->lock);
 	return ret;
 }

@@ -84,6 +84,28 @@ static int ewb_errno(int ret)
 	return -EIO;
 }
 
+/*
+ * One EWB.  The processor answers #GP when another leaf holds the target
+ * frame; a thread leaving through a TCS holds it for a moment after its
+ * tracking is done, which is just when the write-back of that TCS is
+ * retried.  So a #GP is tried again a few times before it counts.
+ */
+#define EWB_CONFLICT_TRIES 100
+
+static int ewb_once(struct sgx_core *core, const struct sgx_pageinfo *pginfo,
+		    struct sgx_epc_page *frame, void *slot)
+{
+	int ret = 0;
+
+	for (unsigned int n = 0; n < EWB_CONFLICT_TRIES; n++) {
+		ret = encls_ewb(core->cpu, pginfo, encl_page_addr(frame), slot);
+		if (ret != SGX_EPC_PAGE_CONFLICT && ret != ENCLS_FAULT(X86_TRAP_GP))
+			break;
+		sched_yield();
+	}
+	return ret;
+}
+
 static uint64_t now_us(void)
 {
 	struct timespec ts;
@@ -118,7 +140,7 @@ static int encl_ewb_wait(struct sgx_encl *encl, const struct sgx_pageinfo *pginf
 		/* A second ETRACK is refused until the first one's threads are
 		 * out, and then it completes the tracking: try it each time. */
 		(void)ENCLS_RETRY(encls_etrack(core->cpu, encl_page_addr(encl->secs.epc_page)));
-		ret = ENCLS_RETRY(encls_ewb(core->cpu, pginfo, encl_page_addr(frame), slot));
+		ret = ewb_once(core, pginfo, frame, slot);
 	}
 	encl->nr_ewb_waiting--;
 	if (ret == SGX_NOT_TRACKED)
@@ -154,11 +176,11 @@ static int encl_ewb(struct sgx_encl *encl, struct sgx_encl_page *page)
 	pginfo.contents = (uintptr_t)contents;
 	pginfo.metadata = (uintptr_t)&pcmd;
 
-	ret = ENCLS_RETRY(encls_ewb(core->cpu, &pginfo, encl_page_addr(frame), slot));
+	ret = ewb_once(core, &pginfo, frame, slot);
 	if (ret == SGX_NOT_TRACKED) {
 		core_count(core, ewb_retry_etrack);
 		(void)ENCLS_RETRY(encls_etrack(core->cpu, encl_page_addr(encl->secs.epc_page)));
-		ret = ENCLS_RETRY(encls_ewb(core->cpu, &pginfo, encl_page_addr(frame), slot));
+		ret = ewb_once(core, &pginfo, frame, slot);
 		if (ret == SGX_NOT_TRACKED) {
 			core_count(core, ewb_retry_ipi);
 			ret = encl_ewb_wait(encl, &pginfo, frame, slot);
@@ -351,6 +373,7 @@ static int phase_write_one(struct sgx_core *core, struct reclaim_item *it)
 		}
 	}
 	pthread_cond_broadcast(&encl->reclaim_cond);
+	encl_assert_counts(encl);
 	pthread_mutex_unlock(&encl->lock);
 
 	if (ret == 0) {

@@ -1,0 +1,443 @@
+/*
+ * test_encl_api.c: the enclave calls of the SGX core one by one: what
+ * create, add, init, read/write, enter and evict accept and refuse (and
+ * that a refusal leaves nothing behind), the reclaimer's hooks (views
+ * zapped when a page is aged and before it is written back, threads asked
+ * to leave when EWB is not tracked), and a write-back that gives up while
+ * a thread stays inside, leaving the page resident and blocked, then
+ * succeeding once it has left.
+ */
+#include <pthread.h>
+
+#include "core_helpers.h"
+
+#define PAGE SGX_PAGE_SIZE
+
+static struct sgx_core_config quiet_config(void)
+{
+	struct sgx_core_config cfg;
+
+	sgx_core_config_default(&cfg);
+	cfg.no_reclaimer_thread = true;
+	return cfg;
+}
+
+static struct sgx_secs good_secs(uint64_t size)
+{
+	struct sgx_secs secs;
+
+	memset(&secs, 0, sizeof(secs));
+	secs.size = size;
+	secs.base = size * 4;
+	secs.ssa_frame_size = 1;
+	secs.attributes = SGX_ATTR_MODE64BIT;
+	secs.xfrm = SGX_XFRM_LEGACY;
+	return secs;
+}
+
+TEST(create_refusals_leave_nothing)
+{
+	struct sgx_core_config cfg = quiet_config();
+	int fds = ch_count_fds();
+	struct sgx_cpu *cpu = ch_machine(64);
+	struct sgx_core *core = ch_core(cpu, &cfg);
+	struct sgx_encl *encl = NULL;
+	struct sgx_secs secs;
+
+	secs = good_secs(3 * PAGE);
+	CHECK_EQ(sgx_encl_create(core, &secs, NULL, NULL, &encl), -EINVAL); /* not a power of 2 */
+	secs = good_secs(PAGE);
+	CHECK_EQ(sgx_encl_create(core, &secs, NULL, NULL, &encl), -EINVAL); /* one page */
+	secs = good_secs(1ULL << 40);
+	CHECK_EQ(sgx_encl_create(core, &secs, NULL, NULL, &encl), -EINVAL); /* past the maximum */
+	secs = good_secs(4 * PAGE);
+	secs.attributes = 0; /* the processor refuses 32-bit enclaves here */
+	CHECK_EQ(sgx_encl_create(core, &secs, NULL, NULL, &encl), -EIO);
+	secs = good_secs(4 * PAGE);
+	secs.base += PAGE; /* not aligned to the size */
+	CHECK_EQ(sgx_encl_create(core, &secs, NULL, NULL, &encl), -EIO);
+	CHECK_EQ(sgx_encl_create(NULL, &secs, NULL, NULL, &encl), -EINVAL);
+	CHECK(encl == NULL);
+	ch_check_empty(core, 0);
+	CHECK_EQ(ch_count_fds(), fds);
+	sgx_core_destroy(core);
+	sgx_cpu_destroy(cpu);
+}
+
+TEST(add_and_init_refusals)
+{
+	struct sgx_core_config cfg = quiet_config();
+	struct sgx_cpu *cpu = ch_machine(64);
+	struct sgx_core *core = ch_core(cpu, &cfg);
+	struct sgx_secinfo secinfo;
+	struct sgx_sigstruct sig;
+	struct sgx_sign_params params;
+	struct sgx_encl_stats es;
+	struct ch_encl e;
+	uint8_t page[PAGE], mr[32];
+	int leaf = -1;
+
+	CHECK_EQ(ch_build_ex(core, 1, 2, 1, 8 * PAGE, false, &e), 0);
+	memset(page, 0x5c, sizeof(page));
+	memset(&secinfo, 0, sizeof(secinfo));
+	secinfo.flags = SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W;
+	CHECK_EQ(sgx_encl_add_page(e.encl, 0, page, &secinfo, 0), -EBUSY);
+	CHECK_EQ(sgx_encl_add_page(e.encl, 5 * PAGE + 8, page, &secinfo, 0), -EINVAL);
+	CHECK_EQ(sgx_encl_add_page(e.encl, 8 * PAGE, page, &secinfo, 0), -EINVAL);
+	secinfo.flags = SGX_SECINFO_REG | SGX_SECINFO_W; /* W without R: EADD faults */
+	CHECK_EQ(sgx_encl_add_page(e.encl, 5 * PAGE, page, &secinfo, 0), -EIO);
+	/* An unaligned source is fine. */
+	secinfo.flags = SGX_SECINFO_REG | SGX_SECINFO_R;
+	CHECK_EQ(sgx_encl_add_page(e.encl, 5 * PAGE, (uint8_t *)page + 0, &secinfo, 0x0003), 0);
+	sgx_encl_stats(e.encl, &es);
+	CHECK_EQ(es.pages, 4);
+	CHECK_EQ(es.resident, 4);
+
+	/* A SIGSTRUCT over another measurement: EINIT refuses. */
+	memset(mr, 0x42, sizeof(mr));
+	memset(&params, 0, sizeof(params));
+	params.attributes = SGX_ATTR_MODE64BIT;
+	params.attributes_mask = SGX_ATTR_MODE64BIT;
+	params.xfrm = SGX_XFRM_LEGACY;
+	params.xfrm_mask = SGX_XFRM_LEGACY;
+	CHECK_EQ(sgx_sigstruct_sign(ch_key(), &params, mr, &sig), 0);
+	CHECK_EQ(sgx_encl_init(e.encl, &sig, NULL, &leaf), -EPERM);
+	CHECK_SGX(leaf, SGX_INVALID_MEASUREMENT);
+	CHECK(!sgx_encl_initialized(e.encl));
+	sgx_encl_release(e.encl);
+
+	/* Initialized: no more pages, no second EINIT. */
+	CHECK_EQ(ch_build(core, 2, 2, 1, true, &e), 0);
+	CHECK(sgx_encl_initialized(e.encl));
+	secinfo.flags = SGX_SECINFO_REG | SGX_SECINFO_R;
+	CHECK_EQ(sgx_encl_add_page(e.encl, 3 * PAGE, page, &secinfo, 0), -EINVAL);
+	CHECK_EQ(sgx_encl_init(e.encl, &sig, NULL, &leaf), -EINVAL);
+	sgx_encl_release(e.encl);
+	ch_check_empty(core, 0);
+	sgx_core_destroy(core);
+	sgx_cpu_destroy(cpu);
+}
+
+TEST(read_write_ranges)
+{
+	struct sgx_core_config cfg = quiet_config();
+	struct sgx_cpu *cpu = ch_machine(64);
+	struct sgx_core *core = ch_core(cpu, &cfg);
+	struct ch_encl e;
+	uint8_t want[3 * PAGE], got[3 * PAGE], buf[100];
+
+	CHECK_EQ(ch_build_ex(core, 3, 3, 0, 8 * PAGE, true, &e), 0);
+	for (int i = 0; i < 3; i++)
+		ch_fill(want + i * PAGE, e.tag, (uint64_t)i, 0);
+	/* Across pages, some written back. */
+	CHECK_EQ(sgx_encl_evict(e.encl, PAGE), 0);
+	CHECK_EQ(sgx_encl_read(e.encl, 100, got, 2 * PAGE + 50), 0);
+	CHECK_MEM(got, want + 100, 2 * PAGE + 50);
+	memset(buf, 0x77, sizeof(buf));
+	CHECK_EQ(sgx_encl_evict(e.encl, 2 * PAGE), 0);
+	CHECK_EQ(sgx_encl_write(e.encl, 2 * PAGE - 50, buf, sizeof(buf)), 0);
+	memcpy(want + 2 * PAGE - 50, buf, sizeof(buf));
+	CHECK_EQ(sgx_encl_evict(e.encl, 2 * PAGE), 0);
+	CHECK_EQ(sgx_encl_evict(e.encl, 1 * PAGE), 0);
+	CHECK_EQ(sgx_encl_read(e.encl, 0, got, 3 * PAGE), 0);
+	CHECK_MEM(got, want, 3 * PAGE);
+	/* Outside, or where nothing was added. */
+	CHECK_EQ(sgx_encl_read(e.encl, 8 * PAGE - 10, buf, 11), -EINVAL);
+	CHECK_EQ(sgx_encl_read(e.encl, UINT64_MAX - 5, buf, 10), -EINVAL);
+	CHECK_EQ(sgx_encl_read(e.encl, 3 * PAGE, buf, 1), -EFAULT);
+	CHECK_EQ(sgx_encl_read(e.encl, 3 * PAGE - 1, buf, 2), -EFAULT);
+	CHECK_EQ(sgx_encl_read(e.encl, 0, buf, 0), 0);
+	CHECK_EQ(sgx_encl_mark_young(e.encl, 4 * PAGE), -EFAULT);
+	CHECK_EQ(sgx_encl_mark_young(e.encl, 0), 0);
+	sgx_encl_release(e.encl);
+	ch_check_empty(core, 0);
+	sgx_core_destroy(core);
+	sgx_cpu_destroy(cpu);
+}
+
+/* --- Hooks ---------------------------------------------------------------- */
+
+struct hook_log {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned int zap_age, zap_reclaim, kicks;
+	uint64_t last_offset;
+	bool leave; /* kick asks the thread inside to leave */
+};
+
+static void hook_zap(struct sgx_encl *encl, uint64_t offset, enum sgx_encl_zap_reason why,
+		     void *ctx)
+{
+	struct hook_log *log = ctx;
+
+	pthread_mutex_lock(&log->lock);
+	if (why == SGX_ZAP_AGE)
+		log->zap_age++;
+	else
+		log->zap_reclaim++;
+	log->last_offset = offset;
+	pthread_mutex_unlock(&log->lock);
+}
+
+static void hook_kick(struct sgx_encl *encl, void *ctx)
+{
+	struct hook_log *log = ctx;
+
+	pthread_mutex_lock(&log->lock);
+	log->kicks++;
+	log->leave = true;
+	pthread_cond_broadcast(&log->cond);
+	pthread_mutex_unlock(&log->lock);
+}
+
+static const struct sgx_encl_ops hook_ops = {
+	.zap = hook_zap,
+	.kick = hook_kick,
+};
+
+TEST(zap_hook_on_age_and_reclaim)
+{
+	struct sgx_core_config cfg = quiet_config();
+	struct sgx_cpu *cpu = ch_machine(64);
+	struct sgx_core *core = ch_core(cpu, &cfg);
+	struct hook_log log = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+	struct sgx_secinfo secinfo;
+	struct sgx_core_stats st;
+	struct sgx_encl *encl;
+	struct sgx_secs secs = good_secs(4 * PAGE);
+	uint8_t page[PAGE];
+	int n;
+
+	CHECK_EQ(sgx_encl_create(core, &secs, &hook_ops, &log, &encl), 0);
+	memset(&secinfo, 0, sizeof(secinfo));
+	secinfo.flags = SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W;
+	memset(page, 1, sizeof(page));
+	for (uint64_t i = 0; i < 3; i++)
+		CHECK_EQ(sgx_encl_add_page(encl, i * PAGE, page, &secinfo, 0), 0);
+	/* Page 2 touched: young, the others old. */
+	CHECK_EQ(sgx_encl_read(encl, 2 * PAGE, page, 8), 0);
+	n = sgx_core_reclaim(core);
+	CHECK_EQ(n, 2);
+	CHECK_EQ(log.zap_age, 1);
+	CHECK_EQ(log.zap_reclaim, 2);
+	CHECK_EQ(sgx_core_stats(core, &st), 0);
+	CHECK_EQ(st.age_hits, 1);
+	CHECK_EQ(st.age_misses, 2);
+	/* Aged once, it goes the next time. */
+	n = sgx_core_reclaim(core);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(log.zap_reclaim, 3);
+	CHECK_EQ(log.last_offset, 2 * PAGE);
+	CHECK_EQ(sgx_core_reclaim(core), 0); /* nothing left on the LRU */
+	sgx_encl_release(encl);
+	ch_check_empty(core, 0);
+	sgx_core_destroy(core);
+	sgx_cpu_destroy(cpu);
+}
+
+struct inside_arg {
+	struct sgx_encl *encl;
+	uint64_t tcs;
+	struct hook_log *log;
+	bool wait_for_kick; /* else stay until told by the test */
+	_Atomic int state; /* 1 inside, 2 left */
+	_Atomic bool release;
+};
+
+static void *inside_main(void *p)
+{
+	struct inside_arg *a = p;
+	struct sgx_cpu_thread t = { 0 };
+
+	CHECK_EQ(sgx_encl_enter(a->encl, a->tcs, &t), 0);
+	atomic_store(&a->state, 1);
+	pthread_mutex_lock(&a->log->lock);
+	while (a->wait_for_kick ? !a->log->leave : !atomic_load(&a->release)) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 1000000;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&a->log->cond, &a->log->lock, &ts);
+	}
+	pthread_mutex_unlock(&a->log->lock);
+	sgx_encl_exit(a->encl, &t);
+	atomic_store(&a->state, 2);
+	return NULL;
+}
+
+/* Builds an initialized enclave with hooks: REG pages 0..3, TCS at 4, 5. */
+static struct sgx_encl *build_with_ops(struct sgx_core *core, struct hook_log *log)
+{
+	struct sgx_layout_page lp[6];
+	struct sgx_layout layout;
+	struct sgx_sign_params params;
+	struct sgx_sigstruct sig;
+	struct sgx_secinfo secinfo;
+	struct sgx_secs secs = good_secs(8 * PAGE);
+	struct sgx_encl *encl;
+	uint8_t page[PAGE], mr[32];
+
+	CHECK_EQ(sgx_encl_create(core, &secs, &hook_ops, log, &encl), 0);
+	memset(lp, 0, sizeof(lp));
+	for (uint64_t i = 0; i < 6; i++) {
+		memset(&secinfo, 0, sizeof(secinfo));
+		if (i < 4) {
+			ch_fill(page, 99, i, 0);
+			secinfo.flags = SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W;
+		} else {
+			memset(page, 0, sizeof(page));
+			secinfo.flags = SGX_SECINFO_TCS;
+		}
+		CHECK_EQ(sgx_encl_add_page(encl, i * PAGE, page, &secinfo, 0), 0);
+		lp[i].offset = i * PAGE;
+		lp[i].secinfo_flags = secinfo.flags;
+	}
+	memset(&layout, 0, sizeof(layout));
+	layout.size = secs.size;
+	layout.ssa_frame_size = 1;
+	layout.attributes = secs.attributes;
+	layout.xfrm = secs.xfrm;
+	layout.nr_pages = 6;
+	layout.pages = lp;
+	CHECK_EQ(sgx_layout_measure(&layout, mr), 0);
+	memset(&params, 0, sizeof(params));
+	params.attributes = secs.attributes;
+	params.attributes_mask = SGX_ATTR_MODE64BIT;
+	params.xfrm = secs.xfrm;
+	params.xfrm_mask = SGX_XFRM_LEGACY;
+	CHECK_EQ(sgx_sigstruct_sign(ch_key(), &params, mr, &sig), 0);
+	CHECK_EQ(sgx_encl_init(encl, &sig, NULL, NULL), 0);
+	return encl;
+}
+
+/* A thread inside holds EWB up: ETRACK, then the kick hook, which makes it
+ * leave, then the write-back goes through. */
+TEST(kick_hook_lets_ewb_through)
+{
+	struct sgx_core_config cfg = quiet_config();
+	struct sgx_cpu *cpu = ch_machine(64);
+	struct sgx_core *core;
+	struct hook_log log = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+	struct inside_arg a = { 0 };
+	struct sgx_core_stats st;
+	struct sgx_encl *encl;
+	pthread_t th;
+	uint8_t buf[PAGE], want[PAGE];
+
+	cfg.ipi_wait_us = 2000000;
+	core = ch_core(cpu, &cfg);
+	encl = build_with_ops(core, &log);
+	a.encl = encl;
+	a.tcs = 4 * PAGE;
+	a.log = &log;
+	a.wait_for_kick = true;
+	CHECK_EQ(pthread_create(&th, NULL, inside_main, &a), 0);
+	while (atomic_load(&a.state) != 1)
+		sched_yield();
+	CHECK_EQ(sgx_encl_evict(encl, 1 * PAGE), 0);
+	pthread_join(th, NULL);
+	CHECK_GE(log.kicks, 1);
+	CHECK_EQ(sgx_core_stats(core, &st), 0);
+	CHECK_EQ(st.ewb_retry_etrack, 1);
+	CHECK_EQ(st.ewb_retry_ipi, 1);
+	CHECK_EQ(st.ewb_gave_up, 0);
+	ch_fill(want, 99, 1, 0);
+	CHECK_EQ(sgx_encl_read(encl, PAGE, buf, PAGE), 0);
+	CHECK_MEM(buf, want, PAGE);
+	sgx_encl_release(encl);
+	ch_check_empty(core, 0);
+	sgx_core_destroy(core);
+	sgx_cpu_destroy(cpu);
+}
+
+/* A thread that stays inside: EWB gives up, the page stays resident and
+ * blocked with its contents; once the thread left, it goes.  A TCS left
+ * blocked that way can still be entered: entering writes it back and
+ * loads it first. */
+TEST(ewb_gives_up_while_thread_inside)
+{
+	struct sgx_core_config cfg = quiet_config();
+	struct sgx_cpu *cpu = ch_machine(64);
+	struct sgx_core *core;
+	struct hook_log log = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+	struct inside_arg a = { 0 };
+	struct sgx_encl_page_info info;
+	struct sgx_core_stats st;
+	struct sgx_cpu_thread t = { 0 };
+	struct sgx_encl *encl;
+	pthread_t th;
+	uint8_t buf[PAGE], want[PAGE];
+
+	cfg.ipi_wait_us = 3000;
+	core = ch_core(cpu, &cfg);
+	encl = build_with_ops(core, &log);
+	a.encl = encl;
+	a.tcs = 4 * PAGE;
+	a.log = &log;
+	a.wait_for_kick = false;
+	CHECK_EQ(pthread_create(&th, NULL, inside_main, &a), 0);
+	while (atomic_load(&a.state) != 1)
+		sched_yield();
+
+	CHECK_EQ(sgx_encl_evict(encl, 2 * PAGE), -EAGAIN);
+	CHECK_EQ(sgx_encl_page_info(encl, 2 * PAGE, &info), 0);
+	CHECK(info.resident);
+	CHECK(info.blocked);
+	CHECK(!info.being_reclaimed);
+	ch_fill(want, 99, 2, 0);
+	CHECK_EQ(sgx_encl_read(encl, 2 * PAGE, buf, PAGE), 0);
+	CHECK_MEM(buf, want, PAGE);
+	/* The other TCS too. */
+	CHECK_EQ(sgx_encl_evict(encl, 5 * PAGE), -EAGAIN);
+	CHECK_EQ(sgx_core_stats(core, &st), 0);
+	CHECK_EQ(st.ewb_gave_up, 2);
+	CHECK_EQ(st.backing_charged, 0);
+	CHECK_GE(log.kicks, 2);
+
+	atomic_store(&a.release, true);
+	pthread_mutex_lock(&log.lock);
+	pthread_cond_broadcast(&log.cond);
+	pthread_mutex_unlock(&log.lock);
+	pthread_join(th, NULL);
+
+	/* The blocked TCS: entering writes it back and loads it. */
+	CHECK_EQ(sgx_encl_enter(encl, 5 * PAGE, &t), 0);
+	sgx_encl_exit(encl, &t);
+	CHECK_EQ(sgx_encl_page_info(encl, 5 * PAGE, &info), 0);
+	CHECK(info.resident && !info.blocked);
+	/* Already blocked: EBLOCK says so, EWB goes on. */
+	CHECK_EQ(sgx_encl_evict(encl, 2 * PAGE), 0);
+	CHECK_EQ(sgx_encl_read(encl, 2 * PAGE, buf, PAGE), 0);
+	CHECK_MEM(buf, want, PAGE);
+	/* Entering a REG page is refused; a page never added too. */
+	CHECK_EQ(sgx_encl_enter(encl, 0, &t), -EINVAL);
+	CHECK_EQ(sgx_encl_enter(encl, 6 * PAGE, &t), -EFAULT);
+	sgx_encl_release(encl);
+	ch_check_empty(core, 0);
+	sgx_core_destroy(core);
+	sgx_cpu_destroy(cpu);
+}
+
+/* The reclaimer holds a reference while the owner releases: the teardown
+ * happens when it lets go, and quiesce waits for that. */
+TEST(release_while_reclaimer_holds)
+{
+	struct sgx_cpu *cpu = ch_machine(128);
+	struct sgx_core *core = ch_core(cpu, NULL);
+	int fds = ch_count_fds();
+
+	for (int round = 0; round < 20; round++) {
+		struct ch_encl e;
+
+		CHECK_EQ(ch_build(core, 20 + round, 200, 1, round % 2, &e), 0);
+		sgx_encl_release(e.encl);
+	}
+	ch_check_empty(core, 0);
+	CHECK_EQ(ch_count_fds(), fds);
+	sgx_core_destroy(core);
+	sgx_cpu_destroy(cpu);
+}
