@@ -48,7 +48,7 @@ int sgx_core_create(struct sgx_cpu *cpu, const struct sgx_core_config *cfg,
 	core->cpu = cpu;
 	core->batch = cfg->batch;
 	core->ipi_wait_us = cfg->ipi_wait_us ? cfg->ipi_wait_us : 20000;
-	pthread_mutex_init(&core->lru_lock, NULL);
+	core_mutex_init(&core->lru_lock);
 	list_init(&core->lru);
 	pthread_mutex_init(&core->encls_lock, NULL);
 	list_init(&core->encls);

@@ -160,7 +160,7 @@ int sgx_encl_create(struct sgx_core *core, const struct sgx_secs *secs,
 	list_init(&encl->core_link);
 	list_init(&encl->page_list);
 	list_init(&encl->va_pages);
-	pthread_mutex_init(&encl->lock, NULL);
+	core_mutex_init(&encl->lock);
 	pthread_cond_init(&encl->reclaim_cond, NULL);
 	encl->secs.encl = encl;
 	encl->secs.index = encl->nr_index;
