@@ -128,6 +128,11 @@ struct sgx_core {
 	struct list_head leaked;
 	_Atomic uint64_t nr_leaked;
 
+	/* Enclaves their owners released that are not torn down yet (a
+	 * reclaimer still holds them): their frames and charges are about to
+	 * come back, so an allocation waits for them rather than fail. */
+	_Atomic uint64_t nr_dying;
+
 	/* encls_lock guards encls (threaded through encl->core_link). */
 	pthread_mutex_t encls_lock;
 	struct list_head encls;

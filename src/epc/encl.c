@@ -106,6 +106,9 @@ static void encl_teardown(struct sgx_encl *encl)
 	munmap(encl->pages, encl->pages_bytes);
 	free(encl->pcmd_used);
 	free(encl);
+	/* Only a released enclave is torn down: the owner's reference is
+	 * the last but the reclaimers'. */
+	atomic_fetch_sub(&core->nr_dying, 1);
 }
 
 void encl_put(struct sgx_encl *encl)
@@ -121,6 +124,7 @@ void sgx_encl_release(struct sgx_encl *encl)
 	pthread_mutex_lock(&encl->lock);
 	encl->flags |= ENCL_RELEASED;
 	pthread_mutex_unlock(&encl->lock);
+	atomic_fetch_add(&encl->core->nr_dying, 1);
 	encl_put(encl);
 }
 

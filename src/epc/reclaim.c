@@ -462,6 +462,8 @@ static bool core_can_reclaim(void *ctx)
 	struct sgx_core *core = ctx;
 	uint64_t limit = atomic_load_explicit(&core->backing_limit, memory_order_relaxed);
 
+	if (atomic_load_explicit(&core->nr_dying, memory_order_relaxed))
+		return true; /* frames and charges are about to come back */
 	return atomic_load_explicit(&core->nr_lru, memory_order_relaxed) != 0 && limit != 0 &&
 	       atomic_load_explicit(&core->backing_charged, memory_order_relaxed) < limit;
 }
@@ -483,9 +485,10 @@ static int core_reclaim_direct(void *ctx)
 		return ret;
 	}
 	/* Other threads may have freed pages while this batch found nothing
-	 * to write back (the reclaimer took the last charges): let the
+	 * to write back (the reclaimer took the last charges), or a released
+	 * enclave is about to give its frames and charges back: let the
 	 * allocation look again before it fails. */
-	if (sgx_epc_nr_free(core->epc)) {
+	if (sgx_epc_nr_free(core->epc) || atomic_load(&core->nr_dying)) {
 		direct_fruitless = 0;
 		return 0;
 	}
