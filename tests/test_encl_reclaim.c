@@ -1,5 +1,5 @@
 /*
- * test_encl_api.c: the enclave calls of the SGX core one by one: what
+ * test_encl_reclaim.c: the enclave calls of the SGX core one by one: what
  * create, add, init, read/write, enter and evict accept and refuse (and
  * that a refusal leaves nothing behind), the reclaimer's hooks (views
  * zapped when a page is aged and before it is written back, threads asked
