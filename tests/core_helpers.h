@@ -28,24 +28,6 @@
 
 #define CH_KEY_PATH SGXEMU_TEST_DATA "/vectors/oracle_key.pem"
 
-#ifdef SGXEMU_TSAN
-/*
- * Suppression, with its reason.  The emulated processor locks EPCM frames
- * by role: a leaf's target frame, then its SECS frame (cpu_internal.h).
- * When the page cache hands a frame that was a SECS out again as a child
- * page (and the other way round), ThreadSanitizer, which orders locks by
- * address, sees "X then Y" and later "Y then X" and reports a cycle.  No
- * frame is a target and a SECS at once, so the cycle cannot close; every
- * test here reuses frames across enclaves on purpose.  Only that report,
- * only from the frame locks, is suppressed.
- */
-const char *__tsan_default_suppressions(void);
-const char *__tsan_default_suppressions(void)
-{
-	return "deadlock:cpu_frame_lock\n";
-}
-#endif
-
 /* A machine of frames EPC pages, seeded fused keys, writable launch
  * control. */
 static inline struct sgx_cpu *ch_machine(uint64_t frames)

@@ -232,7 +232,7 @@ static bool is_child_type(unsigned int type)
  * that must complete once a leaf has committed. */
 static void frame_lock_always(struct sgx_cpu *cpu, uint64_t index)
 {
-	pthread_mutex_lock(&cpu->epcm[index].lock);
+	frame_raw_lock(&cpu->epcm[index].lock);
 }
 
 /* Try-locks a target frame for a leaf whose conflicts are #GP. */

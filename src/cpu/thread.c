@@ -105,11 +105,11 @@ void sgx_cpu_thread_exit(struct sgx_cpu *cpu, struct sgx_cpu_thread *t)
 	 * SGX_ENCLAVE_ACT), and so does its SECS.  The bookkeeping completes
 	 * whatever the frames' poison state. */
 	e = &cpu->epcm[idx];
-	pthread_mutex_lock(&e->lock);
+	frame_raw_lock(&e->lock);
 	THREAD_CHECK(e->valid && e->type == SGX_PAGE_TYPE_TCS && e->tcs_busy &&
 		     e->secs == (uint64_t)sidx);
 	e->tcs_busy = false;
-	pthread_mutex_lock(&cpu->epcm[sidx].lock);
+	frame_raw_lock(&cpu->epcm[sidx].lock);
 	sp = secs_private(cpu_frame_ptr(cpu, (uint64_t)sidx));
 	THREAD_CHECK(sp->nr_threads > 0);
 	sp->nr_threads--;
@@ -121,8 +121,8 @@ void sgx_cpu_thread_exit(struct sgx_cpu *cpu, struct sgx_cpu_thread *t)
 		THREAD_CHECK(t->entry_epoch + 1 == sp->epoch && sp->nr_active_prev > 0);
 		sp->nr_active_prev--;
 	}
-	pthread_mutex_unlock(&cpu->epcm[sidx].lock);
-	pthread_mutex_unlock(&e->lock);
+	frame_raw_unlock(&cpu->epcm[sidx].lock);
+	frame_raw_unlock(&e->lock);
 out:
 	t->tcs = NULL;
 	t->secs = NULL;
