@@ -102,7 +102,9 @@ void sgx_cpu_config_default(struct sgx_cpu_config *cfg, uint64_t epc_bytes);
 
 /* Creates a machine.  Returns 0, -EINVAL for a config the model cannot be
  * (no sections, unaligned or zero sizes, more than 8 sections), or -ENOMEM.
- * Every EPC frame starts invalid in the EPCM. */
+ * Every EPC frame starts invalid in the EPCM.  The EPC is backed by host
+ * memory at creation (as hardware EPC exists from power-on), so creating a
+ * machine costs about a page zeroing per frame. */
 int sgx_cpu_create(const struct sgx_cpu_config *cfg, struct sgx_cpu **out);
 void sgx_cpu_destroy(struct sgx_cpu *cpu);
 const struct sgx_cpu_config *sgx_cpu_config(const struct sgx_cpu *cpu);
@@ -194,8 +196,12 @@ void sgx_cpu_thread_exit(struct sgx_cpu *cpu, struct sgx_cpu_thread *t);
 
 /* EGETKEY on behalf of the enclave whose SECS is given (the enclave the
  * calling thread is in).  0 or an SGX error code (SGX_INVALID_ATTRIBUTE,
- * SGX_INVALID_CPUSVN, SGX_INVALID_ISVSVN, SGX_INVALID_KEYNAME) or
- * ENCLS_FAULT(#GP) for reserved bits. */
+ * SGX_INVALID_CPUSVN, SGX_INVALID_ISVSVN, SGX_INVALID_KEYNAME), or a
+ * fault: #GP for reserved bits, a KEYREQUEST not 512-aligned, a key buffer
+ * not 16-aligned, or a SECS that is not an initialized enclave's; #PF for a
+ * SECS outside the EPC; #MC for a poisoned one.  Nothing is written on
+ * failure.  It allocates inside OpenSSL, so a trap handler must leave
+ * signal context before calling it. */
 int enclu_egetkey(struct sgx_cpu *cpu, void *secs, const struct sgx_keyrequest *req,
 		  uint8_t key[16]);
 
