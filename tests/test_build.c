@@ -88,6 +88,7 @@ static int eadd(struct sgx_cpu *cpu, void *secs, void *epc, uint64_t addr, uint6
 /* Removes every valid page, children first, and checks none is left. */
 static void teardown(struct sgx_cpu *cpu)
 {
+	CHECK_EQ(sgx_cpu_check(cpu), 0);
 	for (int pass = 0; pass < 2; pass++)
 		for (uint64_t i = 0; i < sgx_cpu_nr_frames(cpu); i++) {
 			int ret = encls_eremove(cpu, frame(cpu, i));
@@ -320,6 +321,7 @@ TEST(eadd_refusals)
 
 	/* The SECS now has two children and cannot go. */
 	CHECK_SGX(encls_eremove(cpu, frame(cpu, 0)), SGX_CHILD_PRESENT);
+	CHECK_EQ(sgx_cpu_check(cpu), 0);
 	free(tcs);
 	teardown(cpu);
 }

@@ -230,6 +230,12 @@ int sgx_cpu_epcm_info(const struct sgx_cpu *cpu, const void *epc, struct sgx_epc
 /* Number of valid EPCM entries: a leak check for tests. */
 uint64_t sgx_cpu_nr_valid(const struct sgx_cpu *cpu);
 
+/* Checks the EPCM's invariants (every child names a valid SECS; a SECS's
+ * child count and thread count match its pages).  0, -EUCLEAN if broken,
+ * -ENOMEM.  Quiescent machines only; debug builds (SGXEMU_DEBUG) run it
+ * when a machine is destroyed. */
+int sgx_cpu_check(const struct sgx_cpu *cpu);
+
 /* Memory-failure injection: marks the frame poisoned; the next leaf that
  * touches it machine-checks (returns ENCLS_FAULT(18)). */
 #define X86_TRAP_MC 18

@@ -176,6 +176,10 @@ void sgx_cpu_destroy(struct sgx_cpu *cpu)
 {
 	if (!cpu)
 		return;
+#ifdef SGXEMU_DEBUG
+	if (sgx_cpu_check(cpu) == -EUCLEAN)
+		abort(); /* the EPCM's bookkeeping broke; see sgx_cpu_check() */
+#endif
 	free(cpu->epcm);
 	for (unsigned int i = 0; i < cpu->nr_sections; i++)
 		munmap(cpu->sections[i].base, cpu->sections[i].size);
@@ -384,6 +388,63 @@ uint64_t sgx_cpu_nr_valid(const struct sgx_cpu *cpu)
 		frame_raw_unlock(&cpu->epcm[f].lock);
 	}
 	return n;
+}
+
+/*
+ * The EPCM's invariants, on a quiescent machine:
+ *   every valid child page names a valid SECS;
+ *   a SECS's child_count == its valid REG/TCS/TRIM pages;
+ *   a SECS's nr_threads == its busy TCS pages;
+ *   no VA page is pinned.
+ * O(frames) time and O(frames) memory.
+ */
+int sgx_cpu_check(const struct sgx_cpu *cpu)
+{
+	uint64_t *children, *busy;
+	int ret = 0;
+
+	children = calloc(cpu->nr_frames, sizeof(*children));
+	busy = calloc(cpu->nr_frames, sizeof(*busy));
+	if (!children || !busy) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (uint64_t f = 0; f < cpu->nr_frames && !ret; f++) {
+		struct epcm_entry *e = &cpu->epcm[f];
+
+		frame_raw_lock(&e->lock);
+		if (e->valid && e->type != SGX_PAGE_TYPE_SECS && e->type != SGX_PAGE_TYPE_VA) {
+			if (e->secs >= cpu->nr_frames)
+				ret = -EUCLEAN;
+			else
+				children[e->secs]++;
+			if (e->type == SGX_PAGE_TYPE_TCS && e->tcs_busy && !ret)
+				busy[e->secs]++;
+		}
+		if (e->valid && e->type == SGX_PAGE_TYPE_VA && cpu_frame_pinned(e))
+			ret = -EUCLEAN;
+		frame_raw_unlock(&e->lock);
+	}
+	for (uint64_t f = 0; f < cpu->nr_frames && !ret; f++) {
+		struct epcm_entry *e = &cpu->epcm[f];
+		bool is_secs;
+
+		frame_raw_lock(&e->lock);
+		is_secs = e->valid && e->type == SGX_PAGE_TYPE_SECS;
+		if (is_secs) {
+			const struct secs_private *sp = secs_private(cpu_frame_ptr(cpu, f));
+
+			if (sp->child_count != children[f] || sp->nr_threads != busy[f])
+				ret = -EUCLEAN;
+		} else if (children[f]) {
+			ret = -EUCLEAN; /* children of a frame that is no SECS */
+		}
+		frame_raw_unlock(&e->lock);
+	}
+out:
+	free(children);
+	free(busy);
+	return ret;
 }
 
 int sgx_cpu_poison(struct sgx_cpu *cpu, const void *epc)
