@@ -650,6 +650,7 @@ static int eld_locked(struct sgx_cpu *cpu, const struct sgx_pageinfo *pi, uint64
 	uint8_t *page = cpu_frame_ptr(cpu, idx);
 	struct sgx_pcmd pcmd;
 	struct paging_aad aad;
+	uint64_t expected;
 	struct paging_ctx *c;
 	struct eld_owner owner;
 	unsigned int type;
@@ -688,7 +689,8 @@ static int eld_locked(struct sgx_cpu *cpu, const struct sgx_pageinfo *pi, uint64
 		goto err_undo;
 	}
 	/* The slot must still hold the version the MAC was checked with. */
-	if (!__atomic_compare_exchange_n(slot, &aad.version, 0, false, __ATOMIC_ACQ_REL,
+	expected = aad.version;
+	if (!__atomic_compare_exchange_n(slot, &expected, 0, false, __ATOMIC_ACQ_REL,
 					 __ATOMIC_ACQUIRE)) {
 		ret = GP;
 		goto err_undo;

@@ -113,7 +113,7 @@ static inline void epc_spin_unlock(struct epc_spinlock *l)
 	atomic_store_explicit(&l->locked, 0, memory_order_release);
 }
 
-static inline bool epc_spin_is_locked(struct epc_spinlock *l)
+static inline __attribute__((unused)) bool epc_spin_is_locked(struct epc_spinlock *l)
 {
 	return atomic_load_explicit(&l->locked, memory_order_relaxed) != 0;
 }
