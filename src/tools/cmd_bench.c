@@ -9,8 +9,8 @@
  * record and 16 times the 64-byte EEXTEND record and 256 bytes of the page.
  * The hash of that stream is MRENCLAVE, so the floor doubles as a check.
  *
- * bench epc: the page cache's allocation and free (src/epc) against the
- * kernel's one-list-one-lock design, on the same machine model.
+ * bench epc (bench_epc.c): the SGX core's allocation, paging and reclaim
+ * rates against their floors.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,7 +22,7 @@
 
 #include <openssl/evp.h>
 
-#include "epc/epc.h"
+#include "tools/bench.h"
 #include "tools/build.h"
 #include "tools/json.h"
 #include "tools/tools.h"
@@ -35,12 +35,9 @@
 /* Warm builds and floor passes per size; the fastest of each counts. */
 #define BENCH_ROUNDS 2
 
-enum { OPT_JSON = 256, OPT_SIZE, OPT_THREADS, OPT_ITER };
+enum { OPT_JSON = 256, OPT_SIZE };
 
 static const char bench_help[] =
-	"usage: sgxemu bench build [--json] [--size-mb N]...\n"
-	"       sgxemu bench epc [--json] [--threads N] [--iterations N]\n"
-	"\n"
 	"build: builds and initializes enclaves of 64 MiB and 1 GiB (one TCS,\n"
 	"all other pages measured REG pages) on an emulated machine whose EPC\n"
 	"holds them, and times ECREATE..EINIT.  In the same run it times the\n"
@@ -55,21 +52,13 @@ static const char bench_help[] =
 	"\n"
 	"      --size-mb N   build N MiB instead (a power of two, repeatable)\n"
 	"      --json        print {pages_per_s, sha256_pages_per_s, ratio, sizes}\n"
-	"\n"
-	"epc: EPC page allocation and free through the page cache, with 1 and 2\n"
-	"threads (or --threads N), against the kernel's design on the same\n"
-	"machine: one free list under one mutex and a shared atomic free count.\n"
-	"ratio = baseline ns per pair / page cache ns per pair (> 1: faster).\n"
-	"\n"
-	"      --threads N     only N threads (1..64)\n"
-	"      --iterations N  alloc+free pairs per thread (default 2000000)\n"
-	"      --json          print {runs: [{threads, ns_per_pair,\n"
-	"                      baseline_ns_per_pair, ratio}]}\n";
+	"\n";
 
-#define EPC_BENCH_BYTES (64ULL << 20)
-#define EPC_BENCH_ITERATIONS 2000000
-#define EPC_BENCH_MAX_THREADS 64
-#define EPC_BENCH_MAX_ITERATIONS 10000000000ULL
+static void bench_usage(void)
+{
+	printf("usage: sgxemu bench build [--json] [--size-mb N]...\n%s\n%s%s", bench_epc_usage,
+	       bench_help, bench_epc_help);
+}
 
 struct bench_size {
 	uint64_t size;
@@ -78,14 +67,6 @@ struct bench_size {
 	double cold_s; /* first build on a fresh machine */
 	double sha_s;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* A generated enclave of size bytes: page 0 a TCS, then measured RW REG
  * pages whose contents cycle through a pool of POOL_PAGES pages. */
@@ -194,24 +175,24 @@ static int bench_floor(const struct sgx_layout *l, const uint8_t mrenclave[32], 
 	ecreate.tag = SGX_MEAS_TAG_ECREATE;
 	ecreate.ssa_frame_size = l->ssa_frame_size;
 	ecreate.size = l->size;
-	t0 = now_s();
+	t0 = bench_now();
 	if (!EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ||
 	    !EVP_DigestUpdate(ctx, &ecreate, sizeof(ecreate)))
 		goto out;
-	total += now_s() - t0;
+	total += bench_now() - t0;
 	for (size_t i = 0; i < l->nr_pages; i += FLOOR_BATCH) {
 		size_t n = l->nr_pages - i < FLOOR_BATCH ? l->nr_pages - i : FLOOR_BATCH;
 
 		bench_stream(l, i, n, s);
-		t0 = now_s();
+		t0 = bench_now();
 		if (!EVP_DigestUpdate(ctx, s, n * STREAM_PER_PAGE))
 			goto out;
-		total += now_s() - t0;
+		total += bench_now() - t0;
 	}
-	t0 = now_s();
+	t0 = bench_now();
 	if (!EVP_DigestFinal_ex(ctx, digest, &dlen))
 		goto out;
-	total += now_s() - t0;
+	total += bench_now() - t0;
 	*secs = total;
 	ret = memcmp(digest, mrenclave, 32) ? -EPROTO : 0;
 out:
@@ -230,9 +211,9 @@ static int bench_timed_build(struct sgx_cpu *cpu, const struct sgx_layout *l,
 	double t0;
 	int ret, rm;
 
-	t0 = now_s();
+	t0 = bench_now();
 	ret = build_enclave(cpu, l, ss, 0, &encl, &st);
-	*secs = now_s() - t0;
+	*secs = bench_now() - t0;
 	if (ret < 0)
 		ret = tool_fail("bench", "cannot build: %s", strerror(-ret));
 	else if (ret)
@@ -408,7 +389,7 @@ static int bench_build(int argc, char **argv)
 			json = true;
 			break;
 		case 'h':
-			fputs(bench_help, stdout);
+			bench_usage();
 			return EXIT_OK;
 		default:
 			return tool_usage("bench", "bad option");
@@ -431,115 +412,12 @@ static int bench_build(int argc, char **argv)
 	return EXIT_OK;
 }
 
-struct epc_run {
-	unsigned int threads;
-	double ns, baseline_ns;
-};
-
-/* One machine per measurement, so neither run inherits the other's state. */
-static int epc_measure(bool baseline, unsigned int threads, uint64_t iterations, double *ns)
-{
-	struct sgx_cpu *cpu;
-	int ret;
-
-	ret = build_machine(0, EPC_BENCH_BYTES, SGX_LC_WRITABLE, &cpu);
-	if (ret)
-		return tool_fail("bench", "cannot create a machine: %s", strerror(-ret));
-	if (baseline)
-		ret = sgx_epc_bench_mutex_baseline(cpu, threads, iterations, ns);
-	else
-		ret = sgx_epc_bench_alloc(cpu, threads, iterations, ns);
-	sgx_cpu_destroy(cpu);
-	if (ret)
-		return tool_fail("bench", "%s with %u threads failed: %s",
-				 baseline ? "mutex baseline" : "page cache", threads, strerror(-ret));
-	return 0;
-}
-
-static int bench_epc(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "threads", required_argument, NULL, OPT_THREADS },
-		{ "iterations", required_argument, NULL, OPT_ITER },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	struct epc_run runs[2] = { { .threads = 1 }, { .threads = 2 } };
-	uint64_t iterations = EPC_BENCH_ITERATIONS, v;
-	int n = 2, c, ret;
-	bool json = false;
-
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case OPT_THREADS:
-			if (parse_u64(optarg, EPC_BENCH_MAX_THREADS, &v) || !v)
-				return tool_usage("bench", "--threads: '%s' is not in 1..%d", optarg,
-						  EPC_BENCH_MAX_THREADS);
-			runs[0].threads = v;
-			n = 1;
-			break;
-		case OPT_ITER:
-			if (parse_u64(optarg, EPC_BENCH_MAX_ITERATIONS, &iterations) || !iterations)
-				return tool_usage("bench", "--iterations: '%s' is not in 1..%llu",
-						  optarg, EPC_BENCH_MAX_ITERATIONS);
-			break;
-		case OPT_JSON:
-			json = true;
-			break;
-		case 'h':
-			fputs(bench_help, stdout);
-			return EXIT_OK;
-		default:
-			return tool_usage("bench", "bad option");
-		}
-	}
-	if (optind != argc)
-		return tool_usage("bench", "unexpected argument '%s'", argv[optind]);
-	for (int i = 0; i < n; i++) {
-		ret = epc_measure(false, runs[i].threads, iterations, &runs[i].ns);
-		if (!ret)
-			ret = epc_measure(true, runs[i].threads, iterations, &runs[i].baseline_ns);
-		if (ret)
-			return ret;
-	}
-	if (json) {
-		struct json j;
-
-		json_init(&j, stdout);
-		json_begin_object(&j, NULL);
-		json_string(&j, "benchmark", "epc");
-		json_u64(&j, "iterations", iterations);
-		json_begin_array(&j, "runs");
-		for (int i = 0; i < n; i++) {
-			json_begin_object(&j, NULL);
-			json_u64(&j, "threads", runs[i].threads);
-			json_double(&j, "ns_per_pair", runs[i].ns);
-			json_double(&j, "baseline_ns_per_pair", runs[i].baseline_ns);
-			json_double(&j, "ratio", runs[i].baseline_ns / runs[i].ns);
-			json_end_object(&j);
-		}
-		json_end_array(&j);
-		json_end_object(&j);
-		json_finish(&j);
-		return EXIT_OK;
-	}
-	printf("bench epc: EPC page alloc+free pairs, page cache vs one mutex-guarded list\n");
-	printf("%-8s %14s %14s %6s\n", "threads", "ns/pair", "baseline ns", "ratio");
-	for (int i = 0; i < n; i++)
-		printf("%-8u %14.1f %14.1f %6.2f\n", runs[i].threads, runs[i].ns,
-		       runs[i].baseline_ns, runs[i].baseline_ns / runs[i].ns);
-	printf("ratio = baseline ns / page cache ns (> 1: the page cache is faster)\n");
-	return EXIT_OK;
-}
-
 int cmd_bench(int argc, char **argv)
 {
 	if (argc < 2)
 		return tool_usage("bench", "which benchmark? (build, epc)");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		fputs(bench_help, stdout);
+		bench_usage();
 		return EXIT_OK;
 	}
 	if (!strcmp(argv[1], "build"))

@@ -1,0 +1,27 @@
+/*
+ * bench.h: what the `sgxemu bench` subcommands share: the clock, and the
+ * entry point and help of `bench epc` (bench_epc.c), which cmd_bench.c
+ * dispatches to.
+ */
+#ifndef SGXEMU_TOOLS_BENCH_H
+#define SGXEMU_TOOLS_BENCH_H
+
+#include <time.h>
+
+/* CLOCK_MONOTONIC in seconds. */
+static inline double bench_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* `sgxemu bench epc ...`: argv starts at "epc". */
+int bench_epc(int argc, char **argv);
+
+/* Its part of `sgxemu bench --help`: the usage lines, and the text. */
+extern const char bench_epc_usage[];
+extern const char bench_epc_help[];
+
+#endif /* SGXEMU_TOOLS_BENCH_H */
