@@ -32,7 +32,8 @@ static const struct {
 	{ "show", cmd_show, "print a SIGSTRUCT's fields and check its signature" },
 	{ "check", cmd_check, "build an image on an emulated machine and EINIT it" },
 	{ "bench", cmd_bench, "benchmarks (bench build, bench epc)" },
-	{ "demo", cmd_demo, "sign, build and initialize the sample enclave" },
+	{ "stat", cmd_stat, "run a workload on an emulated machine and show the SGX core's statistics" },
+	{ "demo", cmd_demo, "the sample enclave's identity, then paging on an overcommitted EPC" },
 };
 
 static void usage(FILE *f)

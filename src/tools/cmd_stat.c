@@ -1,0 +1,344 @@
+/*
+ * cmd_stat.c: `sgxemu stat`: the SGX core's statistics for a machine the
+ * command starts.
+ *
+ * The command makes an emulated machine and a core with its reclaimer
+ * thread, runs a small workload that overcommits the EPC (by default
+ * enclaves holding 3 times the EPC, each page written and then read back
+ * and checked, so that write-backs, loads, aging and VA pages happen),
+ * prints every statistic the core keeps, releases everything and prints
+ * the final state, which must be empty: every frame free, no backing
+ * charge, no VA page.  Each phase is a step over one state (struct stat_run).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tools/build.h"
+#include "tools/json.h"
+#include "tools/tools.h"
+#include "tools/workload.h"
+
+#define STAT_EPC_MB 4
+#define STAT_MAX_EPC_MB 1024
+#define STAT_ENCLAVES 3
+#define STAT_MAX_ENCLAVES 64
+#define STAT_OVERCOMMIT 3
+#define STAT_LIMIT_PCT 300
+#define STAT_MAX_LIMIT_PCT 10000
+#define STAT_MAX_TOTAL_PAGES (1ULL << 20)
+/* Page 0 of each enclave is read again after this many pages: kept young. */
+#define STAT_HOT_EVERY 16
+
+enum { OPT_JSON = 256, OPT_EPC_MB, OPT_ENCLAVES, OPT_PAGES, OPT_LIMIT };
+
+static const char stat_help[] =
+	"usage: sgxemu stat [--json] [--epc-mb N] [--enclaves N] [--pages N]\n"
+	"                   [--limit-pct P]\n"
+	"\n"
+	"Starts an emulated SGX machine with the kernel's SGX core and its\n"
+	"reclaimer thread, runs a workload that overcommits the EPC, and prints\n"
+	"the core's statistics: total and free EPC pages per node, pages written\n"
+	"back and loaded, EWB retries by cause, aging hits and misses, backing\n"
+	"pages charged against the limit, VA pages, poisoned frames, the\n"
+	"reclaimer's batches.  The workload: N enclaves of RW pages, together 3\n"
+	"times the EPC; every page is added, written, then read back and checked\n"
+	"(page 0 of each enclave is read every 16 pages, so aging finds it\n"
+	"young).  Then every enclave is released and the final state printed:\n"
+	"every frame free, no backing charge, no VA page.  Exit 0 when the data\n"
+	"read back is right and the final state is empty; a workload stopped by\n"
+	"the backing limit is reported, not an error.\n"
+	"\n"
+	"      --epc-mb N       EPC size in MiB (1..1024, default 4)\n"
+	"      --enclaves N     enclaves in the workload (0..64, default 3; 0: an\n"
+	"                       idle machine)\n"
+	"      --pages N        pages per enclave (default: 3 x EPC / enclaves)\n"
+	"      --limit-pct P    backing limit in percent of the EPC (0..10000,\n"
+	"                       default 300: the workload fits; the core's own\n"
+	"                       default is 150)\n"
+	"      --json           print one JSON object: {workload, stats, final,\n"
+	"                       final_ok}\n";
+
+struct stat_run {
+	/* Options. */
+	bool json;
+	uint64_t epc_mb, nr_encl, pages, limit_pct;
+	/* The machine. */
+	struct sgx_cpu *cpu;
+	struct sgx_core *core;
+	uint64_t frames, limit;
+	struct wl_encl *encls;
+	/* What the workload did. */
+	uint64_t checked; /* pages read back and found right */
+	int stop_err; /* 0, or the error the workload stopped with */
+	uint64_t stop_encl, stop_page;
+	const char *stop_phase;
+	bool stop_by_limit; /* the backing limit stopped it: reported, not failed */
+	struct sgx_core_stats loaded, final;
+	char check[256]; /* sgx_core_check()'s answer after release */
+	bool final_ok;
+};
+
+static int stat_options(struct stat_run *s, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "epc-mb", required_argument, NULL, OPT_EPC_MB },
+		{ "enclaves", required_argument, NULL, OPT_ENCLAVES },
+		{ "pages", required_argument, NULL, OPT_PAGES },
+		{ "limit-pct", required_argument, NULL, OPT_LIMIT },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	s->epc_mb = STAT_EPC_MB;
+	s->nr_encl = STAT_ENCLAVES;
+	s->limit_pct = STAT_LIMIT_PCT;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_EPC_MB:
+			if (parse_u64(optarg, STAT_MAX_EPC_MB, &s->epc_mb) || !s->epc_mb)
+				return tool_usage("stat", "--epc-mb: '%s' is not in 1..%d", optarg,
+						  STAT_MAX_EPC_MB);
+			break;
+		case OPT_ENCLAVES:
+			if (parse_u64(optarg, STAT_MAX_ENCLAVES, &s->nr_encl))
+				return tool_usage("stat", "--enclaves: '%s' is not in 0..%d", optarg,
+						  STAT_MAX_ENCLAVES);
+			break;
+		case OPT_PAGES:
+			if (parse_u64(optarg, STAT_MAX_TOTAL_PAGES, &s->pages) || !s->pages)
+				return tool_usage("stat", "--pages: '%s' is not in 1..%llu", optarg,
+						  STAT_MAX_TOTAL_PAGES);
+			break;
+		case OPT_LIMIT:
+			if (parse_u64(optarg, STAT_MAX_LIMIT_PCT, &s->limit_pct))
+				return tool_usage("stat", "--limit-pct: '%s' is not in 0..%d", optarg,
+						  STAT_MAX_LIMIT_PCT);
+			break;
+		case OPT_JSON:
+			s->json = true;
+			break;
+		case 'h':
+			fputs(stat_help, stdout);
+			return -1;
+		default:
+			return tool_usage("stat", "bad option");
+		}
+	}
+	if (optind != argc)
+		return tool_usage("stat", "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+/* The machine, the core with its reclaimer, and the workload's size. */
+static int stat_machine(struct stat_run *s)
+{
+	struct sgx_core_config cfg;
+	int ret;
+
+	ret = build_machine(0, s->epc_mb << 20, SGX_LC_WRITABLE, &s->cpu);
+	if (ret)
+		return tool_fail("stat", "cannot create a machine of %llu MiB: %s",
+				 (unsigned long long)s->epc_mb, strerror(-ret));
+	s->frames = sgx_cpu_nr_frames(s->cpu);
+	s->limit = s->frames * s->limit_pct / 100;
+	if (s->nr_encl && !s->pages)
+		s->pages = STAT_OVERCOMMIT * s->frames / s->nr_encl ?: 1;
+	if (s->nr_encl * s->pages > STAT_MAX_TOTAL_PAGES)
+		return tool_error("stat", "%llu enclaves of %llu pages: more than %llu pages in all",
+				  (unsigned long long)s->nr_encl, (unsigned long long)s->pages,
+				  STAT_MAX_TOTAL_PAGES);
+	sgx_core_config_default(&cfg);
+	cfg.backing_limit = s->limit;
+	ret = sgx_core_create(s->cpu, &cfg, &s->core);
+	if (ret)
+		return tool_fail("stat", "cannot start the SGX core: %s", strerror(-ret));
+	s->encls = calloc(s->nr_encl ? s->nr_encl : 1, sizeof(*s->encls));
+	if (!s->encls)
+		return tool_fail("stat", "out of memory");
+	return 0;
+}
+
+/* Records where the workload stopped.  Running out of backing (the limit
+ * refused write-backs, or is reached, so no EPC page could be had) is an
+ * outcome to show; anything else fails the command. */
+static int stat_stop(struct stat_run *s, const char *phase, uint64_t encl, uint64_t page, int err)
+{
+	struct sgx_core_stats st;
+
+	s->stop_err = err;
+	s->stop_phase = phase;
+	s->stop_encl = encl;
+	s->stop_page = page;
+	sgx_core_stats(s->core, &st);
+	s->stop_by_limit = err == -ENOMEM &&
+			   (st.backing_limit_hits > 0 || st.backing_charged >= st.backing_limit);
+	if (s->stop_by_limit)
+		return 0;
+	if (err == -EBADMSG)
+		return tool_fail("stat", "enclave %llu page %llu read back wrong after paging",
+				 (unsigned long long)encl, (unsigned long long)page);
+	return tool_fail("stat", "workload: %s of enclave %llu page %llu failed: %s", phase,
+			 (unsigned long long)encl, (unsigned long long)page, strerror(-err));
+}
+
+/* Adds every enclave, writes every page, then reads every page back. */
+static int stat_workload(struct stat_run *s)
+{
+	uint64_t at = 0;
+	int ret;
+
+	for (uint64_t e = 0; e < s->nr_encl; e++) {
+		ret = wl_encl_create(s->core, e, s->pages, &s->encls[e], &at);
+		if (ret)
+			return stat_stop(s, "add", e, at, ret);
+	}
+	for (uint64_t e = 0; e < s->nr_encl; e++) {
+		ret = wl_encl_write(&s->encls[e], 1, &at);
+		if (ret)
+			return stat_stop(s, "write", e, at, ret);
+	}
+	for (uint64_t e = 0; e < s->nr_encl; e++) {
+		ret = wl_encl_verify(&s->encls[e], STAT_HOT_EVERY, &at);
+		if (ret)
+			return stat_stop(s, "read", e, at, ret);
+		s->checked += s->pages;
+	}
+	return 0;
+}
+
+/* The statistics while the enclaves live, with no reclaim batch running. */
+static int stat_snapshot(struct stat_run *s)
+{
+	sgx_core_quiesce(s->core);
+	sgx_core_stats(s->core, &s->loaded);
+	return 0;
+}
+
+/* Always runs: releases every enclave and checks nothing is left. */
+static int stat_release(struct stat_run *s)
+{
+	uint64_t valid;
+
+	if (!s->core)
+		goto out_cpu;
+	for (uint64_t e = 0; e < s->nr_encl && s->encls; e++)
+		wl_encl_release(&s->encls[e]);
+	sgx_core_quiesce(s->core);
+	sgx_core_stats(s->core, &s->final);
+	if (sgx_core_check(s->core, true, s->check, sizeof(s->check)) == 0)
+		snprintf(s->check, sizeof(s->check), "ok");
+	valid = sgx_cpu_nr_valid(s->cpu);
+	s->final_ok = wl_stats_empty(&s->final) && !strcmp(s->check, "ok") &&
+		      valid == s->final.epc_poisoned + s->final.epc_leaked;
+	sgx_core_destroy(s->core);
+	s->core = NULL;
+out_cpu:
+	if (s->cpu)
+		sgx_cpu_destroy(s->cpu);
+	s->cpu = NULL;
+	free(s->encls);
+	s->encls = NULL;
+	return 0;
+}
+
+static void stat_print_json(const struct stat_run *s)
+{
+	char stop[160];
+	struct json j;
+
+	json_init(&j, stdout);
+	json_begin_object(&j, NULL);
+	json_u64(&j, "epc_mb", s->epc_mb);
+	json_u64(&j, "epc_pages", s->frames);
+	json_u64(&j, "backing_limit_pct", s->limit_pct);
+	json_begin_object(&j, "workload");
+	json_u64(&j, "enclaves", s->nr_encl);
+	json_u64(&j, "pages_per_enclave", s->nr_encl ? s->pages : 0);
+	json_u64(&j, "total_pages", s->nr_encl * s->pages);
+	json_double(&j, "overcommit", s->frames ? (double)(s->nr_encl * s->pages) / s->frames : 0);
+	json_u64(&j, "pages_checked", s->checked);
+	if (s->stop_err) {
+		snprintf(stop, sizeof(stop), "%s of enclave %llu page %llu: %s", s->stop_phase,
+			 (unsigned long long)s->stop_encl, (unsigned long long)s->stop_page,
+			 s->stop_by_limit ? "backing limit reached" : strerror(-s->stop_err));
+		json_string(&j, "stopped", stop);
+	} else {
+		json_null(&j, "stopped");
+	}
+	json_end_object(&j);
+	wl_stats_json(&j, "stats", &s->loaded);
+	wl_stats_json(&j, "final", &s->final);
+	json_string(&j, "check", s->check);
+	json_bool(&j, "final_ok", s->final_ok);
+	json_end_object(&j);
+	json_finish(&j);
+}
+
+static void stat_print_human(const struct stat_run *s)
+{
+	const struct sgx_core_stats *f = &s->final;
+
+	printf("sgxemu stat: an emulated SGX machine, EPC of %llu pages (%llu MiB), reclaimer on\n",
+	       (unsigned long long)s->frames, (unsigned long long)s->epc_mb);
+	if (s->nr_encl)
+		printf("workload: %llu enclaves of %llu pages (%.1fx the EPC), backing limit %llu%% "
+		       "(%llu pages);\n          pages added, written, read back: %llu checked\n",
+		       (unsigned long long)s->nr_encl, (unsigned long long)s->pages,
+		       (double)(s->nr_encl * s->pages) / s->frames,
+		       (unsigned long long)s->limit_pct, (unsigned long long)s->limit,
+		       (unsigned long long)s->checked);
+	else
+		printf("workload: none (an idle machine)\n");
+	if (s->stop_by_limit)
+		printf("workload stopped at %s of enclave %llu page %llu: backing limit reached\n",
+		       s->stop_phase, (unsigned long long)s->stop_encl,
+		       (unsigned long long)s->stop_page);
+	printf("\n%s:\n", s->nr_encl ? "with the enclaves loaded" : "statistics");
+	wl_stats_print(stdout, "  ", &s->loaded);
+	printf("\nafter release: %llu of %llu EPC pages free, %llu backing pages charged, "
+	       "%llu VA pages, %llu enclaves; check: %s\n",
+	       (unsigned long long)f->epc_free, (unsigned long long)f->epc_total,
+	       (unsigned long long)f->backing_charged, (unsigned long long)f->va_pages,
+	       (unsigned long long)f->enclaves, s->check);
+}
+
+int cmd_stat(int argc, char **argv)
+{
+	struct stat_run *s;
+	int ret;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return tool_fail("stat", "out of memory");
+	snprintf(s->check, sizeof(s->check), "not run");
+	ret = stat_options(s, argc, argv);
+	if (ret) {
+		ret = ret < 0 ? EXIT_OK : ret;
+		goto out;
+	}
+	ret = stat_machine(s);
+	if (!ret)
+		ret = stat_workload(s);
+	if (s->core)
+		stat_snapshot(s);
+	stat_release(s);
+	if (!ret && !s->final_ok)
+		ret = tool_fail("stat", "after release: %s",
+				strcmp(s->check, "ok") ? s->check
+						       : "pages, charges or VA pages left");
+	if (s->frames && (!ret || ret == EXIT_CHECK_FAILED)) {
+		if (s->json)
+			stat_print_json(s);
+		else
+			stat_print_human(s);
+	}
+out:
+	free(s);
+	return ret;
+}
