@@ -3,10 +3,22 @@
  * enclave through what a loader and the kernel do with it on an emulated
  * SGX machine, and prints its identity.
  *
- * The demo is a list of steps over one state (struct demo); each step does
- * one thing and says what it did.  Teardown always runs, whatever step
- * failed, and checks that no EPC page is left in use.  Later steps (enter
- * the enclave, page it out and back) will slot in before teardown.
+ * Two parts, each a list of steps over one state (struct demo); each step
+ * does one thing and says what it did.
+ *
+ *   identity  load, measure, sign, build on a machine whose EPC holds the
+ *             image (the leaves alone), EINIT;
+ *   paging    a second machine with a small EPC and the kernel's SGX core
+ *             (page cache, reclaimer thread, VA pages, backing storage):
+ *             the sample built and initialized again through the core,
+ *             beside data enclaves that together hold 4 times the EPC;
+ *             known patterns written while the reclaimer pages, then every
+ *             byte read back, the sample's against its image.
+ *
+ * Teardown always runs, whatever step failed: it removes what the identity
+ * part built, releases every enclave of the paging part, and checks that
+ * no EPC page, backing charge or VA page is left.  Later steps (enter the
+ * enclave) will slot in before teardown.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -20,6 +32,7 @@
 #include "tools/build.h"
 #include "tools/json.h"
 #include "tools/tools.h"
+#include "tools/workload.h"
 
 #ifndef SGXEMU_SAMPLE_ENCLAVE
 #define SGXEMU_SAMPLE_ENCLAVE "sample_enclave.elf"
@@ -27,6 +40,17 @@
 
 #define DEMO_HEAP_PAGES 16
 #define MAX_HEAP_PAGES (1ULL << 18)
+
+/* Paging: an EPC of at least this many frames (more if the image needs
+ * it), enclaves totalling DEMO_OVERCOMMIT times it, and a backing limit of
+ * DEMO_LIMIT_TIMES times it (the core's default, 150%, would refuse a
+ * 4-fold overcommit: that is what the limit is for). */
+#define DEMO_EPC_FRAMES 256
+#define DEMO_DATA_ENCLAVES 3
+#define DEMO_OVERCOMMIT 4
+#define DEMO_LIMIT_TIMES 5
+/* Page 0 of each data enclave is read again every this many pages. */
+#define DEMO_HOT_EVERY 16
 
 enum { OPT_JSON = 256, OPT_HEAP, OPT_DEBUG, OPT_ENCLAVE, OPT_EXPORT };
 
@@ -38,7 +62,17 @@ static const char demo_help[] =
 	"key (RSA-3072, e = 3; public, for demonstrations only), builds it on an\n"
 	"emulated SGX machine (ECREATE, EADD, EEXTEND), initializes it (EINIT)\n"
 	"and prints its identity: MRENCLAVE, MRSIGNER, attributes, size, pages.\n"
-	"Exit 0 when EINIT succeeds and teardown leaves no EPC page in use.\n"
+	"\n"
+	"Then paging: on a second machine with an EPC of 256 pages and the\n"
+	"kernel's SGX core (page cache, reclaimer thread, VA pages, backing\n"
+	"storage), the sample is built and initialized again beside 3 data\n"
+	"enclaves, together 4 times the EPC.  Known patterns are written while\n"
+	"the reclaimer writes pages back (EBLOCK, ETRACK, EWB), every byte is\n"
+	"read back (ELDU) and checked, the sample's against its image, and the\n"
+	"core's statistics shown.  Everything is then released.\n"
+	"\n"
+	"Exit 0 when EINIT succeeds, every byte comes back and teardown leaves\n"
+	"no EPC page in use, no backing page charged and no VA page.\n"
 	"\n"
 	"      --heap N          heap pages after the image (default 16)\n"
 	"      --debug           sign and build a debug enclave\n"
@@ -63,9 +97,21 @@ struct demo {
 	struct build_status st;
 	bool loaded, measured, signed_; /* which identity fields are known */
 	bool built;
+	bool einit_ok;
 	uint64_t leaked;
+	/* The paging part. */
+	struct sgx_cpu *pcpu;
+	struct sgx_core *core;
+	uint64_t frames;
+	struct sgx_encl *sample;
+	struct wl_encl data[DEMO_DATA_ENCLAVES];
+	uint64_t data_pages; /* per data enclave */
+	uint64_t verified; /* pages read back right, data and sample */
+	bool paged; /* the statistics below were taken */
+	struct sgx_core_stats loaded_st, final_st;
+	bool released, final_ok;
 	/* One line per step, for the human report. */
-	char log[8][160];
+	char log[16][160];
 	int nr_log;
 };
 
@@ -173,12 +219,166 @@ static int demo_init(struct demo *d)
 		return tool_fail("demo", "cannot initialize: %s", strerror(-ret));
 	if (ret)
 		return tool_fail("demo", "%s failed: %s", d->st.leaf, sgx_error_name(d->st.ret));
+	d->einit_ok = true;
 	demo_log(d, "init", "EINIT: ok");
 	return 0;
 }
 
-/* Always runs: removes what was built and checks nothing is left. */
-static int demo_teardown(struct demo *d)
+/* --- Paging ------------------------------------------------------------- */
+
+/* A small EPC, the core with its reclaimer thread, a generous backing
+ * limit. */
+static int demo_paging_machine(struct demo *d)
+{
+	struct sgx_core_config cfg;
+	int ret;
+
+	d->frames = DEMO_EPC_FRAMES;
+	while (d->frames < 2 * build_frames_needed(&d->layout))
+		d->frames *= 2;
+	ret = build_machine(0, d->frames * SGX_PAGE_SIZE, SGX_LC_WRITABLE, &d->pcpu);
+	if (ret)
+		return tool_fail("demo", "cannot create the paging machine: %s", strerror(-ret));
+	sgx_core_config_default(&cfg);
+	cfg.backing_limit = DEMO_LIMIT_TIMES * d->frames;
+	ret = sgx_core_create(d->pcpu, &cfg, &d->core);
+	if (ret)
+		return tool_fail("demo", "cannot start the SGX core: %s", strerror(-ret));
+	demo_log(d, "epc", "second machine: EPC of %llu pages, SGX core, reclaimer thread",
+		 (unsigned long long)d->frames);
+	return 0;
+}
+
+/* The sample again, through the core, and the data enclaves: together
+ * DEMO_OVERCOMMIT times the EPC, so adding them already pages. */
+static int demo_paging_enclaves(struct demo *d)
+{
+	uint64_t total = DEMO_OVERCOMMIT * d->frames - d->layout.nr_pages, at;
+	int einit_ret, ret;
+
+	ret = wl_build_image(d->core, &d->layout, &d->sigstruct, &d->sample, &einit_ret);
+	if (ret == -EPERM)
+		return tool_fail("demo", "EINIT through the SGX core failed: %s",
+				 sgx_error_name(einit_ret));
+	if (ret)
+		return tool_fail("demo", "cannot build the sample through the SGX core: %s",
+				 strerror(-ret));
+	d->data_pages = (total + DEMO_DATA_ENCLAVES - 1) / DEMO_DATA_ENCLAVES;
+	for (int i = 0; i < DEMO_DATA_ENCLAVES; i++) {
+		ret = wl_encl_create(d->core, i, d->data_pages, &d->data[i], &at);
+		if (ret)
+			return tool_fail("demo", "data enclave %d: adding page %llu failed: %s", i,
+					 (unsigned long long)at, strerror(-ret));
+	}
+	demo_log(d, "enclaves", "sample (EINIT: ok) + %d x %llu data pages = %.1fx the EPC",
+		 DEMO_DATA_ENCLAVES, (unsigned long long)d->data_pages,
+		 (double)(d->layout.nr_pages + DEMO_DATA_ENCLAVES * d->data_pages) / d->frames);
+	return 0;
+}
+
+/* Generation 1 over every data page, in order: the reclaimer writes the
+ * oldest pages back as the owner goes, and loads them where it must. */
+static int demo_paging_write(struct demo *d)
+{
+	uint64_t at;
+	int ret;
+
+	for (int i = 0; i < DEMO_DATA_ENCLAVES; i++) {
+		ret = wl_encl_write(&d->data[i], 1, &at);
+		if (ret)
+			return tool_fail("demo", "data enclave %d: writing page %llu failed: %s", i,
+					 (unsigned long long)at, strerror(-ret));
+	}
+	demo_log(d, "write", "a known pattern into %llu data pages",
+		 (unsigned long long)(DEMO_DATA_ENCLAVES * d->data_pages));
+	return 0;
+}
+
+/* Every data page read back (loaded, most of them) and compared, then
+ * every page of the sample against its image. */
+static int demo_paging_verify(struct demo *d)
+{
+	uint64_t at;
+	int ret;
+
+	for (int i = 0; i < DEMO_DATA_ENCLAVES; i++) {
+		ret = wl_encl_verify(&d->data[i], DEMO_HOT_EVERY, &at);
+		if (ret == -EBADMSG)
+			return tool_fail("demo", "data enclave %d: page %llu came back wrong", i,
+					 (unsigned long long)at);
+		if (ret)
+			return tool_fail("demo", "data enclave %d: reading page %llu failed: %s", i,
+					 (unsigned long long)at, strerror(-ret));
+		d->verified += d->data[i].pages;
+	}
+	ret = wl_image_verify(d->sample, &d->layout, &at);
+	if (ret == -EBADMSG)
+		return tool_fail("demo", "sample page at offset %#llx came back wrong",
+				 (unsigned long long)d->layout.pages[at].offset);
+	if (ret)
+		return tool_fail("demo", "reading the sample's page at offset %#llx failed: %s",
+				 (unsigned long long)d->layout.pages[at].offset, strerror(-ret));
+	d->verified += d->layout.nr_pages;
+	demo_log(d, "verify", "every byte back: %llu data pages, the sample's %zu against its image",
+		 (unsigned long long)(DEMO_DATA_ENCLAVES * d->data_pages), d->layout.nr_pages);
+	return 0;
+}
+
+/* The core's statistics while everything is loaded, no batch running. */
+static int demo_paging_stats(struct demo *d)
+{
+	sgx_core_quiesce(d->core);
+	sgx_core_stats(d->core, &d->loaded_st);
+	d->paged = true;
+	if (!d->loaded_st.pages_written_back || !d->loaded_st.pages_loaded)
+		return tool_fail("demo", "the EPC was overcommitted yet %llu pages were written back and %llu loaded",
+				 (unsigned long long)d->loaded_st.pages_written_back,
+				 (unsigned long long)d->loaded_st.pages_loaded);
+	return 0;
+}
+
+/* Part of teardown: releases every enclave of the paging part, checks
+ * nothing is left, stops the core.  Returns 0 or an exit code. */
+static int demo_paging_release(struct demo *d)
+{
+	char why[256] = "";
+	uint64_t valid;
+	int ret = 0;
+
+	if (!d->core)
+		goto out_cpu;
+	if (d->sample)
+		sgx_encl_release(d->sample);
+	d->sample = NULL;
+	for (int i = 0; i < DEMO_DATA_ENCLAVES; i++)
+		wl_encl_release(&d->data[i]);
+	sgx_core_quiesce(d->core);
+	sgx_core_stats(d->core, &d->final_st);
+	ret = sgx_core_check(d->core, true, why, sizeof(why));
+	valid = sgx_cpu_nr_valid(d->pcpu);
+	d->released = true;
+	d->final_ok = !ret && wl_stats_empty(&d->final_st) && d->final_st.epc_poisoned == 0 &&
+		      d->final_st.epc_leaked == 0 && valid == 0;
+	sgx_core_destroy(d->core);
+	d->core = NULL;
+	if (!d->final_ok)
+		ret = tool_fail("demo", "after release: %s", why[0] ? why :
+				"EPC pages, backing charges or VA pages left");
+	else
+		demo_log(d, "release", "%llu of %llu EPC pages free, 0 backing pages charged, 0 VA pages",
+			 (unsigned long long)d->final_st.epc_free,
+			 (unsigned long long)d->final_st.epc_total);
+out_cpu:
+	if (d->pcpu)
+		sgx_cpu_destroy(d->pcpu);
+	d->pcpu = NULL;
+	return ret;
+}
+
+/* The identity part's end: removes what was built, children first and the
+ * SECS last, destroys its machine and checks no frame stayed valid.  Runs
+ * as a step after EINIT and again (doing nothing more) in teardown. */
+static int demo_remove(struct demo *d)
 {
 	int ret = 0, rm = 0;
 
@@ -195,8 +395,18 @@ static int demo_teardown(struct demo *d)
 		ret = tool_fail("demo", "%llu EPC pages still valid after teardown",
 				(unsigned long long)d->leaked);
 	if (!ret && d->built)
-		demo_log(d, "teardown", "every page removed, SECS last; 0 EPC pages in use");
+		demo_log(d, "remove", "every page removed, SECS last; 0 EPC pages in use");
+	d->built = false;
 	return ret;
+}
+
+/* Always runs: whatever step failed, both parts are taken down and
+ * checked. */
+static int demo_teardown(struct demo *d)
+{
+	int ret = demo_remove(d), pret = demo_paging_release(d);
+
+	return ret ? ret : pret;
 }
 
 static const struct demo_step {
@@ -209,7 +419,60 @@ static const struct demo_step {
 	{ "machine", demo_machine },
 	{ "build", demo_build },
 	{ "init", demo_init },
+	{ "remove", demo_remove },
+	{ "epc", demo_paging_machine },
+	{ "enclaves", demo_paging_enclaves },
+	{ "write", demo_paging_write },
+	{ "verify", demo_paging_verify },
+	{ "stats", demo_paging_stats },
 };
+
+/* The paging part in the JSON object: null when it was not reached. */
+static void demo_paging_json(const struct demo *d, struct json *j)
+{
+	if (!d->frames) {
+		json_null(j, "paging");
+		return;
+	}
+	json_begin_object(j, "paging");
+	json_u64(j, "epc_pages", d->frames);
+	json_u64(j, "data_enclaves", DEMO_DATA_ENCLAVES);
+	json_u64(j, "data_pages", DEMO_DATA_ENCLAVES * d->data_pages);
+	json_u64(j, "sample_pages", d->layout.nr_pages);
+	json_double(j, "overcommit",
+		    (double)(d->layout.nr_pages + DEMO_DATA_ENCLAVES * d->data_pages) / d->frames);
+	json_u64(j, "pages_verified", d->verified);
+	if (d->paged)
+		wl_stats_json(j, "stats", &d->loaded_st);
+	else
+		json_null(j, "stats");
+	if (d->released)
+		wl_stats_json(j, "final", &d->final_st);
+	else
+		json_null(j, "final");
+	json_bool(j, "final_ok", d->final_ok);
+	json_end_object(j);
+}
+
+/* The paging part's figures, for people. */
+static void demo_paging_print(const struct demo *d)
+{
+	const struct sgx_core_stats *st = &d->loaded_st;
+
+	printf("paging      %llu pages written back (+%llu SECS), %llu loaded (+%llu SECS)\n",
+	       (unsigned long long)st->pages_written_back, (unsigned long long)st->secs_written_back,
+	       (unsigned long long)st->pages_loaded, (unsigned long long)st->secs_loaded);
+	printf("            %llu EWB retried after ETRACK, aging %llu hits / %llu misses\n",
+	       (unsigned long long)st->ewb_retry_etrack, (unsigned long long)st->age_hits,
+	       (unsigned long long)st->age_misses);
+	printf("            before release: %llu VA pages, %llu backing pages charged (limit %llu)\n",
+	       (unsigned long long)st->va_pages, (unsigned long long)st->backing_charged,
+	       (unsigned long long)st->backing_limit);
+	printf("            after release: %llu of %llu EPC pages free, %llu charged, %llu VA pages\n",
+	       (unsigned long long)d->final_st.epc_free, (unsigned long long)d->final_st.epc_total,
+	       (unsigned long long)d->final_st.backing_charged,
+	       (unsigned long long)d->final_st.va_pages);
+}
 
 static void demo_print(const struct demo *d, const char *failed_step)
 {
@@ -248,10 +511,12 @@ static void demo_print(const struct demo *d, const char *failed_step)
 			json_null(&j, "pages");
 			json_null(&j, "measured_pages");
 		}
-		json_string(&j, "einit", failed_step ? (d->st.leaf && !strcmp(d->st.leaf, "EINIT") ?
-							sgx_error_name(d->st.ret) : "not reached") : "ok");
+		json_string(&j, "einit", d->einit_ok ? "ok" :
+				  d->st.leaf && !strcmp(d->st.leaf, "EINIT") ?
+				  sgx_error_name(d->st.ret) : "not reached");
 		json_string(&j, "failed_step", failed_step);
 		json_u64(&j, "leaked_epc_pages", d->leaked);
+		demo_paging_json(d, &j);
 		json_end_object(&j);
 		json_finish(&j);
 		return;
@@ -275,6 +540,7 @@ static void demo_print(const struct demo *d, const char *failed_step)
 	printf("size        %#llx\n", (unsigned long long)d->layout.size);
 	printf("pages       %zu (%zu measured)\n", d->layout.nr_pages,
 	       layout_measured_pages(&d->layout));
+	demo_paging_print(d);
 	printf("EINIT: ok\n");
 }
 
