@@ -1,0 +1,246 @@
+#!/usr/bin/env bash
+# cli_epc.sh: the sgxemu command's SGX-core subcommands end to end: stat,
+# the demo's paging part, and bench epc in its quick mode.
+#
+#   bash cli_epc.sh SGXEMU_BIN SAMPLE_ELF
+#
+# Each run must exit as documented, its --json output must parse and carry
+# the documented keys, and every run that builds enclaves must end with
+# every EPC frame free, no backing page charged and no VA page.  Benchmark
+# figures are checked for presence and sign only, never for speed.
+set -uo pipefail
+
+if [ $# -ne 2 ]; then
+	echo "usage: bash cli_epc.sh SGXEMU_BIN SAMPLE_ELF" >&2
+	exit 2
+fi
+SGXEMU=$(realpath "$1")
+SAMPLE=$(realpath "$2")
+if [ ! -x "$SGXEMU" ] || [ ! -f "$SAMPLE" ]; then
+	echo "cli_epc.sh: no executable $1 or no file $2" >&2
+	exit 2
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 2
+
+pass=0
+fail=0
+ok() {
+	pass=$((pass + 1))
+	echo "PASS $1"
+}
+bad() {
+	fail=$((fail + 1))
+	echo "FAIL $1"
+	[ -s out ] && sed 's/^/    stdout: /' out | head -30
+	[ -s err ] && sed 's/^/    stderr: /' err | head -20
+}
+
+# run WANT_RC NAME CMD...: runs CMD (stdout to ./out, stderr to ./err) and
+# checks its exit status.
+run() {
+	local want=$1 name=$2 rc
+	shift 2
+	"$@" >out 2>err
+	rc=$?
+	if [ "$rc" -eq "$want" ]; then
+		ok "$name (exit $rc)"
+		return 0
+	fi
+	bad "$name: exit $rc, want $want: $*"
+	return 1
+}
+
+# has FILE PATTERN NAME: FILE contains the extended regex PATTERN.
+has() {
+	if grep -Eq -- "$2" "$1"; then
+		ok "$3"
+	else
+		bad "$3: $1 lacks /$2/"
+	fi
+}
+
+# expect NAME EXPR SHOW: with d the JSON object in ./out, the Python
+# expression EXPR is true; on failure SHOW (an expression) is printed, so
+# that both sides of a comparison are seen.
+expect() {
+	local msg
+	msg=$(python3 - "$2" "$3" 2>&1 <<'EOF'
+import json, sys
+expr, show = sys.argv[1], sys.argv[2]
+try:
+    d = json.load(open("out"))
+except Exception as e:
+    print("output is not JSON: %s" % e)
+    sys.exit(1)
+env = {"d": d}
+try:
+    if eval(expr, env):
+        sys.exit(0)
+    print("%s is false; %s = %r" % (expr, show, eval(show, env)))
+except Exception as e:
+    print("%s: %s: %s" % (expr, type(e).__name__, e))
+sys.exit(1)
+EOF
+	)
+	if [ $? -eq 0 ]; then
+		ok "$1"
+	else
+		bad "$1: $msg"
+	fi
+}
+
+# The statistics object must have every group and key `sgxemu stat` shows.
+STATS_KEYS='all(k in s for k in ("epc", "enclaves", "paging", "ewb_retries", "aging", "backing", "va", "reclaimer", "poison")) and all(k in s["epc"] for k in ("total", "free", "in_use", "poisoned", "leaked", "nodes")) and all(k in s["paging"] for k in ("pages_written_back", "secs_written_back", "pages_loaded", "secs_loaded", "load_failures")) and all(k in s["ewb_retries"] for k in ("etrack", "ipi", "gave_up", "failures")) and all(k in s["aging"] for k in ("hits", "misses")) and all(k in s["backing"] for k in ("limit", "charged", "limit_hits")) and all(k in s["va"] for k in ("pages", "slots_used")) and all(k in s["reclaimer"] for k in ("batches", "direct_reclaims", "wakeups")) and all(k in s["poison"] for k in ("poisoned_frames", "owner_errors")) and len(s["epc"]["nodes"]) >= 1'
+# The state after release: every frame free, nothing charged, no VA page.
+EMPTY='f["epc"]["free"] == f["epc"]["total"] > 0 and f["backing"]["charged"] == 0 and f["va"]["pages"] == 0 and f["va"]["slots_used"] == 0 and f["enclaves"]["count"] == 0 and sum(n["free"] for n in f["epc"]["nodes"]) == f["epc"]["total"]'
+EMPTY_SHOW='(f["epc"], f["backing"], f["va"], f["enclaves"])'
+
+# --- usage ---------------------------------------------------------------
+run 0 "top-level --help" "$SGXEMU" --help
+has out "^  stat " "--help lists stat"
+for cmd in stat demo; do
+	run 0 "$cmd --help" "$SGXEMU" "$cmd" --help
+	has out "usage: sgxemu $cmd" "$cmd --help shows usage"
+done
+run 0 "bench --help" "$SGXEMU" bench --help
+has out "bench epc .*--quick" "bench --help shows bench epc --quick"
+
+# --- stat ----------------------------------------------------------------
+run 0 "stat" "$SGXEMU" stat
+has out "^workload: 3 enclaves of 1024 pages \(3\.0x the EPC\)" "stat: default workload overcommits 3x"
+has out "^  paging +[1-9][0-9]* written back" "stat: pages were written back"
+has out "^  aging " "stat: aging line"
+has out "^  VA " "stat: VA line"
+has out "^    node 0 +1024 total" "stat: per-node line"
+has out "^after release: 1024 of 1024 EPC pages free, 0 backing pages charged, 0 VA pages, 0 enclaves; check: ok$" \
+	"stat: everything back after release"
+
+run 0 "stat --json" "$SGXEMU" stat --json --epc-mb 2
+expect "stat --json: stats has every group and key" "(lambda s: $STATS_KEYS)(d['stats'])" "sorted(d['stats'])"
+expect "stat --json: final has every group and key" "(lambda s: $STATS_KEYS)(d['final'])" "sorted(d['final'])"
+expect "stat --json: 512 EPC pages" "d['epc_pages'] == 512 == d['stats']['epc']['total']" "(d['epc_pages'], d['stats']['epc']['total'])"
+expect "stat --json: workload 3x the EPC, all checked" \
+	"d['workload']['total_pages'] == d['workload']['pages_checked'] == 3 * 512 and d['workload']['stopped'] is None" \
+	"d['workload']"
+expect "stat --json: pages written back and loaded" \
+	"d['stats']['paging']['pages_written_back'] > 0 and d['stats']['paging']['pages_loaded'] > 0 and d['stats']['paging']['load_failures'] == 0" \
+	"d['stats']['paging']"
+expect "stat --json: VA pages and charges while loaded" \
+	"d['stats']['va']['pages'] > 0 and 0 < d['stats']['backing']['charged'] <= d['stats']['backing']['limit'] == 3 * 512" \
+	"(d['stats']['va'], d['stats']['backing'])"
+expect "stat --json: aging saw pages" "d['stats']['aging']['misses'] > 0" "d['stats']['aging']"
+expect "stat --json: final state empty" "(lambda f: $EMPTY)(d['final'])" "(lambda f: $EMPTY_SHOW)(d['final'])"
+expect "stat --json: final_ok and check ok" "d['final_ok'] is True and d['check'] == 'ok'" "(d['final_ok'], d['check'])"
+
+run 0 "stat --enclaves 0 --json" "$SGXEMU" stat --enclaves 0 --json --epc-mb 1
+expect "stat idle: nothing paged, all free" \
+	"d['stats']['paging']['pages_written_back'] == 0 and d['stats']['epc']['free'] == d['stats']['epc']['total'] == 256" \
+	"(d['stats']['paging'], d['stats']['epc'])"
+expect "stat idle: final state empty" "(lambda f: $EMPTY)(d['final'])" "(lambda f: $EMPTY_SHOW)(d['final'])"
+run 0 "stat --enclaves 0" "$SGXEMU" stat --enclaves 0
+has out "^workload: none" "stat idle says so"
+
+run 0 "stat --enclaves 2 --pages 300" "$SGXEMU" stat --json --epc-mb 1 --enclaves 2 --pages 300
+expect "stat: --pages sets pages per enclave" \
+	"d['workload']['pages_per_enclave'] == 300 and d['workload']['pages_checked'] == 600" "d['workload']"
+
+run 0 "stat --limit-pct 50 (workload stopped by the limit)" "$SGXEMU" stat --json --epc-mb 1 --limit-pct 50
+expect "stat: the limit stops the workload, and is reported" \
+	"d['workload']['stopped'] is not None and 'backing limit' in d['workload']['stopped'] and d['stats']['backing']['limit'] == 128" \
+	"(d['workload'], d['stats']['backing'])"
+expect "stat: limit hit, charges within it" \
+	"d['stats']['backing']['charged'] <= 128" "d['stats']['backing']"
+expect "stat --limit-pct 50: final state empty" "(lambda f: $EMPTY)(d['final'])" "(lambda f: $EMPTY_SHOW)(d['final'])"
+
+run 2 "stat --epc-mb 0" "$SGXEMU" stat --epc-mb 0
+has err "sgxemu stat: --epc-mb: '0' is not in 1\.\.1024" "stat --epc-mb 0 names the range"
+run 2 "stat --epc-mb 2048" "$SGXEMU" stat --epc-mb 2048
+run 2 "stat --enclaves 65" "$SGXEMU" stat --enclaves 65
+has err "sgxemu stat: --enclaves: '65'" "stat --enclaves 65 is named"
+run 2 "stat --pages x" "$SGXEMU" stat --pages x
+run 2 "stat --pages 0" "$SGXEMU" stat --pages 0
+run 2 "stat --limit-pct -1" "$SGXEMU" stat --limit-pct -1
+run 2 "stat: too many pages in all" "$SGXEMU" stat --enclaves 64 --pages 100000
+has err "more than 1048576 pages" "stat: the bound is named"
+run 2 "stat extra argument" "$SGXEMU" stat extra
+has err "unexpected argument 'extra'" "stat names the stray argument"
+run 2 "stat --bogus" "$SGXEMU" stat --bogus
+
+# --- demo ----------------------------------------------------------------
+run 0 "demo" "$SGXEMU" demo --enclave "$SAMPLE"
+has out "^EINIT: ok$" "demo says EINIT: ok"
+has out "^MRENCLAVE +[0-9a-f]{64}$" "demo prints MRENCLAVE"
+has out "^MRSIGNER +[0-9a-f]{64}$" "demo prints MRSIGNER"
+has out "^  verify +every byte back" "demo: every byte read back"
+has out "^paging +[1-9][0-9]* pages written back" "demo: pages were written back"
+has out "after release: 256 of 256 EPC pages free, 0 charged, 0 VA pages$" "demo: everything back after release"
+lines=$(wc -l <out)
+if [ "$lines" -le 40 ]; then
+	ok "demo output is $lines lines (<= 40)"
+else
+	bad "demo output is $lines lines, more than 40"
+fi
+last=$(tail -n 1 out)
+[ "$last" = "EINIT: ok" ] && ok "demo ends with EINIT: ok" || bad "demo's last line is '$last'"
+
+run 0 "demo --json" "$SGXEMU" demo --json --enclave "$SAMPLE"
+expect "demo --json: EINIT ok, no step failed, nothing leaked" \
+	"d['einit'] == 'ok' and d['failed_step'] is None and d['leaked_epc_pages'] == 0" \
+	"(d['einit'], d['failed_step'], d['leaked_epc_pages'])"
+expect "demo --json: identity present" \
+	"len(d['mrenclave']) == 64 and len(d['mrsigner']) == 64" "(d['mrenclave'], d['mrsigner'])"
+expect "demo --json: paging overcommits 4x a 256-page EPC" \
+	"d['paging']['epc_pages'] == 256 and d['paging']['sample_pages'] + d['paging']['data_pages'] >= 4 * 256" \
+	"d['paging']"
+expect "demo --json: every page verified" \
+	"d['paging']['pages_verified'] == d['paging']['sample_pages'] + d['paging']['data_pages']" \
+	"(d['paging']['pages_verified'], d['paging']['sample_pages'], d['paging']['data_pages'])"
+expect "demo --json: stats have every key" "(lambda s: $STATS_KEYS)(d['paging']['stats'])" "sorted(d['paging']['stats'])"
+expect "demo --json: pages written back and loaded, VA pages used" \
+	"d['paging']['stats']['paging']['pages_written_back'] > 0 and d['paging']['stats']['paging']['pages_loaded'] > 0 and d['paging']['stats']['va']['pages'] > 0" \
+	"(d['paging']['stats']['paging'], d['paging']['stats']['va'])"
+expect "demo --json: final state empty" "(lambda f: $EMPTY)(d['paging']['final'])" "(lambda f: $EMPTY_SHOW)(d['paging']['final'])"
+expect "demo --json: final_ok" "d['paging']['final_ok'] is True" "d['paging']['final_ok']"
+
+printf 'not an enclave' >junk.elf
+run 2 "demo of a file that is not an enclave" "$SGXEMU" demo --json --enclave junk.elf
+expect "failed demo: load failed, paging not reached" \
+	"d['failed_step'] == 'load' and d['paging'] is None and d['einit'] == 'not reached'" \
+	"(d['failed_step'], d['paging'], d['einit'])"
+run 2 "demo --bogus" "$SGXEMU" demo --bogus
+run 2 "demo extra argument" "$SGXEMU" demo extra
+
+# --- bench epc --quick ----------------------------------------------------
+run 0 "bench epc --quick --json" "$SGXEMU" bench epc --quick --json
+BENCH_KEYS='("alloc_free_ns_1t", "alloc_free_ns_2t", "alloc_free_speedup_2t", "mutex_alloc_free_ns_1t", "mutex_alloc_free_ns_2t", "ewb_pages_per_s", "ewb_leaf_pages_per_s", "eldu_pages_per_s", "aes_gcm_pages_per_s", "ewb_ratio", "ewb_leaf_ratio", "eldu_ratio", "reclaim_pages_per_s")'
+expect "bench epc: every key present" "all(k in d for k in $BENCH_KEYS)" "sorted(d)"
+expect "bench epc: every figure a positive number" \
+	"all(isinstance(d[k], (int, float)) and d[k] > 0 for k in $BENCH_KEYS)" \
+	"{k: d.get(k) for k in $BENCH_KEYS}"
+expect "bench epc: targets and verdicts for each target" \
+	"set(d['targets']) == set(d['pass']) == {'alloc_free_ns_1t', 'alloc_free_speedup_2t', 'ewb_ratio', 'eldu_ratio'} and all(isinstance(v, bool) for v in d['pass'].values())" \
+	"(d['targets'], d['pass'])"
+expect "bench epc: ratios are rate over the AES-GCM rate" \
+	"abs(d['ewb_ratio'] - d['ewb_pages_per_s'] / d['aes_gcm_pages_per_s']) < 1e-6 * d['ewb_ratio'] and abs(d['eldu_ratio'] - d['eldu_pages_per_s'] / d['aes_gcm_pages_per_s']) < 1e-6 * d['eldu_ratio']" \
+	"(d['ewb_ratio'], d['ewb_pages_per_s'], d['eldu_ratio'], d['eldu_pages_per_s'], d['aes_gcm_pages_per_s'])"
+expect "bench epc: quick sizes" "d['quick'] is True and d['paging_pages'] == 256 and d['reclaim_enclave_pages'] == 4 * d['reclaim_epc_pages']" \
+	"(d['quick'], d['paging_pages'], d['reclaim_enclave_pages'], d['reclaim_epc_pages'])"
+run 0 "bench epc --quick (table)" "$SGXEMU" bench epc --quick
+has out "EWB \(EBLOCK\+ETRACK\+EWB\) .*>= 0\.5 +(PASS|MISS)$" "bench epc: EWB row with target and verdict"
+has out "^  ELDU .*(PASS|MISS)$" "bench epc: ELDU row with verdict"
+has out "page cache, 1 thread .*<= 50 ns +(PASS|MISS)$" "bench epc: allocation row with verdict"
+run 0 "bench epc --quick --threads 3" "$SGXEMU" bench epc --quick --json --threads 3 --pages 64
+expect "bench epc --threads 3: a third run" "[r['threads'] for r in d['alloc_runs']] == [1, 2, 3] and d['paging_pages'] == 64" \
+	"(d['alloc_runs'], d['paging_pages'])"
+run 2 "bench epc --pages 3" "$SGXEMU" bench epc --pages 3
+has err "sgxemu bench: --pages: '3' is not in 16\.\.262144" "bench epc --pages names the range"
+run 2 "bench epc --threads 0" "$SGXEMU" bench epc --threads 0
+run 2 "bench epc --iterations x" "$SGXEMU" bench epc --iterations x
+run 2 "bench epc --bogus" "$SGXEMU" bench epc --bogus
+run 2 "bench epc extra argument" "$SGXEMU" bench epc extra
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
