@@ -32,8 +32,8 @@ static const struct {
 	{ "show", cmd_show, "print a SIGSTRUCT's fields and check its signature" },
 	{ "check", cmd_check, "build an image on an emulated machine and EINIT it" },
 	{ "bench", cmd_bench, "benchmarks (bench build, bench epc)" },
-	{ "stat", cmd_stat, "run a workload on an emulated machine and show the SGX core's statistics" },
-	{ "demo", cmd_demo, "the sample enclave's identity, then paging on an overcommitted EPC" },
+	{ "stat", cmd_stat, "the SGX core's statistics under an overcommitting workload" },
+	{ "demo", cmd_demo, "the sample's identity, then paging on a small EPC" },
 };
 
 static void usage(FILE *f)
