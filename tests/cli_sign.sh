@@ -270,7 +270,7 @@ else
 	bad "bench build --json fields"
 fi
 run 2 "bench build --size-mb 3" "$SGXEMU" bench build --size-mb 3
-run 0 "bench epc --json" "$SGXEMU" bench epc --json --threads 2 --iterations 1000
+run 0 "bench epc --json" "$SGXEMU" bench epc --json --quick --threads 2 --iterations 1000
 json "bench epc --json"
 run 2 "bench epc --threads 0" "$SGXEMU" bench epc --threads 0
 run 2 "bench frobnicate" "$SGXEMU" bench frobnicate

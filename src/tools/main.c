@@ -242,8 +242,8 @@ int tool_path_error(const char *cmd, const char *path, const char *msg)
 
 int tool_read_sigstruct(const char *cmd, const char *path, struct sgx_sigstruct *ss)
 {
-	uint8_t *buf;
-	size_t len;
+	uint8_t *buf = NULL;
+	size_t len = 0;
 	int ret;
 
 	/* Read a little more than a SIGSTRUCT so a longer file is seen as such. */
