@@ -17,7 +17,8 @@ if [ "$(id -u)" -ne 0 ]; then
 else
 	SUDO=
 fi
+export DEBIAN_FRONTEND=noninteractive
 if ! $SUDO apt-get install -y -q "${missing[@]}" >/dev/null 2>&1; then
 	$SUDO apt-get update -q >/dev/null
-	$SUDO apt-get install -y -q "${missing[@]}" >/dev/null
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
 fi
