@@ -1056,7 +1056,10 @@ TEST(load_image_dispatch)
 	unlink(path);
 	CHECK_EQ(sgx_load_image(path, NULL, &l, err, sizeof(err)), -ENOENT);
 	CHECK(strstr(err, path));
-	CHECK_EQ(sgx_load_image(dir, NULL, &l, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(sgx_load_image(dir, NULL, &l, err, sizeof(err)), -EISDIR);
+	CHECK_MSG(strstr(err, "Is a directory"), "message \"%s\"", err);
+	CHECK_EQ(sgx_load_image("/dev/null", NULL, &l, err, sizeof(err)), -EINVAL);
+	CHECK_MSG(strstr(err, "not a regular file"), "message \"%s\"", err);
 	CHECK(rmdir(dir) == 0);
 
 	/* An ELF file goes to the ELF loader: same answer as calling it. */
@@ -1073,6 +1076,40 @@ TEST(load_image_dispatch)
 		sgx_layout_free(&direct);
 	}
 	free(elf);
+	no_leaks();
+}
+
+TEST(read_file_bounds_and_kinds)
+{
+	char dir[] = "/tmp/sgxemu-identity-XXXXXX", path[512], err[256] = "";
+	uint8_t *buf = NULL;
+	size_t len = 1;
+
+	CHECK(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/f", dir);
+	write_all(path, "0123456789", 10);
+	CHECK_EQ(sgx_read_file(path, 10, &buf, &len, err, sizeof(err)), 0);
+	CHECK_EQ(len, 10);
+	CHECK_MEM(buf, "0123456789", 10);
+	free(buf);
+	buf = NULL;
+	CHECK_EQ(sgx_read_file(path, 9, &buf, &len, err, sizeof(err)), -EFBIG);
+	CHECK_MSG(strstr(err, "10 bytes, more than the 9 allowed"), "message \"%s\"", err);
+	CHECK(buf == NULL);
+	write_all(path, "", 0);
+	CHECK_EQ(sgx_read_file(path, 0, &buf, &len, NULL, 0), 0);
+	CHECK(buf != NULL);
+	CHECK_EQ(len, 0);
+	free(buf);
+	buf = NULL;
+	CHECK_EQ(sgx_read_file(dir, 1 << 20, &buf, &len, err, sizeof(err)), -EISDIR);
+	CHECK_EQ(sgx_read_file("/dev/null", 1 << 20, &buf, &len, err, sizeof(err)), -EINVAL);
+	CHECK_MSG(strstr(err, "/dev/null: not a regular file"), "message \"%s\"", err);
+	CHECK(buf == NULL);
+	unlink(path);
+	CHECK_EQ(sgx_read_file(path, 1 << 20, &buf, &len, err, sizeof(err)), -ENOENT);
+	CHECK(strstr(err, path));
+	CHECK(rmdir(dir) == 0);
 	no_leaks();
 }
 

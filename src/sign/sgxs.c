@@ -29,7 +29,7 @@
 #define SGXS_RECORD 64
 #define SGXS_CHUNKS (SGX_PAGE_SIZE / SGX_EEXTEND_CHUNK)
 /* Largest image file sgx_load_image() reads. */
-#define SGX_IMAGE_MAX (1ULL << 30)
+#define SGX_IMAGE_MAX ((size_t)1 << 30)
 
 static uint64_t get_u64(const uint8_t *p)
 {
@@ -373,8 +373,8 @@ int sgx_layout_to_sgxs(const struct sgx_layout *layout, uint8_t **bufp, size_t *
 	return 0;
 }
 
-/* Reads a whole regular file of at most SGX_IMAGE_MAX bytes. */
-static int read_file(const char *path, uint8_t **bufp, size_t *lenp, char *err, size_t errlen)
+int sgx_read_file(const char *path, size_t max, uint8_t **bufp, size_t *lenp, char *err,
+		  size_t errlen)
 {
 	struct stat st;
 	size_t len = 0;
@@ -392,20 +392,26 @@ static int read_file(const char *path, uint8_t **bufp, size_t *lenp, char *err, 
 		sgx_sign_err(err, errlen, "%s: %s", path, strerror(-ret));
 		goto out_close;
 	}
+	if (S_ISDIR(st.st_mode)) {
+		ret = -EISDIR;
+		sgx_sign_err(err, errlen, "%s: %s", path, strerror(-ret));
+		goto out_close;
+	}
 	if (!S_ISREG(st.st_mode)) {
 		ret = -EINVAL;
 		sgx_sign_err(err, errlen, "%s: not a regular file", path);
 		goto out_close;
 	}
-	if ((unsigned long long)st.st_size > SGX_IMAGE_MAX) {
+	if ((unsigned long long)st.st_size > max) {
 		ret = -EFBIG;
-		sgx_sign_err(err, errlen, "%s: %lld bytes, more than the %llu an image may have", path,
-			     (long long)st.st_size, SGX_IMAGE_MAX);
+		sgx_sign_err(err, errlen, "%s: %lld bytes, more than the %zu allowed", path,
+			     (long long)st.st_size, max);
 		goto out_close;
 	}
 	buf = malloc(st.st_size ? st.st_size : 1);
 	if (!buf) {
 		ret = -ENOMEM;
+		sgx_sign_err(err, errlen, "%s: %s", path, strerror(-ret));
 		goto out_close;
 	}
 	while (len < (size_t)st.st_size) {
@@ -416,8 +422,7 @@ static int read_file(const char *path, uint8_t **bufp, size_t *lenp, char *err, 
 		if (n < 0) {
 			ret = -errno;
 			sgx_sign_err(err, errlen, "%s: %s", path, strerror(-ret));
-			free(buf);
-			goto out_close;
+			goto out_free_buf;
 		}
 		if (n == 0)
 			break; /* the file shrank: take what is there */
@@ -425,7 +430,11 @@ static int read_file(const char *path, uint8_t **bufp, size_t *lenp, char *err, 
 	}
 	*bufp = buf;
 	*lenp = len;
-	ret = 0;
+	close(fd);
+	return 0;
+
+out_free_buf:
+	free(buf);
 out_close:
 	close(fd);
 	return ret;
@@ -440,7 +449,7 @@ int sgx_load_image(const char *path, const struct sgx_elf_options *opts,
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	ret = read_file(path, &buf, &len, err, errlen);
+	ret = sgx_read_file(path, SGX_IMAGE_MAX, &buf, &len, err, errlen);
 	if (ret)
 		return ret;
 	if (len >= sizeof(elf_magic) && !memcmp(buf, elf_magic, sizeof(elf_magic)))

@@ -97,6 +97,14 @@ int sgx_load_elf(const uint8_t *buf, size_t len, const struct sgx_elf_options *o
  * The layout's data point into out->storage, not into buf. */
 int sgx_load_sgxs(const uint8_t *buf, size_t len, struct sgx_layout *out, char *err,
 		  size_t errlen);
+/* Reads a whole regular file of at most max bytes into a malloc'd buffer
+ * (*buf, for the caller to free; not NULL on success, even for an empty
+ * file).  0, -EISDIR for a directory, -EINVAL for a file that is not
+ * regular (a device, a pipe), -EFBIG when it is larger than max, -ENOMEM,
+ * or -errno from open or read; err (if not NULL) names path and the
+ * problem.  A file that shrinks while it is read gives what was there. */
+int sgx_read_file(const char *path, size_t max, uint8_t **buf, size_t *len, char *err,
+		  size_t errlen);
 /* Reads a file (at most 1 GiB, else -EFBIG) and calls the loader its
  * content calls for: ELF magic -> sgx_load_elf(), an SGXS ECREATE record ->
  * sgx_load_sgxs(), anything else -EINVAL "not an ELF enclave or SGXS

@@ -156,57 +156,6 @@ uint32_t today_bcd(void)
 	return bcd;
 }
 
-int read_file(const char *path, size_t max, uint8_t **bufp, size_t *lenp)
-{
-	struct stat st;
-	uint8_t *buf;
-	size_t len = 0;
-	int fd, ret;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		ret = -errno;
-		goto out_close;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		ret = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-		goto out_close;
-	}
-	if ((uint64_t)st.st_size > max) {
-		ret = -EFBIG;
-		goto out_close;
-	}
-	buf = malloc(st.st_size ? st.st_size : 1);
-	if (!buf) {
-		ret = -ENOMEM;
-		goto out_close;
-	}
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, st.st_size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			free(buf);
-			goto out_close;
-		}
-		if (n == 0)
-			break;
-		len += n;
-	}
-	close(fd);
-	*bufp = buf;
-	*lenp = len;
-	return 0;
-
-out_close:
-	close(fd);
-	return ret;
-}
-
 int write_file(const char *path, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
@@ -242,17 +191,18 @@ int tool_path_error(const char *cmd, const char *path, const char *msg)
 
 int tool_read_sigstruct(const char *cmd, const char *path, struct sgx_sigstruct *ss)
 {
+	char err[256] = "";
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	int ret;
 
-	/* Read a little more than a SIGSTRUCT so a longer file is seen as such. */
-	ret = read_file(path, 1 << 20, &buf, &len);
+	/* Read more than a SIGSTRUCT so a longer file is seen as such. */
+	ret = sgx_read_file(path, 1 << 20, &buf, &len, err, sizeof(err));
 	if (ret == -EFBIG)
 		return tool_error(cmd, "%s: not a SIGSTRUCT (larger than 1 MiB; a SIGSTRUCT is %zu bytes)",
 				  path, sizeof(*ss));
 	if (ret)
-		return tool_error(cmd, "%s: %s", path, strerror(-ret));
+		return tool_path_error(cmd, path, err[0] ? err : strerror(-ret));
 	if (len != sizeof(*ss)) {
 		free(buf);
 		return tool_error(cmd, "%s: not a SIGSTRUCT: %zu bytes, a SIGSTRUCT is %zu",

@@ -51,9 +51,6 @@ int parse_date_bcd(const char *s, uint32_t *out);
 /* Today's date (UTC) as BCD 0xYYYYMMDD. */
 uint32_t today_bcd(void);
 
-/* Reads a whole file of at most max bytes into a malloc'd buffer.  0 or
- * -errno (-EFBIG when it is larger than max). */
-int read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
 /* Writes len bytes to path (created 0644, or truncated).  0 or -errno. */
 int write_file(const char *path, const void *buf, size_t len);
 
