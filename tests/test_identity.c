@@ -1198,6 +1198,13 @@ TEST(keys_refused)
 	unlink(path);
 	CHECK_EQ(sgx_key_load(path, &key, err, sizeof(err)), -ENOENT);
 	CHECK(strstr(err, path));
+	/* A directory or a device is named as such; an endless one is not
+	 * read until it ends. */
+	CHECK_EQ(sgx_key_load(dir, &key, err, sizeof(err)), -EISDIR);
+	CHECK_MSG(strstr(err, "Is a directory"), "message \"%s\"", err);
+	CHECK_EQ(sgx_key_load("/dev/zero", &key, err, sizeof(err)), -EINVAL);
+	CHECK_MSG(strstr(err, "not a regular file"), "message \"%s\"", err);
+	CHECK(key == NULL);
 	CHECK(rmdir(dir) == 0);
 	no_leaks();
 }
@@ -1230,6 +1237,12 @@ TEST(keys_generate_save_load)
 	CHECK_EQ(s1.exponent, 3);
 	CHECK_MEM(s1.body.mrenclave, mr, 32);
 	CHECK_EQ(sgx_key_save(dir, key), -EISDIR);
+	/* Saving over a file others may read leaves it 0600 too. */
+	CHECK_EQ(chmod(path, 0644), 0);
+	CHECK_EQ(sgx_key_save(path, key), 0);
+	CHECK_EQ(stat(path, &st), 0);
+	CHECK_MSG((st.st_mode & 0777) == 0600, "mode %o after saving over a 0644 file",
+		  st.st_mode & 0777);
 	unlink(path);
 	CHECK(rmdir(dir) == 0);
 	EVP_PKEY_free(back);

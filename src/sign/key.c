@@ -9,7 +9,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/bn.h>
@@ -23,6 +25,9 @@
 #include "sign/sign_internal.h"
 
 #define SGX_KEY_BITS (SGX_MODULUS_SIZE * 8)
+/* A PEM RSA-3072 private key takes about 2.5 KiB; a key file may not
+ * take more than this. */
+#define SGX_KEY_FILE_MAX ((size_t)64 << 10)
 
 int sgx_key_check(EVP_PKEY *key, char *err, size_t errlen)
 {
@@ -105,22 +110,27 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
 int sgx_key_load(const char *path, EVP_PKEY **key, char *err, size_t errlen)
 {
 	EVP_PKEY *pkey;
-	FILE *f;
+	uint8_t *pem;
+	size_t len;
+	BIO *bio;
 	int ret;
 
 	*key = NULL;
-	f = fopen(path, "re");
-	if (!f) {
-		ret = -errno;
-		sgx_sign_err(err, errlen, "%s: %s", path, strerror(-ret));
+	ret = sgx_read_file(path, SGX_KEY_FILE_MAX, &pem, &len, err, errlen);
+	if (ret)
 		return ret;
+	bio = BIO_new_mem_buf(pem, (int)len);
+	if (!bio) {
+		ret = -ENOMEM;
+		goto out_free_pem;
 	}
-	pkey = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
-	fclose(f);
+	pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	BIO_free(bio);
 	ERR_clear_error();
 	if (!pkey) {
 		sgx_sign_err(err, errlen, "%s: no unencrypted PEM private key", path);
-		return -EINVAL;
+		ret = -EINVAL;
+		goto out_free_pem;
 	}
 	ret = sgx_key_check(pkey, err, errlen);
 	if (ret) {
@@ -133,10 +143,13 @@ int sgx_key_load(const char *path, EVP_PKEY **key, char *err, size_t errlen)
 				     path, why);
 		}
 		EVP_PKEY_free(pkey);
-		return ret;
+		goto out_free_pem;
 	}
 	*key = pkey;
-	return 0;
+out_free_pem:
+	OPENSSL_cleanse(pem, len);
+	free(pem);
+	return ret;
 }
 
 int sgx_key_save(const char *path, EVP_PKEY *key)
@@ -150,6 +163,12 @@ int sgx_key_save(const char *path, EVP_PKEY *key)
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
+	/* O_CREAT's mode does not apply to a file that already exists. */
+	if (fchmod(fd, 0600) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
 	f = fdopen(fd, "w");
 	if (!f) {
 		ret = -errno;

@@ -119,7 +119,9 @@ int sgx_layout_to_sgxs(const struct sgx_layout *layout, uint8_t **buf, size_t *l
 
 /* Keys: RSA-3072 with public exponent 3.  Generation takes about a second. */
 int sgx_key_generate(EVP_PKEY **key);
-/* Loads a PEM private key; -EINVAL (err says why) unless RSA-3072, e = 3. */
+/* Loads a PEM private key from a regular file of at most 64 KiB.  0,
+ * -EINVAL (err says why) unless it holds an unencrypted RSA-3072, e = 3
+ * key, or what sgx_read_file() returns. */
 int sgx_key_load(const char *path, EVP_PKEY **key, char *err, size_t errlen);
 /* Writes the private key as unencrypted PKCS#8 PEM, mode 0600.  0, -EINVAL
  * unless RSA-3072/e=3, -EIO, or -errno from creating the file. */
