@@ -23,12 +23,11 @@
  */
 #include <elf.h>
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sign/sign.h"
+#include "sign/sign_internal.h"
 
 /* An image spans at most 4 GiB, so at most 2^20 pages before the heap. */
 #define ELF_MAX_SPAN (1ULL << 32)
@@ -37,21 +36,6 @@
 #define ELF_MAX_PHNUM 4096
 /* Dynamic entries we are willing to walk per PT_DYNAMIC. */
 #define ELF_MAX_DYN 65536
-
-static int elf_error(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int elf_error(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
 
 static inline uint64_t page_up(uint64_t x)
 {
@@ -76,37 +60,37 @@ static int elf_check_header(const uint8_t *buf, size_t len, Elf64_Ehdr *eh,
 			    char *err, size_t errlen)
 {
 	if (len < sizeof(*eh))
-		return elf_error(err, errlen, "truncated ELF header: %zu of %zu bytes",
-				 len, sizeof(*eh));
+		return sgx_sign_err(err, errlen, "truncated ELF header: %zu of %zu bytes",
+				    len, sizeof(*eh));
 	memcpy(eh, buf, sizeof(*eh));
 	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0)
-		return elf_error(err, errlen, "not an ELF file (bad magic)");
+		return sgx_sign_err(err, errlen, "not an ELF file (bad magic)");
 	if (eh->e_ident[EI_CLASS] != ELFCLASS64)
-		return elf_error(err, errlen, "not ELF64 (class %u)", eh->e_ident[EI_CLASS]);
+		return sgx_sign_err(err, errlen, "not ELF64 (class %u)", eh->e_ident[EI_CLASS]);
 	if (eh->e_ident[EI_DATA] != ELFDATA2LSB)
-		return elf_error(err, errlen, "not little-endian (data %u)",
-				 eh->e_ident[EI_DATA]);
+		return sgx_sign_err(err, errlen, "not little-endian (data %u)",
+				    eh->e_ident[EI_DATA]);
 	if (eh->e_ident[EI_VERSION] != EV_CURRENT || eh->e_version != EV_CURRENT)
-		return elf_error(err, errlen, "unknown ELF version %u", eh->e_version);
+		return sgx_sign_err(err, errlen, "unknown ELF version %u", eh->e_version);
 	if (eh->e_machine != EM_X86_64)
-		return elf_error(err, errlen, "not x86-64 (machine %u)", eh->e_machine);
+		return sgx_sign_err(err, errlen, "not x86-64 (machine %u)", eh->e_machine);
 	if (eh->e_type != ET_DYN)
-		return elf_error(err, errlen,
-				 "not ET_DYN (type %u): the enclave must be linked at 0",
-				 eh->e_type);
+		return sgx_sign_err(err, errlen,
+				    "not ET_DYN (type %u): the enclave must be linked at 0",
+				    eh->e_type);
 	if (eh->e_phentsize != sizeof(Elf64_Phdr))
-		return elf_error(err, errlen, "program header entry size %u, not %zu",
-				 eh->e_phentsize, sizeof(Elf64_Phdr));
+		return sgx_sign_err(err, errlen, "program header entry size %u, not %zu",
+				    eh->e_phentsize, sizeof(Elf64_Phdr));
 	if (eh->e_phnum == 0)
-		return elf_error(err, errlen, "no program headers");
+		return sgx_sign_err(err, errlen, "no program headers");
 	if (eh->e_phnum > ELF_MAX_PHNUM)
-		return elf_error(err, errlen, "%u program headers (more than %u)",
-				 eh->e_phnum, ELF_MAX_PHNUM);
+		return sgx_sign_err(err, errlen, "%u program headers (more than %u)",
+				    eh->e_phnum, ELF_MAX_PHNUM);
 	if (eh->e_phoff > len ||
 	    (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > len - eh->e_phoff)
-		return elf_error(err, errlen,
-				 "truncated program headers: %u entries at %#llx, file is %zu bytes",
-				 eh->e_phnum, (unsigned long long)eh->e_phoff, len);
+		return sgx_sign_err(err, errlen,
+				    "truncated program headers: %u entries at %#llx, file is %zu bytes",
+				    eh->e_phnum, (unsigned long long)eh->e_phoff, len);
 	return 0;
 }
 
@@ -131,10 +115,10 @@ static int elf_check_dynamic(const uint8_t *buf, size_t len, const Elf64_Phdr *p
 	size_t r;
 
 	if (ph->p_offset > len || ph->p_filesz > len - ph->p_offset)
-		return elf_error(err, errlen,
-				 "PT_DYNAMIC at %#llx+%#llx is beyond the end of the file (%zu bytes)",
-				 (unsigned long long)ph->p_offset,
-				 (unsigned long long)ph->p_filesz, len);
+		return sgx_sign_err(err, errlen,
+				    "PT_DYNAMIC at %#llx+%#llx is beyond the end of the file (%zu bytes)",
+				    (unsigned long long)ph->p_offset,
+				    (unsigned long long)ph->p_filesz, len);
 	n = ph->p_filesz / sizeof(Elf64_Dyn);
 	if (n > ELF_MAX_DYN)
 		n = ELF_MAX_DYN;
@@ -146,10 +130,10 @@ static int elf_check_dynamic(const uint8_t *buf, size_t len, const Elf64_Phdr *p
 			break;
 		for (r = 0; r < sizeof(rel) / sizeof(rel[0]); r++) {
 			if (d.d_tag == rel[r].size && d.d_un.d_val != 0)
-				return elf_error(err, errlen,
-						 "image has dynamic relocations (%s, %llu bytes): the emulator does not relocate; link without them",
-						 rel[r].name,
-						 (unsigned long long)d.d_un.d_val);
+				return sgx_sign_err(err, errlen,
+						    "image has dynamic relocations (%s, %llu bytes): the emulator does not relocate; link without them",
+						    rel[r].name,
+						    (unsigned long long)d.d_un.d_val);
 		}
 	}
 	return 0;
@@ -177,38 +161,38 @@ static int elf_check_load(size_t len, const Elf64_Phdr *ph, unsigned int idx,
 	uint64_t end;
 
 	if (ph->p_memsz == 0)
-		return elf_error(err, errlen, "PT_LOAD segment %u is empty", idx);
+		return sgx_sign_err(err, errlen, "PT_LOAD segment %u is empty", idx);
 	if (!page_aligned(ph->p_vaddr))
-		return elf_error(err, errlen,
-				 "PT_LOAD segment %u: virtual address %#llx is not page aligned",
-				 idx, (unsigned long long)ph->p_vaddr);
+		return sgx_sign_err(err, errlen,
+				    "PT_LOAD segment %u: virtual address %#llx is not page aligned",
+				    idx, (unsigned long long)ph->p_vaddr);
 	if (ph->p_filesz > ph->p_memsz)
-		return elf_error(err, errlen,
-				 "PT_LOAD segment %u: file size %#llx exceeds memory size %#llx",
-				 idx, (unsigned long long)ph->p_filesz,
-				 (unsigned long long)ph->p_memsz);
+		return sgx_sign_err(err, errlen,
+				    "PT_LOAD segment %u: file size %#llx exceeds memory size %#llx",
+				    idx, (unsigned long long)ph->p_filesz,
+				    (unsigned long long)ph->p_memsz);
 	if (ph->p_offset > len || ph->p_filesz > len - ph->p_offset)
-		return elf_error(err, errlen,
-				 "PT_LOAD segment %u: bytes %#llx+%#llx are beyond the end of the file (%zu bytes)",
-				 idx, (unsigned long long)ph->p_offset,
-				 (unsigned long long)ph->p_filesz, len);
+		return sgx_sign_err(err, errlen,
+				    "PT_LOAD segment %u: bytes %#llx+%#llx are beyond the end of the file (%zu bytes)",
+				    idx, (unsigned long long)ph->p_offset,
+				    (unsigned long long)ph->p_filesz, len);
 	if (ph->p_vaddr >= ELF_MAX_SPAN || ph->p_memsz > ELF_MAX_SPAN - ph->p_vaddr)
-		return elf_error(err, errlen,
-				 "PT_LOAD segment %u: %#llx+%#llx reaches past 4 GiB",
-				 idx, (unsigned long long)ph->p_vaddr,
-				 (unsigned long long)ph->p_memsz);
+		return sgx_sign_err(err, errlen,
+				    "PT_LOAD segment %u: %#llx+%#llx reaches past 4 GiB",
+				    idx, (unsigned long long)ph->p_vaddr,
+				    (unsigned long long)ph->p_memsz);
 	end = page_up(ph->p_vaddr + ph->p_memsz);
 	if (prev) {
 		if (ph->p_vaddr < prev->vaddr)
-			return elf_error(err, errlen,
-					 "PT_LOAD segment %u at %#llx comes after one at %#llx: segments must be in increasing order",
-					 idx, (unsigned long long)ph->p_vaddr,
-					 (unsigned long long)prev->vaddr);
+			return sgx_sign_err(err, errlen,
+					    "PT_LOAD segment %u at %#llx comes after one at %#llx: segments must be in increasing order",
+					    idx, (unsigned long long)ph->p_vaddr,
+					    (unsigned long long)prev->vaddr);
 		if (ph->p_vaddr < prev->end)
-			return elf_error(err, errlen,
-					 "PT_LOAD segment %u at %#llx overlaps the page range of the one before (ends %#llx)",
-					 idx, (unsigned long long)ph->p_vaddr,
-					 (unsigned long long)prev->end);
+			return sgx_sign_err(err, errlen,
+					    "PT_LOAD segment %u at %#llx overlaps the page range of the one before (ends %#llx)",
+					    idx, (unsigned long long)ph->p_vaddr,
+					    (unsigned long long)prev->end);
 	}
 	seg->vaddr = ph->p_vaddr;
 	seg->end = end;
@@ -216,17 +200,17 @@ static int elf_check_load(size_t len, const Elf64_Phdr *ph, unsigned int idx,
 	seg->filesz = ph->p_filesz;
 	if (idx == 0) {
 		if (!page_aligned(ph->p_memsz))
-			return elf_error(err, errlen,
-					 "first PT_LOAD segment (the TCS pages) is %#llx bytes, not a whole number of pages",
-					 (unsigned long long)ph->p_memsz);
+			return sgx_sign_err(err, errlen,
+					    "first PT_LOAD segment (the TCS pages) is %#llx bytes, not a whole number of pages",
+					    (unsigned long long)ph->p_memsz);
 		seg->flags = SGX_SECINFO_TCS;
 	} else {
 		uint64_t perms = elf_perms(ph->p_flags);
 
 		if ((perms & SGX_SECINFO_W) && !(perms & SGX_SECINFO_R))
-			return elf_error(err, errlen,
-					 "PT_LOAD segment %u at %#llx is writable but not readable",
-					 idx, (unsigned long long)ph->p_vaddr);
+			return sgx_sign_err(err, errlen,
+					    "PT_LOAD segment %u at %#llx is writable but not readable",
+					    idx, (unsigned long long)ph->p_vaddr);
 		seg->flags = SGX_SECINFO_REG | perms;
 	}
 	return 0;
@@ -267,7 +251,7 @@ int sgx_load_elf(const uint8_t *buf, size_t len, const struct sgx_elf_options *o
 	if (err && errlen)
 		err[0] = '\0';
 	if (!buf || !out)
-		return elf_error(err, errlen, "no image");
+		return sgx_sign_err(err, errlen, "no image");
 	memset(out, 0, sizeof(*out));
 	if (!opts)
 		opts = &dflt;
@@ -302,7 +286,7 @@ int sgx_load_elf(const uint8_t *buf, size_t len, const struct sgx_elf_options *o
 		nr_segs++;
 	}
 	if (nr_segs == 0) {
-		ret = elf_error(err, errlen, "no PT_LOAD segment");
+		ret = sgx_sign_err(err, errlen, "no PT_LOAD segment");
 		goto out_free_segs;
 	}
 
@@ -310,10 +294,10 @@ int sgx_load_elf(const uint8_t *buf, size_t len, const struct sgx_elf_options *o
 	end = segs[nr_segs - 1].end;
 	heap = opts->heap_pages;
 	if (heap > (ELF_MAX_SPAN - end) / SGX_PAGE_SIZE) {
-		ret = elf_error(err, errlen,
-				"%llu heap pages after an image ending at %#llx reach past 4 GiB (at most %llu pages in all)",
-				(unsigned long long)heap, (unsigned long long)end,
-				(unsigned long long)ELF_MAX_PAGES);
+		ret = sgx_sign_err(err, errlen,
+				   "%llu heap pages after an image ending at %#llx reach past 4 GiB (at most %llu pages in all)",
+				   (unsigned long long)heap, (unsigned long long)end,
+				   (unsigned long long)ELF_MAX_PAGES);
 		goto out_free_segs;
 	}
 	nr_pages += heap;

@@ -31,15 +31,16 @@ void sgx_layout_free(struct sgx_layout *layout)
 	memset(layout, 0, sizeof(*layout));
 }
 
-void sgx_sign_err(char *err, size_t errlen, const char *fmt, ...)
+int sgx_sign_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (!err || !errlen)
-		return;
+		return -EINVAL;
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
+	return -EINVAL;
 }
 
 static int cmp_u64(const void *a, const void *b)

@@ -10,8 +10,9 @@
 
 #include "sign/sign.h"
 
-/* Formats a message into err (if not NULL and errlen > 0). */
-void sgx_sign_err(char *err, size_t errlen, const char *fmt, ...)
+/* Formats a message into err (if not NULL and errlen > 0).  Returns
+ * -EINVAL, so that a refusal can read "return sgx_sign_err(...)". */
+int sgx_sign_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* The 64-byte measurement records of arch.h, filled with reserved bytes 0. */
