@@ -213,6 +213,33 @@ void *sgx_cpu_frame_addr(const struct sgx_cpu *cpu, uint64_t index);
 /* Frame index of an EPC address, or -1 if it is not inside a section. */
 int64_t sgx_cpu_frame_index(const struct sgx_cpu *cpu, const void *addr);
 
+/*
+ * The memory controller's mapping of a frame's contents.  A frame is named
+ * by its EPC address, which never changes, and that is what every leaf
+ * takes; the 4096 bytes it holds live by default at that address, but the
+ * platform may place them in any page of the host's memory instead, as a
+ * memory controller decides where a physical page's DRAM is.  The SGX core
+ * uses this to keep an enclave page's bytes at its offset in the
+ * enclave's memory object (DESIGN.md, Memory).
+ *
+ * sgx_cpu_frame_bind() places the contents of the frame at epc at bytes (a
+ * page-aligned address outside the EPC, readable and writable for as long
+ * as it stays bound), or back at the frame's own address when bytes is
+ * NULL.  Only a free frame can be rebound: the bytes are not copied, and
+ * the next leaf that fills the frame (ECREATE, EADD, EAUG, EPA, ELDU/ELDB)
+ * writes them at the new place.  Returns 0; -EINVAL for an EPC address not
+ * page aligned or outside the EPC, or bytes not page aligned or inside the
+ * EPC (another frame's place); -EBUSY while the EPCM entry is valid (or a
+ * leaf still uses the slots of a VA page just removed).  Safe from any
+ * thread; a leaf racing for the frame makes it -EBUSY or waits a moment.
+ *
+ * sgx_cpu_frame_bytes() says where the frame's bytes are now (NULL for an
+ * address outside the EPC).  Software reads a page's contents through it
+ * only where the architecture lets it (tests, debug).
+ */
+int sgx_cpu_frame_bind(struct sgx_cpu *cpu, const void *epc, void *bytes);
+void *sgx_cpu_frame_bytes(const struct sgx_cpu *cpu, const void *epc);
+
 /* A snapshot of one EPCM entry, for tests.  Both introspection calls lock
  * EPCM entries as a leaf does, so a leaf racing with them on a frame sees it
  * busy: call them on a quiescent machine. */

@@ -72,6 +72,12 @@ struct epcm_entry {
 	uint64_t linaddr; /* enclave linear address (child pages) */
 	uint64_t secs; /* frame index of the owning SECS (child pages) */
 	uint64_t bepoch; /* SECS tracking epoch when EBLOCK ran */
+	/* Where the frame's 4096 bytes live: the frame's own place in its
+	 * section, or memory sgx_cpu_frame_bind() gave it.  Changed only
+	 * while the entry is invalid, under the lock; read with relaxed
+	 * atomics (cpu_frame_ptr()), which a leaf holding the frame valid
+	 * may do without the lock. */
+	uint8_t *bytes;
 	bool tcs_busy; /* TCS: a thread is inside through it (thread.c) */
 	/* VA pages: leaves (EWB, ELDU/ELDB) using one of its slots right now.
 	 * Incremented under the lock, decremented without it; a leaf that
@@ -165,7 +171,8 @@ static inline int64_t cpu_frame_index(const struct sgx_cpu *cpu, const void *add
 	return -1;
 }
 
-static inline uint8_t *cpu_frame_ptr(const struct sgx_cpu *cpu, uint64_t index)
+/* The EPC address of frame index: its identity, which never changes. */
+static inline uint8_t *cpu_frame_addr(const struct sgx_cpu *cpu, uint64_t index)
 {
 	for (unsigned int i = 0; i < cpu->nr_sections; i++) {
 		const struct cpu_section *s = &cpu->sections[i];
@@ -174,6 +181,13 @@ static inline uint8_t *cpu_frame_ptr(const struct sgx_cpu *cpu, uint64_t index)
 			return s->base + (index - s->first) * SGX_PAGE_SIZE;
 	}
 	return NULL;
+}
+
+/* Where frame index's bytes are: every leaf reads and writes page contents
+ * through this, never through the EPC address (see sgx_cpu_frame_bind()). */
+static inline uint8_t *cpu_frame_ptr(const struct sgx_cpu *cpu, uint64_t index)
+{
+	return __atomic_load_n(&cpu->epcm[index].bytes, __ATOMIC_RELAXED);
 }
 
 /* Looks up an EPC page operand that must be page aligned.  Returns 0 and

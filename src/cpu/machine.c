@@ -157,6 +157,9 @@ int sgx_cpu_create(const struct sgx_cpu_config *cfg, struct sgx_cpu **out)
 		goto err_sections;
 	}
 
+	for (uint64_t f = 0; f < cpu->nr_frames; f++)
+		cpu->epcm[f].bytes = cpu_frame_addr(cpu, f);
+
 	ret = keys_init(cpu);
 	if (ret)
 		goto err_epcm;
@@ -283,7 +286,41 @@ uint64_t sgx_cpu_nr_frames(const struct sgx_cpu *cpu)
 
 void *sgx_cpu_frame_addr(const struct sgx_cpu *cpu, uint64_t index)
 {
-	return index < cpu->nr_frames ? cpu_frame_ptr(cpu, index) : NULL;
+	return index < cpu->nr_frames ? cpu_frame_addr(cpu, index) : NULL;
+}
+
+int sgx_cpu_frame_bind(struct sgx_cpu *cpu, const void *epc, void *bytes)
+{
+	struct epcm_entry *e;
+	int64_t i;
+	int ret = 0;
+
+	if (!cpu || ((uintptr_t)epc & (SGX_PAGE_SIZE - 1)) ||
+	    ((uintptr_t)bytes & (SGX_PAGE_SIZE - 1)))
+		return -EINVAL;
+	i = cpu_frame_index(cpu, epc);
+	if (i < 0)
+		return -EINVAL;
+	if (!bytes)
+		bytes = cpu_frame_addr(cpu, (uint64_t)i);
+	else if (bytes != cpu_frame_addr(cpu, (uint64_t)i) && cpu_frame_index(cpu, bytes) >= 0)
+		return -EINVAL; /* one frame's bytes cannot be another frame */
+	e = &cpu->epcm[i];
+	frame_raw_lock(&e->lock);
+	/* A VA page whose slots a leaf still uses counts as in use too. */
+	if (e->valid || cpu_frame_pinned(e))
+		ret = -EBUSY;
+	else
+		__atomic_store_n(&e->bytes, (uint8_t *)bytes, __ATOMIC_RELAXED);
+	frame_raw_unlock(&e->lock);
+	return ret;
+}
+
+void *sgx_cpu_frame_bytes(const struct sgx_cpu *cpu, const void *epc)
+{
+	int64_t i = cpu_frame_index(cpu, epc);
+
+	return i < 0 ? NULL : cpu_frame_ptr(cpu, (uint64_t)i);
 }
 
 int64_t sgx_cpu_frame_index(const struct sgx_cpu *cpu, const void *addr)

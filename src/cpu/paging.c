@@ -270,6 +270,13 @@ static int paging_operands(const struct sgx_cpu *cpu, const struct sgx_pageinfo 
 	return 0;
 }
 
+/* The 8 bytes of a VA slot, where the VA page's bytes are.  Stable while
+ * the VA page is pinned (a valid frame is never rebound). */
+static uint64_t *va_slot_ptr(const struct sgx_cpu *cpu, uint64_t vidx, const void *va_slot)
+{
+	return (uint64_t *)(cpu_frame_ptr(cpu, vidx) + ((uintptr_t)va_slot & (SGX_PAGE_SIZE - 1)));
+}
+
 /* PAGEINFO.SRCPGE (4 KiB aligned) and PAGEINFO.PCMD (128-byte aligned) are
  * ordinary memory: unaligned is #GP, NULL or inside the EPC is #PF. */
 static int paging_buffers(const struct sgx_cpu *cpu, const struct sgx_pageinfo *pi)
@@ -565,7 +572,7 @@ int encls_ewb(struct sgx_cpu *cpu, const struct sgx_pageinfo *pginfo, void *epc,
 	ret = target_trylock_gp(cpu, idx);
 	if (ret)
 		goto out_unpin;
-	ret = ewb_locked(cpu, &pi, idx, va_slot);
+	ret = ewb_locked(cpu, &pi, idx, va_slot_ptr(cpu, vidx, va_slot));
 	cpu_frame_unlock(cpu, idx);
 out_unpin:
 	va_unpin(cpu, vidx);
@@ -724,7 +731,7 @@ static int eld(struct sgx_cpu *cpu, const struct sgx_pageinfo *pginfo, void *epc
 	ret = target_trylock_gp(cpu, idx);
 	if (ret)
 		goto out_unpin;
-	ret = eld_locked(cpu, &pi, idx, va_slot, blocked);
+	ret = eld_locked(cpu, &pi, idx, va_slot_ptr(cpu, vidx, va_slot), blocked);
 	cpu_frame_unlock(cpu, idx);
 out_unpin:
 	va_unpin(cpu, vidx);

@@ -77,7 +77,7 @@ int sgx_cpu_thread_enter(struct sgx_cpu *cpu, struct sgx_cpu_thread *t, void *tc
 	sp->nr_threads++;
 	sp->nr_active_cur++;
 	t->tcs = tcs;
-	t->secs = cpu_frame_ptr(cpu, sidx);
+	t->secs = cpu_frame_addr(cpu, sidx);
 	t->entry_epoch = sp->epoch;
 	ret = 0;
 out_secs:
