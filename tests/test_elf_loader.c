@@ -429,6 +429,40 @@ TEST(overlapping_or_unordered_segments_are_refused)
 	expect_reject(&im, NULL, "increasing order");
 }
 
+TEST(segments_sharing_file_bytes_are_refused)
+{
+	struct img im;
+	Elf64_Phdr *data;
+
+	/* Seven segments that all copy the same 16 pages of the file: a
+	 * small file must not turn into many times its size of storage. */
+	img_init(&im);
+	img_seg(&im, PT_LOAD, 0, 0, PAGE, PAGE, 0);
+	data = img_seg(&im, PT_LOAD, PF_R, 0x1000, 16 * PAGE, 16 * PAGE, 0x44);
+	for (int i = 1; i < 7; i++) {
+		Elf64_Phdr *ph = &im.ph[im.eh->e_phnum++];
+
+		*ph = *data;
+		ph->p_vaddr = ph->p_paddr = 0x1000 + (uint64_t)i * 16 * PAGE;
+	}
+	expect_reject(&im, NULL, "share file bytes");
+
+	/* Two segments that share one page at their boundary load. */
+	img_init(&im);
+	img_seg(&im, PT_LOAD, 0, 0, PAGE, PAGE, 0);
+	data = img_seg(&im, PT_LOAD, PF_R, 0x1000, 2 * PAGE, 2 * PAGE, 0x44);
+	img_seg(&im, PT_LOAD, PF_R | PF_W, 0x3000, PAGE, PAGE, 0x55);
+	im.ph[2].p_offset = data->p_offset + PAGE;
+	{
+		struct sgx_layout l;
+		char err[256] = "";
+
+		CHECK_MSG(load(&im, NULL, &l, err, sizeof(err)) == 0, "%s", err);
+		CHECK_EQ(l.nr_pages, 4);
+		sgx_layout_free(&l);
+	}
+}
+
 TEST(unaligned_or_empty_segments_are_refused)
 {
 	struct img im;

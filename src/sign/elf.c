@@ -18,8 +18,9 @@
  * The emulator does not relocate, so an image with dynamic relocations is
  * refused.  Every field read from the file is checked before it is used;
  * offsets and sizes are added with overflow checks.  Pages past the file's
- * bytes are NULL (zero) pages, so the memory a layout takes is bounded by
- * the file bytes it copies, not by p_memsz.
+ * bytes are NULL (zero) pages, and segments may not copy the same file
+ * bytes twice (beyond a partial page each), so the memory a layout takes
+ * is bounded by the file's size, not by p_memsz.
  */
 #include <elf.h>
 #include <errno.h>
@@ -287,6 +288,15 @@ int sgx_load_elf(const uint8_t *buf, size_t len, const struct sgx_elf_options *o
 	}
 	if (nr_segs == 0) {
 		ret = sgx_sign_err(err, errlen, "no PT_LOAD segment");
+		goto out_free_segs;
+	}
+	/* Segments whose file bytes are disjoint copy at most the file's
+	 * pages plus a partial page each; segments that map the same bytes
+	 * again and again would make a small file take up to 4 GiB. */
+	if (nr_data > page_up(len) / SGX_PAGE_SIZE + nr_segs) {
+		ret = sgx_sign_err(err, errlen,
+				   "PT_LOAD segments take %llu pages of file bytes from a file of %zu bytes: segments share file bytes",
+				   (unsigned long long)nr_data, len);
 		goto out_free_segs;
 	}
 
