@@ -1141,6 +1141,16 @@ static void write_pem(const char *path, EVP_PKEY *key, const char *pass)
 	CHECK_EQ(fclose(f), 0);
 }
 
+static bool mem_is_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
 static void expect_bad_key(const char *path, const char *what)
 {
 	char err[256] = "";
@@ -1167,7 +1177,13 @@ TEST(keys_refused)
 	key = rsa_key(2048, 3);
 	write_pem(path, key, NULL);
 	expect_bad_key(path, "2048 bits");
+	/* A refused signature leaves a zeroed SIGSTRUCT, not stale bytes. */
+	memset(&sig, 0xA5, sizeof(sig));
 	CHECK_EQ(sgx_sigstruct_sign(key, &params, mr, &sig), -EINVAL);
+	CHECK_MSG(mem_is_zero(&sig, sizeof(sig)), "refused SIGSTRUCT is not zeroed");
+	memset(mr, 0xA5, sizeof(mr));
+	CHECK_EQ(sgx_key_mrsigner(key, mr), -EINVAL);
+	CHECK_MSG(mem_is_zero(mr, sizeof(mr)), "refused MRSIGNER is not zeroed");
 	CHECK_EQ(sgx_key_save(path, key), -EINVAL);
 	EVP_PKEY_free(key);
 
@@ -1233,6 +1249,9 @@ TEST(keys_generate_save_load)
 	CHECK_MEM(&s1, &s2, sizeof(s1)); /* PKCS#1 v1.5 is deterministic */
 	CHECK_SGX(sgx_sigstruct_check(&s1, ms1), SGX_SUCCESS);
 	sgx_sigstruct_mrsigner(&s2, ms2);
+	CHECK_MEM(ms1, ms2, 32);
+	memset(ms2, 0xA5, sizeof(ms2));
+	CHECK_EQ(sgx_key_mrsigner(back, ms2), 0);
 	CHECK_MEM(ms1, ms2, 32);
 	CHECK_EQ(s1.exponent, 3);
 	CHECK_MEM(s1.body.mrenclave, mr, 32);

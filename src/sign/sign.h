@@ -151,7 +151,12 @@ struct sgx_sign_params {
 int sgx_sigstruct_sign(EVP_PKEY *key, const struct sgx_sign_params *params,
 		       const uint8_t mrenclave[32], struct sgx_sigstruct *out);
 
-/* SHA-256 of the modulus: the signer's identity (MRSIGNER). */
+/* SHA-256 of the modulus: the signer's identity (MRSIGNER).  All zero if
+ * the hash cannot be computed (out of memory). */
 void sgx_sigstruct_mrsigner(const struct sgx_sigstruct *sigstruct, uint8_t mrsigner[32]);
+/* MRSIGNER of a signing key: SHA-256 of its modulus as SIGSTRUCT stores it
+ * (384 bytes, little-endian).  0, -EINVAL for a key that is not
+ * RSA-3072/e=3, or -ENOMEM; mrsigner is zeroed on failure. */
+int sgx_key_mrsigner(EVP_PKEY *key, uint8_t mrsigner[32]);
 
 #endif /* SGXEMU_SIGN_H */

@@ -25,12 +25,54 @@
 #define SIGNED_HEADER_SIZE sizeof(struct sgx_sigstruct_header)
 #define SIGNED_BODY_SIZE sizeof(struct sgx_sigstruct_body)
 
+/* SHA-256 of a modulus as SIGSTRUCT holds it; 0 or -ENOMEM (mrsigner
+ * zeroed). */
+static int modulus_hash(const uint8_t modulus[SGX_MODULUS_SIZE], uint8_t mrsigner[32])
+{
+	unsigned int len = 0;
+
+	if (!EVP_Digest(modulus, SGX_MODULUS_SIZE, mrsigner, &len, EVP_sha256(), NULL) ||
+	    len != 32) {
+		ERR_clear_error();
+		memset(mrsigner, 0, 32);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The key's modulus, little-endian, as SIGSTRUCT.MODULUS holds it. */
+static int key_modulus(EVP_PKEY *key, uint8_t modulus[SGX_MODULUS_SIZE])
+{
+	BIGNUM *n = NULL;
+	int ret = 0;
+
+	if (!EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n) ||
+	    BN_bn2lebinpad(n, modulus, SGX_MODULUS_SIZE) != SGX_MODULUS_SIZE) {
+		ERR_clear_error();
+		ret = -ENOMEM;
+	}
+	BN_free(n);
+	return ret;
+}
+
 void sgx_sigstruct_mrsigner(const struct sgx_sigstruct *sigstruct, uint8_t mrsigner[32])
 {
-	unsigned int len = 32;
+	modulus_hash(sigstruct->modulus, mrsigner);
+}
 
-	EVP_Digest(sigstruct->modulus, sizeof(sigstruct->modulus), mrsigner, &len, EVP_sha256(),
-		   NULL);
+int sgx_key_mrsigner(EVP_PKEY *key, uint8_t mrsigner[32])
+{
+	uint8_t modulus[SGX_MODULUS_SIZE];
+	int ret;
+
+	memset(mrsigner, 0, 32);
+	ret = sgx_key_check(key, NULL, 0);
+	if (ret)
+		return ret;
+	ret = key_modulus(key, modulus);
+	if (ret)
+		return ret;
+	return modulus_hash(modulus, mrsigner);
 }
 
 /* The header and body the signature covers, from params and mrenclave. */
@@ -132,6 +174,7 @@ int sgx_sigstruct_sign(EVP_PKEY *key, const struct sgx_sign_params *params,
 	BIGNUM *n = NULL, *sig = NULL;
 	int ret;
 
+	memset(out, 0, sizeof(*out));
 	ret = sgx_key_check(key, NULL, 0);
 	if (ret)
 		return ret;

@@ -84,7 +84,7 @@ int cmd_keygen(int argc, char **argv)
 		EVP_PKEY_free(key);
 		return tool_error("keygen", "%s: %s", out, strerror(-ret));
 	}
-	ret = key_mrsigner(key, mrsigner);
+	ret = sgx_key_mrsigner(key, mrsigner);
 	EVP_PKEY_free(key);
 	if (ret)
 		return tool_fail("keygen", "cannot read the new key's modulus");

@@ -13,8 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -289,27 +287,6 @@ void attributes_string(uint64_t attributes, char *out, size_t outlen)
 				pos ? "|" : "", (unsigned long long)attributes);
 	if (!pos)
 		snprintf(out, outlen, "none");
-}
-
-int key_mrsigner(EVP_PKEY *key, uint8_t mrsigner[32])
-{
-	uint8_t modulus[SGX_MODULUS_SIZE];
-	unsigned int mdlen = 32;
-	BIGNUM *n = NULL;
-	int ret = -EINVAL;
-
-	if (!EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n))
-		goto out;
-	/* SIGSTRUCT.MODULUS holds the modulus little-endian. */
-	if (BN_bn2lebinpad(n, modulus, sizeof(modulus)) != (int)sizeof(modulus))
-		goto out;
-	if (!EVP_Digest(modulus, sizeof(modulus), mrsigner, &mdlen, EVP_sha256(), NULL))
-		goto out;
-	ret = 0;
-out:
-	BN_free(n);
-	ERR_clear_error();
-	return ret;
 }
 
 int demo_key_load(EVP_PKEY **key)

@@ -73,10 +73,6 @@ void hex_string(const uint8_t *buf, size_t len, char *out);
 /* "MODE64BIT|DEBUG" style names of attribute bits into out. */
 void attributes_string(uint64_t attributes, char *out, size_t outlen);
 
-/* MRSIGNER of a key: SHA-256 of its modulus as SIGSTRUCT stores it
- * (384 bytes, little-endian).  0 or -EINVAL. */
-int key_mrsigner(EVP_PKEY *key, uint8_t mrsigner[32]);
-
 /* The embedded demo signing key (RSA-3072, e = 3), PEM text. */
 extern const char demo_key_pem[];
 /* Loads it; 0 or -EINVAL/-ENOMEM. */
