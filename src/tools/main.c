@@ -3,6 +3,7 @@
  * helpers the subcommands share (tools.h).  This directory is the only
  * place in the project that prints to people or exits.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -111,7 +112,8 @@ int parse_u64(const char *s, uint64_t max, uint64_t *out)
 	unsigned long long v;
 	char *end;
 
-	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+	/* strtoull() would skip leading white space and take a sign. */
+	if (!s || !isdigit((unsigned char)*s))
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 0);
@@ -119,6 +121,14 @@ int parse_u64(const char *s, uint64_t max, uint64_t *out)
 		return -EINVAL;
 	*out = v;
 	return 0;
+}
+
+static unsigned int days_in_month(unsigned int y, unsigned int m)
+{
+	static const unsigned char days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return m == 2 && leap ? 29 : days[m - 1];
 }
 
 int parse_date_bcd(const char *s, uint32_t *out)
@@ -133,7 +143,8 @@ int parse_date_bcd(const char *s, uint32_t *out)
 			return -EINVAL;
 		bcd = bcd << 4 | (uint32_t)(s[i] - '0');
 	}
-	if (sscanf(s, "%4u%2u%2u", &y, &m, &d) != 3 || m < 1 || m > 12 || d < 1 || d > 31)
+	if (sscanf(s, "%4u%2u%2u", &y, &m, &d) != 3 || y < 1 || m < 1 || m > 12 || d < 1 ||
+	    d > days_in_month(y, m))
 		return -EINVAL;
 	*out = bcd;
 	return 0;

@@ -44,9 +44,10 @@ int tool_usage(const char *cmd, const char *fmt, ...) __attribute__((format(prin
 int tool_path_error(const char *cmd, const char *path, const char *msg);
 
 /* Parses an unsigned integer (decimal, 0x hex, or 0 octal) that must be
- * <= max and consist of digits only.  0 or -EINVAL. */
+ * <= max and consist of digits only: no sign, no white space.  0 or
+ * -EINVAL. */
 int parse_u64(const char *s, uint64_t max, uint64_t *out);
-/* YYYYMMDD as BCD 0xYYYYMMDD, with a plausible month and day. */
+/* YYYYMMDD as BCD 0xYYYYMMDD: a day of the Gregorian calendar, year 1 on. */
 int parse_date_bcd(const char *s, uint32_t *out);
 /* Today's date (UTC) as BCD 0xYYYYMMDD. */
 uint32_t today_bcd(void);
