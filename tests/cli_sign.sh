@@ -217,6 +217,10 @@ has out "^EINIT: SGX_INVALID_SIGNATURE$" "EINIT refuses a tampered SIGSTRUCT"
 run 1 "check with launch control locked" "$SGXEMU" check --lc locked "$SAMPLE" sig.bin
 has out "^EINIT: SGX_INVALID_EINITTOKEN$" "locked launch control needs a token"
 run 2 "check --lc bogus" "$SGXEMU" check --lc bogus "$SAMPLE" sig.bin
+run 2 "check --ssa-frame-size 0" "$SGXEMU" check --ssa-frame-size 0 "$SAMPLE" sig.bin
+has err "ssa-frame-size: '0' is not in 1..1024" "check names the bad SSA frame size"
+run 2 "check of /dev/null as SIGSTRUCT" "$SGXEMU" check "$SAMPLE" /dev/null
+has err "/dev/null: not a regular file" "a device is named as such"
 run 2 "check of a truncated SIGSTRUCT" "$SGXEMU" check "$SAMPLE" short.bin
 has err "not a SIGSTRUCT" "check names the truncated SIGSTRUCT"
 run 0 "check --epc-mb 2" "$SGXEMU" check --epc-mb 2 "$SAMPLE" sig.bin

@@ -14,11 +14,9 @@
 #include "tools/json.h"
 #include "tools/tools.h"
 
-#define MAX_HEAP_PAGES (1ULL << 20)
-#define MAX_SSA_FRAME_SIZE 1024
 #define MAX_EPC_MB 16384
 
-enum { OPT_JSON = 256, OPT_HEAP, OPT_SSA, OPT_LC, OPT_EPC };
+enum { OPT_JSON = 256, OPT_LC, OPT_EPC };
 
 static const char check_help[] =
 	"usage: sgxemu check [--json] [--heap N] [--ssa-frame-size N]\n"
@@ -112,8 +110,7 @@ static void check_print(bool json, const char *image, const char *sspath,
 int cmd_check(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "heap", required_argument, NULL, OPT_HEAP },
-		{ "ssa-frame-size", required_argument, NULL, OPT_SSA },
+		TOOL_IMAGE_OPTIONS,
 		{ "lc", required_argument, NULL, OPT_LC },
 		{ "epc-mb", required_argument, NULL, OPT_EPC },
 		{ "json", no_argument, NULL, OPT_JSON },
@@ -127,25 +124,18 @@ int cmd_check(int argc, char **argv)
 	struct sgx_sigstruct ss;
 	struct sgx_layout layout;
 	struct sgx_cpu *cpu;
-	uint64_t v, epc_mb = 0, frames;
+	uint64_t epc_mb = 0, frames;
 	bool json = false;
 	int c, ret;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		ret = tool_image_option("check", c, optarg, &eo);
+		if (ret < 0)
+			return -ret;
+		if (ret)
+			continue;
 		switch (c) {
-		case OPT_HEAP:
-			if (parse_u64(optarg, MAX_HEAP_PAGES, &v))
-				return tool_usage("check", "--heap: '%s' is not a page count in 0..%llu",
-						  optarg, MAX_HEAP_PAGES);
-			eo.heap_pages = v;
-			break;
-		case OPT_SSA:
-			if (parse_u64(optarg, MAX_SSA_FRAME_SIZE, &v) || v == 0)
-				return tool_usage("check", "--ssa-frame-size: '%s' is not in 1..%d",
-						  optarg, MAX_SSA_FRAME_SIZE);
-			eo.ssa_frame_size = v;
-			break;
 		case OPT_LC:
 			if (!strcmp(optarg, "locked"))
 				lc = SGX_LC_LOCKED;

@@ -18,11 +18,7 @@
 #include "tools/json.h"
 #include "tools/tools.h"
 
-/* Bounds on what the options may ask for. */
-#define MAX_HEAP_PAGES (1ULL << 20)
-#define MAX_SSA_FRAME_SIZE 1024
-
-enum { OPT_JSON = 256, OPT_HEAP, OPT_SSA, OPT_ATTR, OPT_XFRM, OPT_ATTR_MASK, OPT_XFRM_MASK,
+enum { OPT_JSON = 256, OPT_ATTR, OPT_XFRM, OPT_ATTR_MASK, OPT_XFRM_MASK,
        OPT_MISC, OPT_MISC_MASK, OPT_PRODID, OPT_SVN, OPT_DATE, OPT_VENDOR, OPT_DEBUG,
        OPT_KEY };
 
@@ -119,34 +115,10 @@ static const char measure_help[] =
 	"      --ssa-frame-size N  ELF: pages per SSA frame (default 1)\n"
 	"      --json              print {mrenclave, size, pages, measured_pages}\n";
 
-/* Parses the image options measure and sign share: 1 if c was one of them,
- * 0 if not, -EXIT_USAGE (after a message) if its value is bad. */
-static int image_option(const char *cmd, int c, struct sgx_elf_options *eo)
-{
-	uint64_t v;
-
-	switch (c) {
-	case OPT_HEAP:
-		if (parse_u64(optarg, MAX_HEAP_PAGES, &v))
-			return -tool_usage(cmd, "--heap: '%s' is not a page count in 0..%llu",
-					   optarg, MAX_HEAP_PAGES);
-		eo->heap_pages = v;
-		return 1;
-	case OPT_SSA:
-		if (parse_u64(optarg, MAX_SSA_FRAME_SIZE, &v) || v == 0)
-			return -tool_usage(cmd, "--ssa-frame-size: '%s' is not in 1..%d", optarg,
-					   MAX_SSA_FRAME_SIZE);
-		eo->ssa_frame_size = v;
-		return 1;
-	}
-	return 0;
-}
-
 int cmd_measure(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "heap", required_argument, NULL, OPT_HEAP },
-		{ "ssa-frame-size", required_argument, NULL, OPT_SSA },
+		TOOL_IMAGE_OPTIONS,
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -160,7 +132,7 @@ int cmd_measure(int argc, char **argv)
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		ret = image_option("measure", c, &eo);
+		ret = tool_image_option("measure", c, optarg, &eo);
 		if (ret < 0)
 			return -ret;
 		if (ret)
@@ -262,8 +234,7 @@ int cmd_sign(int argc, char **argv)
 		{ "date", required_argument, NULL, OPT_DATE },
 		{ "vendor", required_argument, NULL, OPT_VENDOR },
 		{ "debug", no_argument, NULL, OPT_DEBUG },
-		{ "heap", required_argument, NULL, OPT_HEAP },
-		{ "ssa-frame-size", required_argument, NULL, OPT_SSA },
+		TOOL_IMAGE_OPTIONS,
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -285,7 +256,7 @@ int cmd_sign(int argc, char **argv)
 	p.xfrm = SGX_XFRM_LEGACY;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "k:o:h", opts, NULL)) != -1) {
-		ret = image_option("sign", c, &eo);
+		ret = tool_image_option("sign", c, optarg, &eo);
 		if (ret < 0)
 			return -ret;
 		if (ret)

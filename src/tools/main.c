@@ -20,6 +20,11 @@
 
 #include "tools/tools.h"
 
+/* Bounds on what the image options may ask for: the ELF loader refuses an
+ * image and heap beyond 4 GiB anyway. */
+#define MAX_HEAP_PAGES (1ULL << 20)
+#define MAX_SSA_FRAME_SIZE 1024
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -219,6 +224,27 @@ int tool_read_sigstruct(const char *cmd, const char *path, struct sgx_sigstruct 
 	}
 	memcpy(ss, buf, sizeof(*ss));
 	free(buf);
+	return 0;
+}
+
+int tool_image_option(const char *cmd, int c, const char *arg, struct sgx_elf_options *eo)
+{
+	uint64_t v;
+
+	switch (c) {
+	case TOOL_OPT_HEAP:
+		if (parse_u64(arg, MAX_HEAP_PAGES, &v))
+			return -tool_usage(cmd, "--heap: '%s' is not a page count in 0..%llu", arg,
+					   MAX_HEAP_PAGES);
+		eo->heap_pages = v;
+		return 1;
+	case TOOL_OPT_SSA:
+		if (parse_u64(arg, MAX_SSA_FRAME_SIZE, &v) || v == 0)
+			return -tool_usage(cmd, "--ssa-frame-size: '%s' is not in 1..%d", arg,
+					   MAX_SSA_FRAME_SIZE);
+		eo->ssa_frame_size = v;
+		return 1;
+	}
 	return 0;
 }
 

@@ -55,6 +55,18 @@ uint32_t today_bcd(void);
 /* Writes len bytes to path (created 0644, or truncated).  0 or -errno. */
 int write_file(const char *path, const void *buf, size_t len);
 
+/* The image options measure, sign and check share (ELF layouts): --heap N
+ * unmeasured heap pages and --ssa-frame-size N.  TOOL_IMAGE_OPTIONS goes
+ * into a command's struct option table (getopt.h). */
+enum { TOOL_OPT_HEAP = 0x1000, TOOL_OPT_SSA };
+#define TOOL_IMAGE_OPTIONS                                            \
+	{ "heap", required_argument, NULL, TOOL_OPT_HEAP },           \
+	{ "ssa-frame-size", required_argument, NULL, TOOL_OPT_SSA }
+/* Takes getopt's answer c if it is an image option, with its value arg:
+ * 1 if taken, 0 if c is another option, or -EXIT_USAGE (after a message)
+ * when the value is bad. */
+int tool_image_option(const char *cmd, int c, const char *arg, struct sgx_elf_options *eo);
+
 /* Reads a SIGSTRUCT file; a file that is not exactly 1808 bytes is bad
  * input.  Prints the problem and returns EXIT_USAGE, or 0. */
 int tool_read_sigstruct(const char *cmd, const char *path, struct sgx_sigstruct *ss);
