@@ -269,18 +269,12 @@ static int pb_layout(struct paging_bench *pb)
 
 static int pb_sign(struct paging_bench *pb)
 {
-	struct sgx_sign_params p = {
-		.attributes = SGX_ATTR_MODE64BIT,
-		.xfrm = SGX_XFRM_LEGACY,
-		.attributes_mask = ~0ULL,
-		.xfrm_mask = SGX_XFRM_LEGACY,
-		.misc_mask = ~0U,
-		.date = today_bcd(),
-	};
+	struct sgx_sign_params p;
 	uint8_t mrenclave[32];
 	EVP_PKEY *key;
 	int ret;
 
+	tool_sign_defaults(&p);
 	ret = demo_key_load(&key);
 	if (ret)
 		return ret;

@@ -267,20 +267,14 @@ static int bench_timed_build(struct sgx_cpu *cpu, const struct sgx_layout *l,
 /* One size: layout, MRENCLAVE, SIGSTRUCT, floor, then two timed builds. */
 static int bench_one(EVP_PKEY *key, struct bench_size *b)
 {
-	struct sgx_sign_params p = {
-		.attributes = SGX_ATTR_MODE64BIT,
-		.xfrm = SGX_XFRM_LEGACY,
-		.attributes_mask = ~0ULL,
-		.xfrm_mask = SGX_XFRM_LEGACY,
-		.misc_mask = ~0U,
-		.date = today_bcd(),
-	};
+	struct sgx_sign_params p;
 	struct sgx_sigstruct ss;
 	struct sgx_layout l;
 	struct sgx_cpu *cpu;
 	uint8_t mrenclave[32];
 	int ret;
 
+	tool_sign_defaults(&p);
 	ret = bench_layout(b->size, &l);
 	if (ret)
 		return tool_fail("bench", "cannot make a %llu-byte layout: %s",

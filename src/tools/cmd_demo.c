@@ -158,16 +158,12 @@ static int demo_measure(struct demo *d)
 
 static int demo_sign(struct demo *d)
 {
-	struct sgx_sign_params p = {
-		.attributes = SGX_ATTR_MODE64BIT | (d->debug ? SGX_ATTR_DEBUG : 0),
-		.xfrm = SGX_XFRM_LEGACY,
-		.attributes_mask = ~0ULL,
-		.xfrm_mask = SGX_XFRM_LEGACY,
-		.misc_mask = ~0U,
-		.date = today_bcd(),
-	};
+	struct sgx_sign_params p;
 	int ret;
 
+	tool_sign_defaults(&p);
+	if (d->debug)
+		p.attributes |= SGX_ATTR_DEBUG;
 	if (demo_key_load(&d->key))
 		return tool_fail("demo", "cannot load the embedded demo key");
 	ret = sgx_sigstruct_sign(d->key, &p, d->mrenclave, &d->sigstruct);

@@ -239,21 +239,19 @@ int cmd_sign(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct sgx_sign_params p = { 0 };
+	struct sgx_sign_params p;
 	struct sgx_elf_options eo = { 0 };
 	struct sgx_sigstruct ss;
 	struct sgx_layout layout;
 	const char *keypath = NULL, *out = NULL;
 	bool json = false, debug = false, have_xfrm_mask = false;
-	bool have_attr_mask = false, have_misc_mask = false, have_date = false;
 	uint8_t mrenclave[32], mrsigner[32];
 	char hex[65], err[256] = "";
 	EVP_PKEY *key = NULL;
 	uint64_t v;
 	int c, ret;
 
-	p.attributes = SGX_ATTR_MODE64BIT;
-	p.xfrm = SGX_XFRM_LEGACY;
+	tool_sign_defaults(&p);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "k:o:h", opts, NULL)) != -1) {
 		ret = tool_image_option("sign", c, optarg, &eo);
@@ -279,7 +277,6 @@ int cmd_sign(int argc, char **argv)
 		case OPT_ATTR_MASK:
 			if (sign_number("--attributes-mask", UINT64_MAX, &p.attributes_mask))
 				return EXIT_USAGE;
-			have_attr_mask = true;
 			break;
 		case OPT_XFRM_MASK:
 			if (sign_number("--xfrm-mask", UINT64_MAX, &p.xfrm_mask))
@@ -295,7 +292,6 @@ int cmd_sign(int argc, char **argv)
 			if (sign_number("--misc-mask", UINT32_MAX, &v))
 				return EXIT_USAGE;
 			p.misc_mask = v;
-			have_misc_mask = true;
 			break;
 		case OPT_PRODID:
 			if (sign_number("--isvprodid", UINT16_MAX, &v))
@@ -310,7 +306,6 @@ int cmd_sign(int argc, char **argv)
 		case OPT_DATE:
 			if (parse_date_bcd(optarg, &p.date))
 				return tool_usage("sign", "--date: '%s' is not a date YYYYMMDD", optarg);
-			have_date = true;
 			break;
 		case OPT_VENDOR:
 			if (parse_u64(optarg, UINT32_MAX, &v) ||
@@ -340,14 +335,8 @@ int cmd_sign(int argc, char **argv)
 
 	if (debug)
 		p.attributes |= SGX_ATTR_DEBUG;
-	if (!have_attr_mask)
-		p.attributes_mask = ~0ULL;
 	if (!have_xfrm_mask)
 		p.xfrm_mask = p.xfrm;
-	if (!have_misc_mask)
-		p.misc_mask = ~0U;
-	if (!have_date)
-		p.date = today_bcd();
 	if (p.attributes & SGX_ATTR_INIT)
 		return tool_usage("sign", "--attributes %#llx: INIT (bit 0) is set by EINIT, not signed",
 				  (unsigned long long)p.attributes);

@@ -227,6 +227,17 @@ int tool_read_sigstruct(const char *cmd, const char *path, struct sgx_sigstruct 
 	return 0;
 }
 
+void tool_sign_defaults(struct sgx_sign_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->attributes = SGX_ATTR_MODE64BIT;
+	p->xfrm = SGX_XFRM_LEGACY;
+	p->attributes_mask = ~0ULL;
+	p->xfrm_mask = SGX_XFRM_LEGACY;
+	p->misc_mask = ~0U;
+	p->date = today_bcd();
+}
+
 int tool_image_option(const char *cmd, int c, const char *arg, struct sgx_elf_options *eo)
 {
 	uint64_t v;

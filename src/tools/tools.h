@@ -55,6 +55,11 @@ uint32_t today_bcd(void);
 /* Writes len bytes to path (created 0644, or truncated).  0 or -errno. */
 int write_file(const char *path, const void *buf, size_t len);
 
+/* What the command signs unless told otherwise: a production 64-bit
+ * enclave with x87 and SSE, every attribute and MISCSELECT bit compared,
+ * the signed XFRM required, vendor 0, today's date. */
+void tool_sign_defaults(struct sgx_sign_params *p);
+
 /* The image options measure, sign and check share (ELF layouts): --heap N
  * unmeasured heap pages and --ssa-frame-size N.  TOOL_IMAGE_OPTIONS goes
  * into a command's struct option table (getopt.h). */
