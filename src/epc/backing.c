@@ -1,5 +1,15 @@
 /*
- * backing.c: an enclave's backing object and its accounting.
+ * backing.c: an enclave's memory objects: its contents object, where the
+ * bytes of its resident pages live, and its backing object, which holds
+ * the pages written back, with its accounting.
+ *
+ * The contents object is a memfd of the enclave's size (DESIGN.md,
+ * Memory).  While page i is resident its frame's bytes are bound (with
+ * sgx_cpu_frame_bind(), the platform's memory-controller mapping) to byte
+ * i * 4096 of it, so that the emulator's mapping and every application
+ * view (view.c) see the same page; when the page leaves the EPC its frame
+ * gets its own bytes back and the object's page is punched out.  SECS and
+ * VA pages keep their frames' own bytes.
  *
  * The backing object is a memfd with the kernel's layout (the kernel uses a
  * shmem file): enclave page i at byte i * 4096, the SECS at byte size, and
@@ -69,6 +79,71 @@ int encl_backing_create(struct sgx_encl *encl)
 	}
 	encl->backing_fd = fd;
 	return 0;
+}
+
+int encl_contents_create(struct sgx_encl *encl)
+{
+	void *view;
+	int fd, err;
+
+	fd = memfd_create("sgx enclave", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)encl->size))
+		goto err;
+	view = mmap(NULL, encl->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+	if (view == MAP_FAILED)
+		goto err;
+	encl->contents_fd = fd;
+	encl->contents = view;
+	return 0;
+err:
+	err = -errno;
+	close(fd);
+	return err;
+}
+
+/* Context: the enclave is unreachable (teardown). */
+void encl_contents_destroy(struct sgx_encl *encl)
+{
+	/* A frame EREMOVE refused (a page removed while threads were inside,
+	 * a frame that machine-checks) keeps its bytes here: the mapping
+	 * stays, so that the processor never holds a dangling binding.  Such
+	 * a frame is out of use while the machine lives anyway. */
+	if (encl->contents && !encl->nr_bound)
+		munmap(encl->contents, encl->size);
+	encl->contents = NULL;
+	if (encl->contents_fd >= 0) {
+		close(encl->contents_fd);
+		encl->contents_fd = -1;
+	}
+}
+
+int encl_frame_bind(struct sgx_encl *encl, struct sgx_epc_page *frame, uint64_t index)
+{
+	CORE_ASSERT(index < encl->nr_index);
+	if (sgx_cpu_frame_bind(encl->core->cpu, frame->addr, encl_contents_page(encl, index)))
+		return -EIO;
+	encl->nr_bound++;
+	return 0;
+}
+
+void encl_frame_unbind(struct sgx_encl *encl, struct sgx_epc_page *frame)
+{
+	struct sgx_cpu *cpu = encl->core->cpu;
+
+	if (sgx_cpu_frame_bytes(cpu, frame->addr) == frame->addr)
+		return; /* not bound (SECS, VA) */
+	if (sgx_cpu_frame_bind(cpu, frame->addr, NULL) == 0) {
+		CORE_ASSERT(encl->nr_bound > 0);
+		encl->nr_bound--;
+	}
+}
+
+void encl_contents_punch(struct sgx_encl *encl, uint64_t index)
+{
+	(void)fallocate(encl->contents_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			(off_t)(index << SGX_PAGE_SHIFT), SGX_PAGE_SIZE);
 }
 
 /* Context: encl->lock, or the enclave is unreachable (teardown). */

@@ -16,6 +16,10 @@
  *   core->ksgxd_lock   the reclaimer thread's wake-up and the count of
  *                      batches in flight
  *   core->leak_lock    frames that could not be EREMOVEd
+ *   encl->views_lock   the enclave's application views (view.c): the
+ *                      address spaces that map it.  Taken alone or inside
+ *                      encl->lock; nothing of ours is taken under it (a
+ *                      zap makes only madvise() calls while holding it)
  *
  * Two enclave locks are never held at once.  No enclave lock is held while
  * an EPC page is allocated, with reclaim or without: the page cache holds
@@ -157,6 +161,9 @@ struct sgx_core {
 #define ENCL_PAGE_BEING_RECLAIMED (1U << 0) /* a reclaimer is writing it back */
 #define ENCL_PAGE_BLOCKED (1U << 1) /* EBLOCKed, not written back */
 #define ENCL_PAGE_POISONED (1U << 2) /* its frame failed: contents lost */
+/* A view was told the page cannot be had (a poisoned entry there): the
+ * next load zaps the views so that they fault again. */
+#define ENCL_PAGE_VIEW_SIGBUS (1U << 3)
 
 /*
  * One page of an enclave (the kernel's struct sgx_encl_page).  Guarded by
@@ -180,6 +187,8 @@ struct sgx_encl_page {
 	uint32_t flags; /* ENCL_PAGE_* */
 	_Atomic bool young; /* touched since the reclaimer last aged it */
 };
+
+struct sgx_encl_view;
 
 /*
  * A VA page: 512 slots that hold the versions of written-back pages.
@@ -222,6 +231,32 @@ struct sgx_encl {
 	struct list_head core_link; /* core->encls, under core->encls_lock */
 
 	/*
+	 * The contents object (DESIGN.md, Memory): a memfd of the enclave's
+	 * size in which page i's bytes live at byte i * 4096 while it is
+	 * resident (its frame is bound there with sgx_cpu_frame_bind()); a
+	 * written-back page is a hole.  contents is the emulator's own
+	 * mapping of it, the only one through which the emulator touches page
+	 * bytes.  Both are set at creation and fixed until teardown.
+	 */
+	int contents_fd;
+	uint8_t *contents;
+
+	/*
+	 * Who holds the enclave open: the owner until sgx_encl_release(), and
+	 * each application view until it is destroyed (as the kernel's VMAs
+	 * hold the enclave's file).  The owner's release happens when this
+	 * drops to zero.
+	 */
+	_Atomic unsigned long users;
+
+	/* views_lock guards views (struct sgx_encl_view.link).  nr_views is
+	 * written under it for writing and read anywhere: a view made after
+	 * a zap looked at it maps nothing yet, so it needs no zap. */
+	pthread_rwlock_t views_lock;
+	struct list_head views;
+	_Atomic unsigned int nr_views;
+
+	/*
 	 * lock guards everything below.  reclaim_cond is signalled (under
 	 * lock) when a page leaves ENCL_PAGE_BEING_RECLAIMED.
 	 *
@@ -251,6 +286,9 @@ struct sgx_encl {
 	uint64_t nr_ewb_waiting; /* EWBs holding a slot while the lock is dropped */
 	uint64_t nr_pcmd_pages;
 	uint64_t charged;
+	/* Frames whose bytes are bound into contents.  A frame EREMOVE
+	 * refused stays bound: then the teardown keeps contents mapped. */
+	uint64_t nr_bound;
 };
 
 /* --- core.c --- */
@@ -310,6 +348,40 @@ static inline uint64_t encl_pcmd_slot(uint64_t index)
 	return index / (SGX_PAGE_SIZE / sizeof(struct sgx_pcmd));
 }
 
+/* Binds a free frame's bytes to page index of the contents object, before
+ * the leaf that fills it (EADD, ELDU).  0 or -EIO.  Context: encl->lock. */
+int encl_frame_bind(struct sgx_encl *encl, struct sgx_epc_page *frame, uint64_t index);
+/* Gives a frame whose EPCM entry is invalid again (EWB, EREMOVE, a failed
+ * EADD or ELDU) its own bytes back, so that it can go to the page cache or
+ * become a VA page.  A frame still valid stays bound.  Context: encl->lock. */
+void encl_frame_unbind(struct sgx_encl *encl, struct sgx_epc_page *frame);
+/* Releases the host memory of page index of the contents object. */
+void encl_contents_punch(struct sgx_encl *encl, uint64_t index);
+/* Page index's bytes in the emulator's view. */
+static inline uint8_t *encl_contents_page(const struct sgx_encl *encl, uint64_t index)
+{
+	return encl->contents + (index << SGX_PAGE_SHIFT);
+}
+/* The owner or a view lets go; the last one releases the enclave. */
+void encl_users_put(struct sgx_encl *encl);
+/*
+ * Serves a fault of an application view at offset: makes the page
+ * resident (loading it if it was written back), marks it young and calls
+ * resolve(view, offset, 0) to map it, or resolve(view, offset, -errno)
+ * when it cannot be had (resolve then makes the access fail), both with
+ * encl->lock held so that no write-back can start between the check and
+ * the mapping.  Returns resolve's answer.
+ */
+int encl_view_fault(struct sgx_encl *encl, uint64_t offset,
+		    int (*resolve)(struct sgx_encl_view *view, uint64_t offset, int err),
+		    struct sgx_encl_view *view);
+
+/* --- view.c --- */
+/* Removes the page at offset from every application view (MADV_DONTNEED:
+ * the shared mapping keeps its contents), so that the next touch faults.
+ * Context: no lock, or encl->lock. */
+void encl_views_zap(struct sgx_encl *encl, uint64_t offset);
+
 /* --- va.c --- (Context: encl->lock for all) */
 /* Turns a frame the caller owns (invalid in the EPCM) into a VA page of the
  * enclave.  0 or -EIO (the frame is then the caller's still). */
@@ -326,6 +398,9 @@ void encl_va_free_all(struct sgx_encl *encl);
 /* --- backing.c --- */
 int encl_backing_create(struct sgx_encl *encl);
 void encl_backing_destroy(struct sgx_encl *encl);
+/* The contents object and the emulator's mapping of it. */
+int encl_contents_create(struct sgx_encl *encl);
+void encl_contents_destroy(struct sgx_encl *encl);
 /* Charges for writing back page (Context: encl->lock): one page for its
  * contents and one for its PCMD page if no record there is in use yet.
  * Returns false when the limit forbids it. */

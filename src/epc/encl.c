@@ -60,6 +60,7 @@ void encl_free_epc_page(struct sgx_encl *encl, struct sgx_epc_page *page)
 		core_leak_frame(encl->core, page);
 		return;
 	}
+	encl_frame_unbind(encl, page);
 	sgx_free_epc_page(encl->core->epc, page);
 }
 
@@ -99,8 +100,11 @@ static void encl_teardown(struct sgx_encl *encl)
 	}
 	encl_va_free_all(encl);
 	encl_backing_destroy(encl);
+	encl_contents_destroy(encl);
 	pthread_mutex_unlock(&encl->lock);
 
+	CORE_ASSERT(list_empty(&encl->views));
+	pthread_rwlock_destroy(&encl->views_lock);
 	pthread_cond_destroy(&encl->reclaim_cond);
 	pthread_mutex_destroy(&encl->lock);
 	munmap(encl->pages, encl->pages_bytes);
@@ -117,15 +121,22 @@ void encl_put(struct sgx_encl *encl)
 		encl_teardown(encl);
 }
 
-void sgx_encl_release(struct sgx_encl *encl)
+/* The owner's release, once neither it nor any view holds the enclave. */
+void encl_users_put(struct sgx_encl *encl)
 {
-	if (!encl)
+	if (atomic_fetch_sub(&encl->users, 1) != 1)
 		return;
 	pthread_mutex_lock(&encl->lock);
 	encl->flags |= ENCL_RELEASED;
 	pthread_mutex_unlock(&encl->lock);
 	atomic_fetch_add(&encl->core->nr_dying, 1);
 	encl_put(encl);
+}
+
+void sgx_encl_release(struct sgx_encl *encl)
+{
+	if (encl)
+		encl_users_put(encl);
 }
 
 /* ---- Creation ---------------------------------------------------------------- */
@@ -161,6 +172,10 @@ int sgx_encl_create(struct sgx_core *core, const struct sgx_secs *secs,
 	encl->size = size;
 	encl->nr_index = size >> SGX_PAGE_SHIFT;
 	encl->backing_fd = -1;
+	encl->contents_fd = -1;
+	atomic_init(&encl->users, 1);
+	pthread_rwlock_init(&encl->views_lock, NULL);
+	list_init(&encl->views);
 	list_init(&encl->core_link);
 	list_init(&encl->page_list);
 	list_init(&encl->va_pages);
@@ -191,6 +206,9 @@ int sgx_encl_create(struct sgx_core *core, const struct sgx_secs *secs,
 	ret = encl_backing_create(encl);
 	if (ret)
 		goto err_pcmd;
+	ret = encl_contents_create(encl);
+	if (ret)
+		goto err_backing;
 
 	/* Neither allocation may hold the enclave's lock (reclaim); nobody
 	 * else can see the enclave yet. */
@@ -248,12 +266,14 @@ err_secs_frame:
 err_va_frame:
 	sgx_free_epc_page(core->epc, va_frame);
 err_backing:
+	encl_contents_destroy(encl);
 	encl_backing_destroy(encl);
 err_pcmd:
 	free(encl->pcmd_used);
 err_unmap:
 	munmap(encl->pages, encl->pages_bytes);
 err_free:
+	pthread_rwlock_destroy(&encl->views_lock);
 	pthread_cond_destroy(&encl->reclaim_cond);
 	pthread_mutex_destroy(&encl->lock);
 	free(encl);
@@ -315,6 +335,9 @@ int sgx_encl_add_page(struct sgx_encl *encl, uint64_t offset, const void *src,
 	pginfo.contents = (uintptr_t)buf;
 	pginfo.metadata = (uintptr_t)&si;
 	pginfo.secs = (uintptr_t)encl_page_addr(encl->secs.epc_page);
+	ret = encl_frame_bind(encl, frame, index);
+	if (ret)
+		goto err_unlock;
 	ret = ENCLS_RETRY(encls_eadd(core->cpu, &pginfo, encl_page_addr(frame)));
 	if (ret) {
 		ret = -EIO;
@@ -328,6 +351,7 @@ int sgx_encl_add_page(struct sgx_encl *encl, uint64_t offset, const void *src,
 							c * SGX_EEXTEND_CHUNK));
 		if (ret) {
 			encl_free_epc_page(encl, frame);
+			encl_contents_punch(encl, index);
 			pthread_mutex_unlock(&encl->lock);
 			ret = -EIO;
 			goto err_free;
@@ -342,10 +366,14 @@ int sgx_encl_add_page(struct sgx_encl *encl, uint64_t offset, const void *src,
 	/* Reclaimable right away, as the kernel's sgx_encl_add_page() does. */
 	core_lru_add(core, frame);
 	pthread_mutex_unlock(&encl->lock);
+	/* A view touched the offset before the page existed and was told it
+	 * has none (a poisoned entry): let its next touch fault again. */
+	encl_views_zap(encl, offset);
 	free(buf);
 	return 0;
 
 err_unlock:
+	encl_frame_unbind(encl, frame);
 	pthread_mutex_unlock(&encl->lock);
 	sgx_free_epc_page(core->epc, frame); /* EADD did not run or failed */
 err_free:
@@ -484,6 +512,8 @@ static int encl_eldu(struct sgx_encl *encl, struct sgx_encl_page *page, struct s
 	ret = encl_backing_read(encl, page->index, contents, &pcmd);
 	if (ret)
 		goto err;
+	if (!is_secs && encl_frame_bind(encl, frame, page->index))
+		goto err;
 	pginfo.addr = is_secs ? 0 : encl->base + (page->index << SGX_PAGE_SHIFT);
 	pginfo.contents = (uintptr_t)contents;
 	pginfo.metadata = (uintptr_t)&pcmd;
@@ -500,6 +530,10 @@ static int encl_eldu(struct sgx_encl *encl, struct sgx_encl_page *page, struct s
 	frame->owner = page;
 	page->epc_page = frame;
 	encl_backing_loaded(encl, page);
+	if (page->flags & ENCL_PAGE_VIEW_SIGBUS) {
+		page->flags &= ~ENCL_PAGE_VIEW_SIGBUS;
+		encl_views_zap(encl, page->index << SGX_PAGE_SHIFT);
+	}
 	if (is_secs) {
 		core_count(core, secs_loaded);
 	} else {
@@ -512,6 +546,11 @@ static int encl_eldu(struct sgx_encl *encl, struct sgx_encl_page *page, struct s
 
 err:
 	core_count(core, load_failures);
+	if (!is_secs) {
+		/* ELDU cleared what it had decrypted; give the memory back. */
+		encl_frame_unbind(encl, frame);
+		encl_contents_punch(encl, page->index);
+	}
 	sgx_free_epc_page(core->epc, frame); /* ELDU did nothing to it */
 	return -EIO;
 }
@@ -599,7 +638,7 @@ static int encl_access(struct sgx_encl *encl, uint64_t offset, void *buf, size_t
 		ret = encl_load(encl, page, &ctx);
 		if (ret)
 			break;
-		frame = (uint8_t *)encl_page_addr(page->epc_page) + in_page;
+		frame = encl_contents_page(encl, page->index) + in_page;
 		if (write)
 			memcpy(frame, p, n);
 		else
@@ -638,6 +677,32 @@ int sgx_encl_mark_young(struct sgx_encl *encl, uint64_t offset)
 		atomic_store_explicit(&page->young, true, memory_order_relaxed);
 	else
 		ret = -EFAULT;
+	pthread_mutex_unlock(&encl->lock);
+	return ret;
+}
+
+int encl_view_fault(struct sgx_encl *encl, uint64_t offset,
+		    int (*resolve)(struct sgx_encl_view *view, uint64_t offset, int err),
+		    struct sgx_encl_view *view)
+{
+	struct load_ctx ctx = { NULL };
+	struct sgx_encl_page *page;
+	int ret;
+
+	pthread_mutex_lock(&encl->lock);
+	page = offset < encl->size ? encl_lookup(encl, offset) : NULL;
+	if (!page) {
+		ret = -EFAULT;
+	} else {
+		ret = encl_load(encl, page, &ctx);
+		if (!ret)
+			atomic_store_explicit(&page->young, true, memory_order_relaxed);
+	}
+	ret = resolve(view, offset, ret);
+	if (ret && page)
+		page->flags |= ENCL_PAGE_VIEW_SIGBUS;
+	load_ctx_done(encl, &ctx);
+	encl_assert_counts(encl);
 	pthread_mutex_unlock(&encl->lock);
 	return ret;
 }
@@ -796,6 +861,7 @@ int sgx_encl_page_info(struct sgx_encl *encl, uint64_t offset, struct sgx_encl_p
 		info->poisoned = (page->flags & ENCL_PAGE_POISONED) ||
 				 (page->epc_page && sgx_epc_page_poisoned(page->epc_page));
 		info->type = page->type;
+		info->young = atomic_load_explicit(&page->young, memory_order_relaxed);
 		if (page->epc_page)
 			info->epc_addr = encl_page_addr(page->epc_page);
 		if (page->va_page)

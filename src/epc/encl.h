@@ -172,6 +172,7 @@ struct sgx_encl_page_info {
 	bool being_reclaimed;
 	bool blocked; /* EBLOCKed, EWB not done yet (or given up) */
 	bool poisoned; /* its frame had a memory failure */
+	bool young; /* touched since the reclaimer last aged it */
 	uint8_t type; /* enum sgx_page_type */
 	void *epc_addr; /* frame, when resident */
 	void *va_slot; /* EPC address of its VA slot, when written back */

@@ -46,6 +46,7 @@ struct reclaim_item {
 
 static void zap(struct sgx_encl *encl, struct sgx_encl_page *page, enum sgx_encl_zap_reason why)
 {
+	encl_views_zap(encl, page->index << SGX_PAGE_SHIFT);
 	if (encl->ops && encl->ops->zap)
 		encl->ops->zap(encl, page->index << SGX_PAGE_SHIFT, why, encl->ops_ctx);
 }
@@ -354,6 +355,10 @@ static int phase_write_one(struct sgx_core *core, struct reclaim_item *it)
 		encl->secs_child_cnt--;
 		core_count(core, pages_written_back);
 		core_lru_untrack(core, it->frame);
+		/* The frame gets its own bytes back before it is reused, and
+		 * the page's memory goes back to the host. */
+		encl_frame_unbind(encl, it->frame);
+		encl_contents_punch(encl, page->index);
 		freed = encl_release_frame(encl, it->frame);
 		ret = encl_reclaim_secs(encl);
 		if (ret > 0)
