@@ -162,6 +162,13 @@ expect "failed demo: load failed, paging not reached" \
 	"d['failed_step'] == 'load' and d['paging'] is None and d['einit'] == 'not reached'" \
 	"(d['failed_step'], d['paging'], d['einit'])"
 run 2 "demo --bogus" "$SGXEMU" demo --bogus
+# The paging part writes 4 times an EPC twice the image: the image is bounded.
+run 2 "demo --heap 4097" "$SGXEMU" demo --heap 4097 --enclave "$SAMPLE"
+has err "--heap: '4097' is not a page count in 0..4096" "the heap bound is named"
+run 2 "demo of an image too large for it" "$SGXEMU" demo --json --heap 4096 --enclave "$SAMPLE"
+has err "pages with the heap; the demo takes at most 4096" "the image bound is named"
+expect "demo of a large image: refused at load" "d['failed_step'] == 'load' and d['paging'] is None" \
+	"(d['failed_step'], d['paging'])"
 run 2 "demo extra argument" "$SGXEMU" demo extra
 
 # --- bench epc --quick ----------------------------------------------------

@@ -39,7 +39,11 @@
 #endif
 
 #define DEMO_HEAP_PAGES 16
-#define MAX_HEAP_PAGES (1ULL << 18)
+/* The largest image (heap included) the demo takes: the paging part sizes
+ * its EPC at twice the image and writes 4 times that, so this bounds it
+ * to an EPC of 64 MiB and 256 MiB of data. */
+#define DEMO_MAX_IMAGE_PAGES 4096ULL
+#define MAX_HEAP_PAGES DEMO_MAX_IMAGE_PAGES
 
 /* Paging: an EPC of at least this many frames (more if the image needs
  * it), enclaves totalling DEMO_OVERCOMMIT times it, and a backing limit of
@@ -74,7 +78,8 @@ static const char demo_help[] =
 	"Exit 0 when EINIT succeeds, every byte comes back and teardown leaves\n"
 	"no EPC page in use, no backing page charged and no VA page.\n"
 	"\n"
-	"      --heap N          heap pages after the image (default 16)\n"
+	"      --heap N          heap pages after the image (default 16; the image\n"
+	"                        and its heap may have at most 4096 pages)\n"
 	"      --debug           sign and build a debug enclave\n"
 	"      --enclave ELF     another enclave image instead of the sample\n"
 	"      --export-key FILE write the demo key as PEM (for sgxemu sign) and exit\n"
@@ -138,6 +143,9 @@ static int demo_load(struct demo *d)
 
 	if (ret)
 		return ret;
+	if (d->layout.nr_pages > DEMO_MAX_IMAGE_PAGES)
+		return tool_error("demo", "%s: %zu pages with the heap; the demo takes at most %llu",
+				  d->image, d->layout.nr_pages, DEMO_MAX_IMAGE_PAGES);
 	d->loaded = true;
 	demo_log(d, "load", "%zu pages (%zu measured, %llu heap), size %#llx",
 		 d->layout.nr_pages, layout_measured_pages(&d->layout),
