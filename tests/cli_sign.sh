@@ -79,6 +79,12 @@ same "$(field measured_pages)" "$MEASURED" "heap pages are not measured"
 if [ "$(field mrenclave)" != "$MR" ]; then ok "heap changes MRENCLAVE"; else bad "heap did not change MRENCLAVE"; fi
 run 2 "measure --heap abc" "$SGXEMU" measure --heap abc "$SAMPLE"
 has err "--heap" "bad --heap is named"
+if [ -w /dev/full ]; then
+	"$SGXEMU" measure --json "$SAMPLE" >/dev/full 2>err
+	rc=$?
+	if [ "$rc" -eq 2 ]; then ok "measure into a full device (exit 2)"; else bad "measure into /dev/full: exit $rc, want 2"; fi
+	has err "cannot write the output: No space left on device" "the write failure is named"
+fi
 run 2 "measure of a missing file" "$SGXEMU" measure "$tmp/nonexistent.elf"
 has err "No such file" "missing file is named"
 

@@ -52,8 +52,20 @@ static void usage(FILE *f)
 		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
 	fputs("\n"
 	      "Every command takes --json (print one JSON object) and --help.\n"
-	      "Exit status: 0 success, 1 a check failed, 2 usage error or bad input.\n",
+	      "Exit status: 0 success, 1 a check failed, 2 usage error, bad input or\n"
+	      "output that cannot be written.\n",
 	      f);
+}
+
+/* A command's exit code, made EXIT_USAGE when what it printed could not be
+ * written (a full disk, a closed pipe): a result nobody got is not a
+ * success. */
+static int output_checked(const char *cmd, int ret)
+{
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return ret;
+	fprintf(stderr, "sgxemu %s: cannot write the output: %s\n", cmd, strerror(errno));
+	return ret ? ret : EXIT_USAGE;
 }
 
 int main(int argc, char **argv)
@@ -68,7 +80,8 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].fn(argc - 1, argv + 1);
+			return output_checked(commands[i].name,
+					      commands[i].fn(argc - 1, argv + 1));
 	fprintf(stderr, "sgxemu: unknown command '%s'\n\n", argv[1]);
 	usage(stderr);
 	return EXIT_USAGE;

@@ -5,8 +5,9 @@
  *
  * Exit codes: 0 success; 1 a check failed (a signature does not verify,
  * EINIT refused, a benchmark's build failed); 2 usage error or bad input
- * (unknown option, malformed number, unreadable or malformed file).  Every
- * message names the subcommand and the problem.
+ * (unknown option, malformed number, unreadable or malformed file, output
+ * that cannot be written).  Every message names the subcommand and the
+ * problem.
  */
 #ifndef SGXEMU_TOOLS_H
 #define SGXEMU_TOOLS_H
