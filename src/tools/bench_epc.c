@@ -9,7 +9,10 @@
  *               it, and ELDU of every page of an initialized enclave,
  *               against raw AES-128-GCM over the same 4096 bytes per page;
  *   reclaim     the reclaimer's sustained write-back rate while one owner
- *               streams through an enclave several times the EPC.
+ *               streams through an enclave several times the EPC;
+ *   views       the fault round trips of an application view (a minor
+ *               fault after the aging's zap; a touch of a written-back
+ *               page, with ELDU) against a bare userfaultfd handler thread.
  *
  * Every measurement runs EPC_ROUNDS times, the floors interleaved with the
  * emulator's runs so that a neighbour's burst on a shared machine hits
@@ -28,6 +31,7 @@
 
 #include "epc/core.h"
 #include "epc/epc.h"
+#include "epc/view.h"
 #include "tools/bench.h"
 #include "tools/build.h"
 #include "tools/json.h"
@@ -56,6 +60,10 @@
 #define RECLAIM_QUICK_EPC_BYTES (1ULL << 20)
 #define RECLAIM_OVERCOMMIT 4
 #define RECLAIM_PASSES 2
+
+/* Views: fault round trips per round (sgx_bench_view()). */
+#define VIEW_FAULTS 4000
+#define VIEW_QUICK_FAULTS 400
 
 /* Targets, and real hardware for reference: one EPC page swap is about
  * 40K cycles, 13 us. */
@@ -156,6 +164,9 @@ struct epc_bench {
 	uint64_t reclaim_epc_bytes, reclaim_frames, reclaim_pages;
 	unsigned int reclaim_passes;
 	double reclaim_pps;
+	/* Views; view_err is why there are none (no userfaultfd here). */
+	struct sgx_bench_view view;
+	int view_err;
 };
 
 /* --- Allocation ------------------------------------------------------------ */
@@ -580,6 +591,44 @@ static int reclaim_round(struct epc_bench *b)
 	return 0;
 }
 
+/* --- Views ------------------------------------------------------------------- */
+
+static bool view_unavailable(int err)
+{
+	return err == -EPERM || err == -ENOSYS || err == -EOPNOTSUPP || err == -EACCES;
+}
+
+static int view_round(struct epc_bench *b, unsigned int round)
+{
+	struct sgx_bench_view v;
+	int ret;
+
+	if (b->view_err)
+		return 0;
+	ret = sgx_bench_view(b->reclaim_cpu, b->quick ? VIEW_QUICK_FAULTS : VIEW_FAULTS, &v);
+	if (view_unavailable(ret)) {
+		b->view_err = ret;
+		return 0;
+	}
+	if (ret)
+		return tool_fail("bench", "view benchmark failed: %s", strerror(-ret));
+	if (sgx_cpu_nr_valid(b->reclaim_cpu))
+		return tool_fail("bench", "view benchmark left %llu EPC pages valid",
+				 (unsigned long long)sgx_cpu_nr_valid(b->reclaim_cpu));
+	if (round == 0) {
+		b->view = v;
+		return 0;
+	}
+	b->view.minor_fault_us = fmin(b->view.minor_fault_us, v.minor_fault_us);
+	b->view.eldu_fault_us = fmin(b->view.eldu_fault_us, v.eldu_fault_us);
+	b->view.uffd_floor_us = fmin(b->view.uffd_floor_us, v.uffd_floor_us);
+	b->view.zap_us = fmin(b->view.zap_us, v.zap_us);
+	b->view.minor_fault_cross_us = fmin(b->view.minor_fault_cross_us, v.minor_fault_cross_us);
+	b->view.eldu_fault_cross_us = fmin(b->view.eldu_fault_cross_us, v.eldu_fault_cross_us);
+	b->view.uffd_floor_cross_us = fmin(b->view.uffd_floor_cross_us, v.uffd_floor_cross_us);
+	return 0;
+}
+
 /* --- Output ------------------------------------------------------------------ */
 
 static double per_s(uint64_t n, double secs)
@@ -672,6 +721,30 @@ static void epc_print_json(const struct epc_bench *b, const struct epc_figures *
 	json_u64(&j, "reclaim_enclave_pages", b->reclaim_pages);
 	json_u64(&j, "reclaim_passes", b->reclaim_passes);
 	json_double(&j, "hw_page_swap_us", HW_SWAP_US);
+	/* Views (null where userfaultfd is not available). */
+	if (b->view_err) {
+		json_null(&j, "view_minor_fault_us");
+		json_null(&j, "view_eldu_fault_us");
+		json_null(&j, "uffd_floor_us");
+		json_null(&j, "view_minor_ratio");
+		json_null(&j, "madv_dontneed_us");
+		json_null(&j, "view_minor_fault_cross_us");
+		json_null(&j, "view_eldu_fault_cross_us");
+		json_null(&j, "uffd_floor_cross_us");
+	} else {
+		json_double(&j, "view_minor_fault_us", b->view.minor_fault_us);
+		json_double(&j, "view_eldu_fault_us", b->view.eldu_fault_us);
+		json_double(&j, "uffd_floor_us", b->view.uffd_floor_us);
+		json_double(&j, "view_minor_ratio",
+			    b->view.uffd_floor_us > 0
+				    ? b->view.minor_fault_us / b->view.uffd_floor_us
+				    : 0);
+		json_double(&j, "madv_dontneed_us", b->view.zap_us);
+		/* 0 where this process may run on one CPU only. */
+		json_double(&j, "view_minor_fault_cross_us", b->view.minor_fault_cross_us);
+		json_double(&j, "view_eldu_fault_cross_us", b->view.eldu_fault_cross_us);
+		json_double(&j, "uffd_floor_cross_us", b->view.uffd_floor_cross_us);
+	}
 	/* Targets and how each figure stands against its own. */
 	json_begin_object(&j, "targets");
 	json_double(&j, "alloc_free_ns_1t", TARGET_ALLOC_NS);
@@ -763,6 +836,27 @@ static void epc_print_human(const struct epc_bench *b, const struct epc_figures 
 	snprintf(v, sizeof(v), "%.0f pages/s", b->reclaim_pps);
 	snprintf(fl, sizeof(fl), "SGX hw ~%.0fK/s (%.0f us)", 1e3 / HW_SWAP_US, HW_SWAP_US);
 	row("pages written back", v, fl, "", "");
+	if (b->view_err) {
+		printf("views: not measured: no userfaultfd here (%s)\n", strerror(-b->view_err));
+	} else {
+		printf("views: a page zapped (MADV_DONTNEED) then touched, handler thread on the\n"
+		       "toucher's CPU, then on another CPU (cross); best batch\n");
+		snprintf(v, sizeof(v), "%.2f us", b->view.minor_fault_us);
+		snprintf(fl, sizeof(fl), "bare uffd %.2f us", b->view.uffd_floor_us);
+		row("minor fault (aging probe)", v, fl, "", "");
+		snprintf(v, sizeof(v), "%.2f us", b->view.eldu_fault_us);
+		snprintf(fl, sizeof(fl), "SGX hw ~%.0f us/swap", HW_SWAP_US);
+		row("written-back page (ELDU)", v, fl, "", "");
+		if (b->view.uffd_floor_cross_us > 0) {
+			snprintf(v, sizeof(v), "%.2f us", b->view.minor_fault_cross_us);
+			snprintf(fl, sizeof(fl), "bare uffd %.2f us", b->view.uffd_floor_cross_us);
+			row("minor fault, cross", v, fl, "", "");
+			snprintf(v, sizeof(v), "%.2f us", b->view.eldu_fault_cross_us);
+			row("written-back page, cross", v, "", "", "");
+		}
+		snprintf(v, sizeof(v), "%.2f us", b->view.zap_us);
+		row("  MADV_DONTNEED alone", v, "", "", "");
+	}
 	printf("ratio = emulator pages/s / AES-GCM pages/s (EWB: encrypt, ELDU: decrypt);\n"
 	       "speedup = pairs/s at 2 threads over pairs/s at 1 (the mutex list's for\n"
 	       "comparison).\n");
@@ -882,6 +976,8 @@ int bench_epc(int argc, char **argv)
 			ret = paging_round(b);
 		if (!ret)
 			ret = reclaim_round(b);
+		if (!ret)
+			ret = view_round(b, r);
 	}
 	if (!ret) {
 		bad = paging_verify(&b->pb);
