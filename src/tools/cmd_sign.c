@@ -218,7 +218,20 @@ static int sign_number(const char *opt, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-int cmd_sign(int argc, char **argv)
+/* What sign was asked to do. */
+struct sign_args {
+	const char *keypath;
+	const char *out;
+	const char *image;
+	struct sgx_sign_params p;
+	struct sgx_elf_options eo;
+	bool json;
+};
+
+/* Reads the options into a, defaults filled in and the parameters
+ * checked.  0 to go on, -1 after --help, or an exit code after a
+ * message. */
+static int sign_parse(int argc, char **argv, struct sign_args *a)
 {
 	static const struct option opts[] = {
 		{ "key", required_argument, NULL, 'k' },
@@ -239,170 +252,190 @@ int cmd_sign(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct sgx_sign_params p;
-	struct sgx_elf_options eo = { 0 };
-	struct sgx_sigstruct ss;
-	struct sgx_layout layout;
-	const char *keypath = NULL, *out = NULL;
-	bool json = false, debug = false, have_xfrm_mask = false;
-	uint8_t mrenclave[32], mrsigner[32];
-	char hex[65], err[256] = "";
-	EVP_PKEY *key = NULL;
+	struct sgx_sign_params *p = &a->p;
+	bool debug = false, have_xfrm_mask = false;
 	uint64_t v;
 	int c, ret;
 
-	tool_sign_defaults(&p);
+	memset(a, 0, sizeof(*a));
+	tool_sign_defaults(p);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "k:o:h", opts, NULL)) != -1) {
-		ret = tool_image_option("sign", c, optarg, &eo);
+		ret = tool_image_option("sign", c, optarg, &a->eo);
 		if (ret < 0)
 			return -ret;
 		if (ret)
 			continue;
 		switch (c) {
 		case 'k':
-			keypath = optarg;
+			a->keypath = optarg;
 			break;
 		case 'o':
-			out = optarg;
+			a->out = optarg;
 			break;
 		case OPT_ATTR:
-			if (sign_number("--attributes", UINT64_MAX, &p.attributes))
+			if (sign_number("--attributes", UINT64_MAX, &p->attributes))
 				return EXIT_USAGE;
 			break;
 		case OPT_XFRM:
-			if (sign_number("--xfrm", UINT64_MAX, &p.xfrm))
+			if (sign_number("--xfrm", UINT64_MAX, &p->xfrm))
 				return EXIT_USAGE;
 			break;
 		case OPT_ATTR_MASK:
-			if (sign_number("--attributes-mask", UINT64_MAX, &p.attributes_mask))
+			if (sign_number("--attributes-mask", UINT64_MAX, &p->attributes_mask))
 				return EXIT_USAGE;
 			break;
 		case OPT_XFRM_MASK:
-			if (sign_number("--xfrm-mask", UINT64_MAX, &p.xfrm_mask))
+			if (sign_number("--xfrm-mask", UINT64_MAX, &p->xfrm_mask))
 				return EXIT_USAGE;
 			have_xfrm_mask = true;
 			break;
 		case OPT_MISC:
 			if (sign_number("--miscselect", UINT32_MAX, &v))
 				return EXIT_USAGE;
-			p.miscselect = v;
+			p->miscselect = v;
 			break;
 		case OPT_MISC_MASK:
 			if (sign_number("--misc-mask", UINT32_MAX, &v))
 				return EXIT_USAGE;
-			p.misc_mask = v;
+			p->misc_mask = v;
 			break;
 		case OPT_PRODID:
 			if (sign_number("--isvprodid", UINT16_MAX, &v))
 				return EXIT_USAGE;
-			p.isvprodid = v;
+			p->isvprodid = v;
 			break;
 		case OPT_SVN:
 			if (sign_number("--isvsvn", UINT16_MAX, &v))
 				return EXIT_USAGE;
-			p.isvsvn = v;
+			p->isvsvn = v;
 			break;
 		case OPT_DATE:
-			if (parse_date_bcd(optarg, &p.date))
+			if (parse_date_bcd(optarg, &p->date))
 				return tool_usage("sign", "--date: '%s' is not a date YYYYMMDD", optarg);
 			break;
 		case OPT_VENDOR:
 			if (parse_u64(optarg, UINT32_MAX, &v) ||
 			    (v != 0 && v != SGX_SIGSTRUCT_VENDOR_INTEL))
 				return tool_usage("sign", "--vendor: '%s' is not 0 or 0x8086", optarg);
-			p.vendor = v;
+			p->vendor = v;
 			break;
 		case OPT_DEBUG:
 			debug = true;
 			break;
 		case OPT_JSON:
-			json = true;
+			a->json = true;
 			break;
 		case 'h':
 			fputs(sign_help, stdout);
-			return EXIT_OK;
+			return -1;
 		default:
 			return tool_usage("sign", "bad option");
 		}
 	}
 	if (argc - optind != 1)
 		return tool_usage("sign", argc == optind ? "no IMAGE" : "more than one IMAGE");
-	if (!keypath)
+	a->image = argv[optind];
+	if (!a->keypath)
 		return tool_usage("sign", "no signing key (--key KEY.pem)");
-	if (!out)
+	if (!a->out)
 		return tool_usage("sign", "no output file (-o SIGSTRUCT)");
 
 	if (debug)
-		p.attributes |= SGX_ATTR_DEBUG;
+		p->attributes |= SGX_ATTR_DEBUG;
 	if (!have_xfrm_mask)
-		p.xfrm_mask = p.xfrm;
-	if (p.attributes & SGX_ATTR_INIT)
+		p->xfrm_mask = p->xfrm;
+	if (p->attributes & SGX_ATTR_INIT)
 		return tool_usage("sign", "--attributes %#llx: INIT (bit 0) is set by EINIT, not signed",
-				  (unsigned long long)p.attributes);
-	if (p.attributes & SGX_ATTR_RESERVED_MASK)
+				  (unsigned long long)p->attributes);
+	if (p->attributes & SGX_ATTR_RESERVED_MASK)
 		return tool_usage("sign", "--attributes %#llx sets reserved bits %#llx",
-				  (unsigned long long)p.attributes,
-				  (unsigned long long)(p.attributes & SGX_ATTR_RESERVED_MASK));
-	if ((p.xfrm & SGX_XFRM_LEGACY) != SGX_XFRM_LEGACY)
+				  (unsigned long long)p->attributes,
+				  (unsigned long long)(p->attributes & SGX_ATTR_RESERVED_MASK));
+	if ((p->xfrm & SGX_XFRM_LEGACY) != SGX_XFRM_LEGACY)
 		return tool_usage("sign", "--xfrm %#llx: x87 and SSE (0x3) are mandatory",
-				  (unsigned long long)p.xfrm);
-	if (p.miscselect & SGX_MISC_RESERVED_MASK)
-		return tool_usage("sign", "--miscselect %#x sets reserved bits", p.miscselect);
+				  (unsigned long long)p->xfrm);
+	if (p->miscselect & SGX_MISC_RESERVED_MASK)
+		return tool_usage("sign", "--miscselect %#x sets reserved bits", p->miscselect);
+	return 0;
+}
 
-	ret = sgx_key_load(keypath, &key, err, sizeof(err));
+static void sign_print(const struct sign_args *a, const struct sgx_layout *layout,
+		       const uint8_t mrenclave[32], const uint8_t mrsigner[32])
+{
+	const struct sgx_sign_params *p = &a->p;
+	char hex[65];
+
+	if (a->json) {
+		struct json j;
+
+		json_init(&j, stdout);
+		json_begin_object(&j, NULL);
+		json_string(&j, "sigstruct", a->out);
+		json_string(&j, "image", a->image);
+		hex_string(mrenclave, 32, hex);
+		json_string(&j, "mrenclave", hex);
+		hex_string(mrsigner, 32, hex);
+		json_string(&j, "mrsigner", hex);
+		json_hex_u64(&j, "vendor", p->vendor);
+		json_hex_u64(&j, "date", p->date);
+		json_hex_u64(&j, "attributes", p->attributes);
+		json_hex_u64(&j, "attributes_mask", p->attributes_mask);
+		json_hex_u64(&j, "xfrm", p->xfrm);
+		json_hex_u64(&j, "xfrm_mask", p->xfrm_mask);
+		json_hex_u64(&j, "miscselect", p->miscselect);
+		json_hex_u64(&j, "misc_mask", p->misc_mask);
+		json_u64(&j, "isvprodid", p->isvprodid);
+		json_u64(&j, "isvsvn", p->isvsvn);
+		json_u64(&j, "size", layout->size);
+		json_u64(&j, "pages", layout->nr_pages);
+		json_end_object(&j);
+		json_finish(&j);
+		return;
+	}
+	hex_string(mrenclave, 32, hex);
+	printf("MRENCLAVE %s\n", hex);
+	hex_string(mrsigner, 32, hex);
+	printf("MRSIGNER  %s\n", hex);
+	printf("wrote %s (%zu bytes)\n", a->out, sizeof(struct sgx_sigstruct));
+}
+
+/* Phases: the options, the key, the image and its MRENCLAVE, the
+ * SIGSTRUCT written, the report. */
+int cmd_sign(int argc, char **argv)
+{
+	struct sign_args a;
+	struct sgx_sigstruct ss;
+	struct sgx_layout layout;
+	uint8_t mrenclave[32], mrsigner[32];
+	char err[256] = "";
+	EVP_PKEY *key = NULL;
+	int ret;
+
+	ret = sign_parse(argc, argv, &a);
 	if (ret)
-		return tool_path_error("sign", keypath, err[0] ? err : strerror(-ret));
-	ret = tool_load_image("sign", argv[optind], &eo, &layout);
+		return ret < 0 ? EXIT_OK : ret;
+	ret = sgx_key_load(a.keypath, &key, err, sizeof(err));
+	if (ret)
+		return tool_path_error("sign", a.keypath, err[0] ? err : strerror(-ret));
+	ret = tool_load_image("sign", a.image, &a.eo, &layout);
 	if (ret)
 		goto out_key;
 	ret = tool_measure("sign", &layout, mrenclave);
 	if (ret)
 		goto out_layout;
-	ret = sgx_sigstruct_sign(key, &p, mrenclave, &ss);
+	ret = sgx_sigstruct_sign(key, &a.p, mrenclave, &ss);
 	if (ret) {
 		ret = tool_fail("sign", "signing failed: %s", strerror(-ret));
 		goto out_layout;
 	}
-	ret = write_file(out, &ss, sizeof(ss));
+	ret = write_file(a.out, &ss, sizeof(ss));
 	if (ret) {
-		ret = tool_error("sign", "%s: %s", out, strerror(-ret));
+		ret = tool_error("sign", "%s: %s", a.out, strerror(-ret));
 		goto out_layout;
 	}
 	sgx_sigstruct_mrsigner(&ss, mrsigner);
-
-	if (json) {
-		struct json j;
-
-		json_init(&j, stdout);
-		json_begin_object(&j, NULL);
-		json_string(&j, "sigstruct", out);
-		json_string(&j, "image", argv[optind]);
-		hex_string(mrenclave, 32, hex);
-		json_string(&j, "mrenclave", hex);
-		hex_string(mrsigner, 32, hex);
-		json_string(&j, "mrsigner", hex);
-		json_hex_u64(&j, "vendor", p.vendor);
-		json_hex_u64(&j, "date", p.date);
-		json_hex_u64(&j, "attributes", p.attributes);
-		json_hex_u64(&j, "attributes_mask", p.attributes_mask);
-		json_hex_u64(&j, "xfrm", p.xfrm);
-		json_hex_u64(&j, "xfrm_mask", p.xfrm_mask);
-		json_hex_u64(&j, "miscselect", p.miscselect);
-		json_hex_u64(&j, "misc_mask", p.misc_mask);
-		json_u64(&j, "isvprodid", p.isvprodid);
-		json_u64(&j, "isvsvn", p.isvsvn);
-		json_u64(&j, "size", layout.size);
-		json_u64(&j, "pages", layout.nr_pages);
-		json_end_object(&j);
-		json_finish(&j);
-	} else {
-		hex_string(mrenclave, 32, hex);
-		printf("MRENCLAVE %s\n", hex);
-		hex_string(mrsigner, 32, hex);
-		printf("MRSIGNER  %s\n", hex);
-		printf("wrote %s (%zu bytes)\n", out, sizeof(ss));
-	}
+	sign_print(&a, &layout, mrenclave, mrsigner);
 	ret = EXIT_OK;
 out_layout:
 	sgx_layout_free(&layout);
