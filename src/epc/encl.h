@@ -5,9 +5,17 @@
  *
  * The calls follow what the Linux driver's ioctls need: create from a SECS
  * (ECREATE), add pages (EADD, EEXTEND), init (EINIT), then access pages and
- * release.  Access goes through the emulator's own view of a page (its EPC
- * frame), never through an application's mapping; a page that was written
- * back is faulted in first (ELDU), as the kernel's fault handler does.
+ * release.  Access goes through the emulator's own mapping of the page,
+ * never through an application's mapping; a page that was written back is
+ * faulted in first (ELDU), as the kernel's fault handler does.
+ *
+ * Contents object.  The bytes of resident pages live in a second memfd of
+ * the enclave's size, page i at byte i * 4096 (DESIGN.md, Memory): the
+ * frame given to page i (EADD, ELDU) has its bytes bound there
+ * (sgx_cpu_frame_bind()), and when the page leaves the EPC the frame gets
+ * its own bytes back and the page's memory is released.  Applications map
+ * the object through views (view.h), whose touches are the accessed state
+ * the reclaimer's aging reads.
  *
  * Backing object.  Each enclave has one memfd with the kernel's layout:
  * enclave page i at byte i * 4096, the SECS at byte size, and the PCMD of
@@ -48,8 +56,9 @@ enum sgx_encl_zap_reason {
 };
 
 /*
- * Hooks of the layer that tracks the application's mappings of an enclave
- * (the kernel's encl_mm list).  Every hook may be NULL.  They are called
+ * Hooks of a layer that tracks mappings of an enclave besides its views
+ * (view.h), which the core zaps itself before calling zap.  Every hook may
+ * be NULL.  They are called
  * from reclaiming threads; zap without the enclave's lock, kick with it
  * held: neither may call back into this enclave.
  */
@@ -147,7 +156,9 @@ int sgx_encl_evict(struct sgx_encl *encl, uint64_t offset);
  * is torn down at once (the kernel's sgx_encl_release()): every page is
  * EREMOVEd and freed, the VA pages too, every backing charge is returned
  * and the backing object is closed.  Otherwise the reclaimer tears it down
- * when it lets go (sgx_core_quiesce() waits for that).
+ * when it lets go (sgx_core_quiesce() waits for that).  While application
+ * views (view.h) exist, they hold the enclave open and the release happens
+ * when the last one is destroyed, as a mapping holds the kernel's file.
  */
 void sgx_encl_release(struct sgx_encl *encl);
 
