@@ -236,100 +236,69 @@ static uint64_t elf_size(uint64_t end)
 	return size;
 }
 
-int sgx_load_elf(const uint8_t *buf, size_t len, const struct sgx_elf_options *opts,
-		 struct sgx_layout *out, char *err, size_t errlen)
+/* What the scan of the program headers found. */
+struct elf_scan {
+	struct elf_seg *segs; /* the PT_LOAD segments, in order */
+	unsigned int nr_segs;
+	uint64_t nr_pages; /* pages the segments span */
+	uint64_t nr_data; /* pages that take file bytes */
+};
+
+/* Pass 1: validates every program header, collects the PT_LOAD segments
+ * and counts their pages.  0 or -EINVAL/-ENOMEM; sc->segs is the caller's
+ * to free either way. */
+static int elf_scan(const uint8_t *buf, size_t len, const Elf64_Ehdr *eh, struct elf_scan *sc,
+		    char *err, size_t errlen)
 {
-	struct sgx_elf_options dflt = { 0 };
-	struct elf_seg *segs = NULL;
-	struct sgx_layout_page *pages = NULL;
-	uint8_t *storage = NULL;
-	unsigned int nr_segs = 0, i;
-	uint64_t nr_pages = 0, nr_data = 0, end, heap, p, addr;
-	size_t n = 0, d = 0;
-	Elf64_Ehdr eh;
 	int ret;
 
-	if (err && errlen)
-		err[0] = '\0';
-	if (!buf || !out)
-		return sgx_sign_err(err, errlen, "no image");
-	memset(out, 0, sizeof(*out));
-	if (!opts)
-		opts = &dflt;
-
-	ret = elf_check_header(buf, len, &eh, err, errlen);
-	if (ret)
-		return ret;
-
-	segs = calloc(eh.e_phnum, sizeof(*segs));
-	if (!segs)
+	memset(sc, 0, sizeof(*sc));
+	sc->segs = calloc(eh->e_phnum, sizeof(*sc->segs));
+	if (!sc->segs)
 		return -ENOMEM;
-
-	/* Pass 1: validate every program header and count pages. */
-	for (i = 0; i < eh.e_phnum; i++) {
+	for (unsigned int i = 0; i < eh->e_phnum; i++) {
+		struct elf_seg *seg = &sc->segs[sc->nr_segs];
 		Elf64_Phdr ph;
 
-		memcpy(&ph, buf + eh.e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
+		memcpy(&ph, buf + eh->e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
 		if (ph.p_type == PT_DYNAMIC) {
 			ret = elf_check_dynamic(buf, len, &ph, err, errlen);
 			if (ret)
-				goto out_free_segs;
+				return ret;
 			continue;
 		}
 		if (ph.p_type != PT_LOAD)
 			continue;
-		ret = elf_check_load(len, &ph, nr_segs, nr_segs ? &segs[nr_segs - 1] : NULL,
-				     &segs[nr_segs], err, errlen);
+		ret = elf_check_load(len, &ph, sc->nr_segs, sc->nr_segs ? seg - 1 : NULL, seg, err,
+				     errlen);
 		if (ret)
-			goto out_free_segs;
-		nr_pages += (segs[nr_segs].end - segs[nr_segs].vaddr) / SGX_PAGE_SIZE;
-		nr_data += page_up(segs[nr_segs].filesz) / SGX_PAGE_SIZE;
-		nr_segs++;
+			return ret;
+		sc->nr_pages += (seg->end - seg->vaddr) / SGX_PAGE_SIZE;
+		sc->nr_data += page_up(seg->filesz) / SGX_PAGE_SIZE;
+		sc->nr_segs++;
 	}
-	if (nr_segs == 0) {
-		ret = sgx_sign_err(err, errlen, "no PT_LOAD segment");
-		goto out_free_segs;
-	}
+	if (sc->nr_segs == 0)
+		return sgx_sign_err(err, errlen, "no PT_LOAD segment");
 	/* Segments whose file bytes are disjoint copy at most the file's
 	 * pages plus a partial page each; segments that map the same bytes
 	 * again and again would make a small file take up to 4 GiB. */
-	if (nr_data > page_up(len) / SGX_PAGE_SIZE + nr_segs) {
-		ret = sgx_sign_err(err, errlen,
-				   "PT_LOAD segments take %llu pages of file bytes from a file of %zu bytes: segments share file bytes",
-				   (unsigned long long)nr_data, len);
-		goto out_free_segs;
-	}
+	if (sc->nr_data > page_up(len) / SGX_PAGE_SIZE + sc->nr_segs)
+		return sgx_sign_err(err, errlen,
+				    "PT_LOAD segments take %llu pages of file bytes from a file of %zu bytes: segments share file bytes",
+				    (unsigned long long)sc->nr_data, len);
+	return 0;
+}
 
-	/* The heap follows the last segment; the whole stays under 4 GiB. */
-	end = segs[nr_segs - 1].end;
-	heap = opts->heap_pages;
-	if (heap > (ELF_MAX_SPAN - end) / SGX_PAGE_SIZE) {
-		ret = sgx_sign_err(err, errlen,
-				   "%llu heap pages after an image ending at %#llx reach past 4 GiB (at most %llu pages in all)",
-				   (unsigned long long)heap, (unsigned long long)end,
-				   (unsigned long long)ELF_MAX_PAGES);
-		goto out_free_segs;
-	}
-	nr_pages += heap;
-	end += heap * SGX_PAGE_SIZE;
+/* Pass 2: the pages, in address order, then heap unmeasured RW pages.
+ * pages holds sc->nr_pages + heap entries, storage sc->nr_data pages. */
+static void elf_fill(const uint8_t *buf, const struct elf_scan *sc, uint64_t heap,
+		     struct sgx_layout_page *pages, uint8_t *storage)
+{
+	uint64_t addr;
+	size_t n = 0, d = 0;
 
-	pages = calloc(nr_pages ? nr_pages : 1, sizeof(*pages));
-	if (!pages) {
-		ret = -ENOMEM;
-		goto out_free_segs;
-	}
-	if (nr_data) {
-		/* Page aligned, as EADD wants its source pages. */
-		storage = aligned_alloc(SGX_PAGE_SIZE, nr_data * SGX_PAGE_SIZE);
-		if (!storage) {
-			ret = -ENOMEM;
-			goto out_free_pages;
-		}
-	}
-
-	/* Pass 2: the pages, in address order. */
-	for (i = 0; i < nr_segs; i++) {
-		const struct elf_seg *seg = &segs[i];
+	for (unsigned int i = 0; i < sc->nr_segs; i++) {
+		const struct elf_seg *seg = &sc->segs[i];
 
 		for (addr = seg->vaddr; addr < seg->end; addr += SGX_PAGE_SIZE) {
 			uint64_t bytes = elf_page_filebytes(seg, addr);
@@ -347,30 +316,87 @@ int sgx_load_elf(const uint8_t *buf, size_t len, const struct sgx_elf_options *o
 			}
 		}
 	}
-	addr = segs[nr_segs - 1].end;
-	for (p = 0; p < heap; p++, addr += SGX_PAGE_SIZE) {
+	addr = sc->segs[sc->nr_segs - 1].end;
+	for (uint64_t p = 0; p < heap; p++, addr += SGX_PAGE_SIZE) {
 		struct sgx_layout_page *pg = &pages[n++];
 
 		pg->offset = addr;
 		pg->secinfo_flags = SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W;
 		pg->measure = false;
 	}
+}
+
+/* Phases: the header, the scan of the program headers (pass 1), the heap's
+ * bound, the allocations, the pages (pass 2), the SECS fields. */
+int sgx_load_elf(const uint8_t *buf, size_t len, const struct sgx_elf_options *opts,
+		 struct sgx_layout *out, char *err, size_t errlen)
+{
+	struct sgx_elf_options dflt = { 0 };
+	struct sgx_layout_page *pages = NULL;
+	uint8_t *storage = NULL;
+	struct elf_scan sc = { 0 };
+	uint64_t end, heap, nr_pages;
+	Elf64_Ehdr eh;
+	int ret;
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (!buf || !out)
+		return sgx_sign_err(err, errlen, "no image");
+	memset(out, 0, sizeof(*out));
+	if (!opts)
+		opts = &dflt;
+
+	ret = elf_check_header(buf, len, &eh, err, errlen);
+	if (ret)
+		return ret;
+	ret = elf_scan(buf, len, &eh, &sc, err, errlen);
+	if (ret)
+		goto out_free_segs;
+
+	/* The heap follows the last segment; the whole stays under 4 GiB. */
+	end = sc.segs[sc.nr_segs - 1].end;
+	heap = opts->heap_pages;
+	if (heap > (ELF_MAX_SPAN - end) / SGX_PAGE_SIZE) {
+		ret = sgx_sign_err(err, errlen,
+				   "%llu heap pages after an image ending at %#llx reach past 4 GiB (at most %llu pages in all)",
+				   (unsigned long long)heap, (unsigned long long)end,
+				   (unsigned long long)ELF_MAX_PAGES);
+		goto out_free_segs;
+	}
+	nr_pages = sc.nr_pages + heap;
+	end += heap * SGX_PAGE_SIZE;
+
+	pages = calloc(nr_pages, sizeof(*pages));
+	if (!pages) {
+		ret = -ENOMEM;
+		goto out_free_segs;
+	}
+	if (sc.nr_data) {
+		/* Page aligned, as EADD wants its source pages. */
+		storage = aligned_alloc(SGX_PAGE_SIZE, sc.nr_data * SGX_PAGE_SIZE);
+		if (!storage) {
+			ret = -ENOMEM;
+			goto out_free_pages;
+		}
+	}
+	elf_fill(buf, &sc, heap, pages, storage);
 
 	out->size = elf_size(end);
 	out->ssa_frame_size = opts->ssa_frame_size ? opts->ssa_frame_size : 1;
 	out->miscselect = opts->miscselect;
 	out->attributes = opts->attributes ? opts->attributes : SGX_ATTR_MODE64BIT;
 	out->xfrm = opts->xfrm ? opts->xfrm : SGX_XFRM_LEGACY;
-	out->nr_pages = n;
+	out->nr_pages = nr_pages;
 	out->pages = pages;
 	out->storage = storage;
-	out->storage_size = nr_data * SGX_PAGE_SIZE;
-	free(segs);
+	out->storage_size = sc.nr_data * SGX_PAGE_SIZE;
+	free(sc.segs);
 	return 0;
 
 out_free_pages:
 	free(pages);
 out_free_segs:
-	free(segs);
+	free(sc.segs);
 	return ret;
 }
