@@ -392,6 +392,37 @@ static void *toucher_main(void *p)
 	return NULL;
 }
 
+/* Views made and destroyed while the reclaimer zaps: each reads a few
+ * pages, whose first word only grows. */
+struct churner {
+	struct sgx_encl *encl;
+	uint64_t seed;
+	unsigned int views;
+	int err;
+};
+
+static void *churner_main(void *p)
+{
+	struct churner *c = p;
+
+	for (unsigned int n = 0; n < 20 && !c->err; n++) {
+		struct sgx_encl_view *view;
+		volatile uint8_t sink = 0;
+		uint8_t *v;
+
+		c->err = sgx_encl_view_create(c->encl, &view);
+		if (c->err)
+			break;
+		v = sgx_encl_view_addr(view);
+		for (unsigned int k = 0; k < 16; k++)
+			sink += v[(harness_rand(&c->seed) % 192) * PAGE];
+		(void)sink;
+		sgx_encl_view_destroy(view);
+		c->views++;
+	}
+	return NULL;
+}
+
 TEST(reclaimer_and_view_threads_lose_no_write)
 {
 	struct sgx_core_config cfg;
@@ -399,7 +430,8 @@ TEST(reclaimer_and_view_threads_lose_no_write)
 	struct sgx_core *core;
 	int fds = ch_count_fds();
 	struct toucher t[2];
-	pthread_t th[2];
+	struct churner ch = { .seed = 77 };
+	pthread_t th[3];
 	struct sgx_core_stats st;
 	struct sgx_encl_view *view;
 	struct sgx_secinfo secinfo = { .flags = SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W };
@@ -428,8 +460,12 @@ TEST(reclaimer_and_view_threads_lose_no_write)
 			t[k].seed = 0x5eed + k;
 			CHECK_EQ(pthread_create(&th[k], NULL, toucher_main, &t[k]), 0);
 		}
-		for (unsigned int k = 0; k < 2; k++)
+		ch.encl = encl;
+		CHECK_EQ(pthread_create(&th[2], NULL, churner_main, &ch), 0);
+		for (unsigned int k = 0; k < 3; k++)
 			pthread_join(th[k], NULL);
+		CHECK_MSG(ch.err == 0, "a view made meanwhile: %s", strerror(-ch.err));
+		CHECK_EQ(ch.views, 20);
 		for (uint64_t i = 0; i < 192; i++) {
 			uint32_t w[8];
 
