@@ -17,6 +17,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "core_helpers.h"
 #include "epc/view.h"
@@ -52,6 +53,33 @@ static void expect_page(const uint8_t *got, uint64_t tag, uint64_t index, const 
 
 	ch_fill(want, tag, index, 0);
 	CHECK_MSG(memcmp(got, want, PAGE) == 0, "%s: page %" PRIu64 " differs", what, index);
+}
+
+/* Bytes of host memory the enclave's contents object holds, found by its
+ * name among this process's descriptors (one enclave alive). */
+static uint64_t contents_bytes(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	uint64_t bytes = UINT64_MAX;
+
+	CHECK(d);
+	while ((de = readdir(d))) {
+		char path[300], link[128];
+		struct stat stb;
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		if (strstr(link, "memfd:sgx enclave") && stat(path, &stb) == 0)
+			bytes = (uint64_t)stb.st_blocks * 512;
+	}
+	closedir(d);
+	CHECK_MSG(bytes != UINT64_MAX, "no contents object among the descriptors");
+	return bytes;
 }
 
 static bool resident(struct sgx_encl *encl, uint64_t index)
@@ -128,6 +156,8 @@ TEST(written_back_pages_come_back_through_the_view)
 		/* With the TCS out too, the SECS goes. */
 		CHECK_EQ(sgx_encl_evict(e.encl, ch_tcs_offset(&e, 0)), 0);
 		CHECK_EQ(sgx_encl_evict(e.encl, e.size), -EALREADY);
+		/* Every page out: its memory went back to the host. */
+		CHECK_EQ(contents_bytes(), 0);
 		CHECK_EQ(sgx_core_stats(core, &before), 0);
 		for (uint64_t i = 0; i < 8; i++) {
 			ch_fill(want, e.tag, i, 0);
@@ -139,6 +169,7 @@ TEST(written_back_pages_come_back_through_the_view)
 		CHECK_EQ(sgx_core_stats(core, &after), 0);
 		CHECK_EQ(after.pages_loaded - before.pages_loaded, 8);
 		CHECK_EQ(after.secs_loaded - before.secs_loaded, 1);
+		CHECK_EQ(contents_bytes(), 8 * PAGE); /* the TCS is still out */
 		sgx_encl_view_stats(view, &vs);
 		CHECK_EQ(vs.missing_faults, 8);
 		CHECK_EQ(vs.minor_faults, 8); /* the marks' first touches */

@@ -140,10 +140,11 @@ void encl_frame_unbind(struct sgx_encl *encl, struct sgx_epc_page *frame)
 	}
 }
 
-void encl_contents_punch(struct sgx_encl *encl, uint64_t index)
+void encl_contents_punch_range(struct sgx_encl *encl, uint64_t index, uint64_t n)
 {
+	CORE_ASSERT(index + n <= encl->nr_index);
 	(void)fallocate(encl->contents_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			(off_t)(index << SGX_PAGE_SHIFT), SGX_PAGE_SIZE);
+			(off_t)(index << SGX_PAGE_SHIFT), (off_t)(n << SGX_PAGE_SHIFT));
 }
 
 /* Context: encl->lock, or the enclave is unreachable (teardown). */

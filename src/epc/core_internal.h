@@ -355,8 +355,13 @@ int encl_frame_bind(struct sgx_encl *encl, struct sgx_epc_page *frame, uint64_t 
  * EADD or ELDU) its own bytes back, so that it can go to the page cache or
  * become a VA page.  A frame still valid stays bound.  Context: encl->lock. */
 void encl_frame_unbind(struct sgx_encl *encl, struct sgx_epc_page *frame);
-/* Releases the host memory of page index of the contents object. */
-void encl_contents_punch(struct sgx_encl *encl, uint64_t index);
+/* Releases the host memory of pages [index, index + n) of the contents
+ * object (for one page, encl_contents_punch()). */
+void encl_contents_punch_range(struct sgx_encl *encl, uint64_t index, uint64_t n);
+static inline void encl_contents_punch(struct sgx_encl *encl, uint64_t index)
+{
+	encl_contents_punch_range(encl, index, 1);
+}
 /* Page index's bytes in the emulator's view. */
 static inline uint8_t *encl_contents_page(const struct sgx_encl *encl, uint64_t index)
 {

@@ -18,7 +18,11 @@
  *            until they have, or give the page up for this round; then the
  *            SECS if that was the last resident child of an initialized
  *            enclave; then free the frame (or make it the enclave's next VA
- *            page when its last free slot went).
+ *            page when its last free slot went);
+ *   release  give the host the contents pages of the pages written back,
+ *            one fallocate() per run of consecutive pages (a punch costs a
+ *            TLB shootdown; a streaming batch is one run), then drop the
+ *            enclave references.
  *
  * Blocking every page before writing any lets one ETRACK cover the batch.
  *
@@ -42,6 +46,7 @@ struct reclaim_item {
 	struct sgx_encl *encl;
 	int result; /* 0: written back; else the -errno sgx_encl_evict() gives */
 	bool active; /* still in the pipeline */
+	bool punch; /* written back: its contents page to release, reference held */
 };
 
 static void zap(struct sgx_encl *encl, struct sgx_encl_page *page, enum sgx_encl_zap_reason why)
@@ -355,10 +360,9 @@ static int phase_write_one(struct sgx_core *core, struct reclaim_item *it)
 		encl->secs_child_cnt--;
 		core_count(core, pages_written_back);
 		core_lru_untrack(core, it->frame);
-		/* The frame gets its own bytes back before it is reused, and
-		 * the page's memory goes back to the host. */
+		/* The frame gets its own bytes back before it is reused; the
+		 * page's memory goes back in phase_release(). */
 		encl_frame_unbind(encl, it->frame);
-		encl_contents_punch(encl, page->index);
 		freed = encl_release_frame(encl, it->frame);
 		ret = encl_reclaim_secs(encl);
 		if (ret > 0)
@@ -384,11 +388,61 @@ static int phase_write_one(struct sgx_core *core, struct reclaim_item *it)
 	if (ret == 0) {
 		it->result = 0;
 		it->active = false;
-		encl_put(encl);
+		it->punch = true; /* the reference goes in phase_release() */
 	} else {
 		item_drop(core, it, ret, putback);
 	}
 	return freed;
+}
+
+static int index_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Punches out the contents pages of the items written back, enclave by
+ * enclave, one fallocate() per run of consecutive indices, then drops
+ * their references.  A page loaded again meanwhile is resident and keeps
+ * its memory: the check and the punch are under the enclave's lock.
+ */
+static void phase_release(struct reclaim_item *items, unsigned int cnt)
+{
+	uint64_t idx[SGX_RECLAIM_BATCH_MAX];
+
+	for (unsigned int i = 0; i < cnt; i++) {
+		struct sgx_encl *encl = items[i].encl;
+		unsigned int n = 0;
+
+		if (!items[i].punch)
+			continue;
+		for (unsigned int j = i; j < cnt; j++) {
+			if (items[j].punch && items[j].encl == encl) {
+				idx[n++] = items[j].page->index;
+				items[j].punch = false;
+			}
+		}
+		qsort(idx, n, sizeof(idx[0]), index_cmp);
+		pthread_mutex_lock(&encl->lock);
+		for (unsigned int a = 0; a < n;) {
+			unsigned int b = a;
+
+			if (encl->pages[idx[a]]->epc_page) {
+				a++; /* loaded again */
+				continue;
+			}
+			while (b + 1 < n && idx[b + 1] == idx[b] + 1 &&
+			       !encl->pages[idx[b + 1]]->epc_page)
+				b++;
+			encl_contents_punch_range(encl, idx[a], idx[b] - idx[a] + 1);
+			a = b + 1;
+		}
+		pthread_mutex_unlock(&encl->lock);
+		for (unsigned int j = 0; j < n; j++)
+			encl_put(encl); /* one per item; the last may tear it down */
+	}
 }
 
 int core_reclaim_chunk(struct sgx_core *core, struct sgx_epc_page **chunk, unsigned int cnt,
@@ -404,6 +458,7 @@ int core_reclaim_chunk(struct sgx_core *core, struct sgx_epc_page **chunk, unsig
 		items[i].encl = items[i].page->encl;
 		items[i].result = 0;
 		items[i].active = true;
+		items[i].punch = false;
 	}
 	phase_age(core, items, cnt, age);
 	phase_prepare(core, items, cnt);
@@ -411,6 +466,7 @@ int core_reclaim_chunk(struct sgx_core *core, struct sgx_epc_page **chunk, unsig
 	for (unsigned int i = 0; i < cnt; i++)
 		if (items[i].active)
 			freed += phase_write_one(core, &items[i]);
+	phase_release(items, cnt);
 	if (results)
 		for (unsigned int i = 0; i < cnt; i++)
 			results[i] = items[i].result;
