@@ -8,7 +8,8 @@
  * sgx_cpu_frame_bind(), the platform's memory-controller mapping) to byte
  * i * 4096 of it, so that the emulator's mapping and every application
  * view (view.c) see the same page; when the page leaves the EPC its frame
- * gets its own bytes back and the object's page is punched out.  SECS and
+ * gets its own bytes back and the object's page is punched out (a written-
+ * back page at the end of its reclaim batch, with its neighbours).  SECS and
  * VA pages keep their frames' own bytes.
  *
  * The backing object is a memfd with the kernel's layout (the kernel uses a

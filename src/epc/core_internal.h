@@ -234,7 +234,9 @@ struct sgx_encl {
 	 * The contents object (DESIGN.md, Memory): a memfd of the enclave's
 	 * size in which page i's bytes live at byte i * 4096 while it is
 	 * resident (its frame is bound there with sgx_cpu_frame_bind()); a
-	 * written-back page is a hole.  contents is the emulator's own
+	 * written-back page is a hole (punched when its reclaim batch ends;
+	 * until then its stale bytes are only memory: every access checks
+	 * the page's state first).  contents is the emulator's own
 	 * mapping of it, the only one through which the emulator touches page
 	 * bytes.  Both are set at creation and fixed until teardown.
 	 */
