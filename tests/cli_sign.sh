@@ -190,6 +190,17 @@ for t in trunc1 trunc2; do
 	run 2 "sign of $t.elf" "$SGXEMU" sign --key key.pem -o x.bin $t.elf
 	run 2 "check of $t.elf" "$SGXEMU" check $t.elf sig.bin
 done
+# An SGXS stream whose ECREATE asks for 2^50 bytes: measurable, not placeable.
+python3 - <<'EOF'
+import struct
+def rec(tag, *fields):
+    return (tag.ljust(8, b'\0') + b''.join(fields)).ljust(64, b'\0')
+open("huge.sgxs", "wb").write(rec(b'ECREATE', struct.pack('<IQ', 1, 1 << 50)) +
+                              rec(b'EADD', struct.pack('<QQ', 0, 0x100)))
+EOF
+run 0 "measure of a 2^50-byte SGXS enclave" "$SGXEMU" measure huge.sgxs
+run 2 "check of a 2^50-byte SGXS enclave" "$SGXEMU" check huge.sgxs sig.bin
+has err "cannot be placed" "an unplaceable size is named"
 printf 'not an enclave' >junk.bin
 run 2 "measure of junk" "$SGXEMU" measure junk.bin
 has err "not an ELF enclave or SGXS stream" "junk is named"

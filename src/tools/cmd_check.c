@@ -175,6 +175,11 @@ int cmd_check(int argc, char **argv)
 		goto out_layout;
 	sgx_sigstruct_mrsigner(&ss, r.mrsigner);
 
+	if (!build_base_for(layout.size)) {
+		ret = tool_error("check", "%s: an enclave of %#llx bytes cannot be placed in the user address space",
+				 argv[optind], (unsigned long long)layout.size);
+		goto out_layout;
+	}
 	frames = build_frames_needed(&layout);
 	if (epc_mb && frames > epc_mb * (1ULL << 20) / SGX_PAGE_SIZE) {
 		ret = tool_error("check", "an EPC of %llu MiB holds %llu pages; the enclave needs %llu (SECS + %zu pages)",
