@@ -201,6 +201,19 @@ EOF
 run 0 "measure of a 2^50-byte SGXS enclave" "$SGXEMU" measure huge.sgxs
 run 2 "check of a 2^50-byte SGXS enclave" "$SGXEMU" check huge.sgxs sig.bin
 has err "cannot be placed" "an unplaceable size is named"
+# An ELF of 4 GiB in 24 bytes of segments: its EPC would be backed in full.
+python3 - <<'EOF'
+import struct
+eh = bytearray(64)
+eh[0:4] = b'\x7fELF'; eh[4] = 2; eh[5] = 1; eh[6] = 1
+struct.pack_into('<HHIQQQIHHHHHH', eh, 16, 3, 62, 1, 0, 64, 0, 0, 64, 56, 2, 0, 0, 0)
+ph = struct.pack('<IIQQQQQQ', 1, 4, 0, 0, 0, 0, 4096, 4096)
+ph += struct.pack('<IIQQQQQQ', 1, 4, 0, 4096, 4096, 0, (1 << 32) - 4096, 4096)
+open("big.elf", "wb").write(bytes(eh) + ph)
+EOF
+run 2 "check of a 4 GiB ELF enclave" "$SGXEMU" check big.elf sig.bin
+has err "needs 1048577 EPC pages .* more than the 4096 MiB check builds in" "the EPC bound is named"
+run 2 "check --epc-mb 4097" "$SGXEMU" check --epc-mb 4097 "$SAMPLE" sig.bin
 printf 'not an enclave' >junk.bin
 run 2 "measure of junk" "$SGXEMU" measure junk.bin
 has err "not an ELF enclave or SGXS stream" "junk is named"

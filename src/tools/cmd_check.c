@@ -14,7 +14,9 @@
 #include "tools/json.h"
 #include "tools/tools.h"
 
-#define MAX_EPC_MB 16384
+/* The machine backs its whole EPC when it starts: this bounds the memory a
+ * check takes (an ELF image spans at most 4 GiB). */
+#define MAX_EPC_MB 4096
 
 enum { OPT_JSON = 256, OPT_LC, OPT_EPC };
 
@@ -170,17 +172,18 @@ int cmd_check(int argc, char **argv)
 	ret = tool_load_image("check", argv[optind], &eo, &layout);
 	if (ret)
 		return ret;
-	ret = tool_measure("check", &layout, r.mrenclave);
-	if (ret)
-		goto out_layout;
-	sgx_sigstruct_mrsigner(&ss, r.mrsigner);
-
 	if (!build_base_for(layout.size)) {
 		ret = tool_error("check", "%s: an enclave of %#llx bytes cannot be placed in the user address space",
 				 argv[optind], (unsigned long long)layout.size);
 		goto out_layout;
 	}
 	frames = build_frames_needed(&layout);
+	if (frames > MAX_EPC_MB * (1ULL << 20) / SGX_PAGE_SIZE) {
+		ret = tool_error("check", "%s: the enclave needs %llu EPC pages (SECS + %zu pages), more than the %d MiB check builds in",
+				 argv[optind], (unsigned long long)frames, layout.nr_pages,
+				 MAX_EPC_MB);
+		goto out_layout;
+	}
 	if (epc_mb && frames > epc_mb * (1ULL << 20) / SGX_PAGE_SIZE) {
 		ret = tool_error("check", "an EPC of %llu MiB holds %llu pages; the enclave needs %llu (SECS + %zu pages)",
 				 (unsigned long long)epc_mb,
@@ -188,6 +191,11 @@ int cmd_check(int argc, char **argv)
 				 (unsigned long long)frames, layout.nr_pages);
 		goto out_layout;
 	}
+	ret = tool_measure("check", &layout, r.mrenclave);
+	if (ret)
+		goto out_layout;
+	sgx_sigstruct_mrsigner(&ss, r.mrsigner);
+
 	ret = build_machine(frames, epc_mb << 20, lc, &cpu);
 	if (ret) {
 		ret = tool_fail("check", "cannot create the emulated machine: %s", strerror(-ret));
