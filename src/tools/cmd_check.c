@@ -37,7 +37,8 @@ static const char check_help[] =
 	"      --lc MODE           launch control: writable (default; the OS\n"
 	"                          writes the hash) or locked (firmware locked it\n"
 	"                          to Intel's key: other signers need a token)\n"
-	"      --epc-mb N          EPC size in MiB (default: enough for the image)\n"
+	"      --epc-mb N          EPC size in MiB, 1..4096 (default: enough for the\n"
+	"                          image; an image needs at most 4096)\n"
 	"      --json              print one JSON object\n";
 
 /* What one check found, for printing. */
