@@ -102,11 +102,14 @@ void sgx_cpu_config_default(struct sgx_cpu_config *cfg, uint64_t epc_bytes);
 
 /* Creates a machine.  Returns 0, -EINVAL for a config the model cannot be
  * (no sections, unaligned or zero sizes, more than 8 sections), or -ENOMEM.
- * Every EPC frame starts invalid in the EPCM.  The EPC is backed by host
- * memory at creation (as hardware EPC exists from power-on), so creating a
- * machine costs about a page zeroing per frame. */
+ * Every EPC frame starts invalid in the EPCM.  Section memory is backed by
+ * the host on first use (see sgx_cpu_prefault()). */
 int sgx_cpu_create(const struct sgx_cpu_config *cfg, struct sgx_cpu **out);
 void sgx_cpu_destroy(struct sgx_cpu *cpu);
+/* Backs every section's memory now, in huge pages where the host allows,
+ * so leaves on unbound frames never pay for first-touch faults.  Costs the
+ * EPC's size in host memory.  0 or -errno (-ENOMEM). */
+int sgx_cpu_prefault(struct sgx_cpu *cpu);
 const struct sgx_cpu_config *sgx_cpu_config(const struct sgx_cpu *cpu);
 
 /* CPUID leaf 0x12: regs = {eax, ebx, ecx, edx}.  Subleaf 2+i describes EPC

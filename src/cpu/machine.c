@@ -134,13 +134,6 @@ int sgx_cpu_create(const struct sgx_cpu_config *cfg, struct sgx_cpu **out)
 			ret = -ENOMEM;
 			goto err_sections;
 		}
-		/* Processor-reserved memory is contiguous and never swapped:
-		 * huge pages spare the TLB and make first use one fault per
-		 * 2 MiB instead of one per frame.  Advice only. */
-		madvise(base, cfg->sections[i].size, MADV_HUGEPAGE);
-		/* Hardware EPC is there from power-on: back it now, so that no
-		 * leaf pays for the host's first-touch faults. */
-		madvise(base, cfg->sections[i].size, MADV_POPULATE_WRITE);
 		s->base = base;
 		s->size = cfg->sections[i].size;
 		s->first = first;
@@ -173,6 +166,25 @@ err_sections:
 		munmap(cpu->sections[i].base, cpu->sections[i].size);
 	free(cpu);
 	return ret;
+}
+
+/*
+ * Section memory is backed lazily by default: frames the EPC layer binds
+ * to an owner's memory never touch it, so backing it up front would cost
+ * the EPC's size again.  A caller that runs leaves on unbound frames (the
+ * build benchmark) backs it here, in huge pages, as hardware EPC is backed
+ * from power-on.
+ */
+int sgx_cpu_prefault(struct sgx_cpu *cpu)
+{
+	for (unsigned int i = 0; i < cpu->nr_sections; i++) {
+		struct cpu_section *s = &cpu->sections[i];
+
+		madvise(s->base, s->size, MADV_HUGEPAGE); /* advice only */
+		if (madvise(s->base, s->size, MADV_POPULATE_WRITE) && errno != EINVAL)
+			return -errno;
+	}
+	return 0;
 }
 
 void sgx_cpu_destroy(struct sgx_cpu *cpu)
