@@ -182,9 +182,12 @@ int sgx_sigstruct_sign(EVP_PKEY *key, const struct sgx_sign_params *params,
 		return -EINVAL;
 
 	sigstruct_fill(out, params, mrenclave);
+	ret = key_modulus(key, out->modulus);
+	if (ret)
+		goto out;
 	ret = -ENOMEM;
-	if (!EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n) ||
-	    BN_bn2lebinpad(n, out->modulus, sizeof(out->modulus)) < 0)
+	n = BN_lebin2bn(out->modulus, sizeof(out->modulus), NULL);
+	if (!n)
 		goto out;
 	ret = sigstruct_digest(out, digest);
 	if (ret)
