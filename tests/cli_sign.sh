@@ -177,6 +177,9 @@ run 2 "check --ssa-frame-size 0" "$SGXEMU" check --ssa-frame-size 0 "$SAMPLE" si
 has err "ssa-frame-size: '0' is not in 1..1024" "check names the bad SSA frame size"
 run 2 "check of /dev/null as SIGSTRUCT" "$SGXEMU" check "$SAMPLE" /dev/null
 has err "/dev/null: not a regular file" "a device is named as such"
+mkfifo fifo
+run 2 "sign with a FIFO as key (refused, not waited on)" timeout 10 "$SGXEMU" sign --key fifo -o x.bin "$SAMPLE"
+has err "fifo: not a regular file" "a FIFO is named as such"
 run 2 "check of a truncated SIGSTRUCT" "$SGXEMU" check "$SAMPLE" short.bin
 has err "not a SIGSTRUCT" "check names the truncated SIGSTRUCT"
 run 0 "check --epc-mb 2" "$SGXEMU" check --epc-mb 2 "$SAMPLE" sig.bin

@@ -1106,6 +1106,11 @@ TEST(read_file_bounds_and_kinds)
 	CHECK_EQ(sgx_read_file("/dev/null", 1 << 20, &buf, &len, err, sizeof(err)), -EINVAL);
 	CHECK_MSG(strstr(err, "/dev/null: not a regular file"), "message \"%s\"", err);
 	CHECK(buf == NULL);
+	/* A FIFO with no writer is refused, not waited on. */
+	unlink(path);
+	CHECK_EQ(mkfifo(path, 0600), 0);
+	CHECK_EQ(sgx_read_file(path, 1 << 20, &buf, &len, err, sizeof(err)), -EINVAL);
+	CHECK_MSG(strstr(err, "not a regular file"), "message \"%s\"", err);
 	unlink(path);
 	CHECK_EQ(sgx_read_file(path, 1 << 20, &buf, &len, err, sizeof(err)), -ENOENT);
 	CHECK(strstr(err, path));

@@ -381,7 +381,9 @@ int sgx_read_file(const char *path, size_t max, uint8_t **bufp, size_t *lenp, ch
 	uint8_t *buf;
 	int fd, ret;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer before it is
+	 * refused; reads of a regular file ignore the flag. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		ret = -errno;
 		sgx_sign_err(err, errlen, "%s: %s", path, strerror(-ret));
