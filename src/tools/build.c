@@ -62,6 +62,18 @@ uint64_t build_base_for(uint64_t size)
 	return base;
 }
 
+void build_secs(const struct sgx_layout *layout, const struct sgx_sigstruct *sigstruct,
+		uint64_t base, struct sgx_secs *secs)
+{
+	memset(secs, 0, sizeof(*secs));
+	secs->size = layout->size;
+	secs->base = base;
+	secs->ssa_frame_size = layout->ssa_frame_size;
+	secs->miscselect = sigstruct->body.miscselect;
+	secs->attributes = sigstruct->body.attributes;
+	secs->xfrm = sigstruct->body.xfrm;
+}
+
 int build_create(struct sgx_cpu *cpu, const struct sgx_layout *layout,
 		 const struct sgx_sigstruct *sigstruct, uint64_t first_frame,
 		 struct build_enclave *encl, struct build_status *st)
@@ -87,15 +99,7 @@ int build_create(struct sgx_cpu *cpu, const struct sgx_layout *layout,
 		return -ENOMEM;
 	encl->nr_pages = layout->nr_pages;
 
-	/* The SECS as the driver fills it from the loader's request: the
-	 * identity fields come from what the signer states. */
-	memset(&secs, 0, sizeof(secs));
-	secs.size = layout->size;
-	secs.base = encl->base;
-	secs.ssa_frame_size = layout->ssa_frame_size;
-	secs.miscselect = sigstruct->body.miscselect;
-	secs.attributes = sigstruct->body.attributes;
-	secs.xfrm = sigstruct->body.xfrm;
+	build_secs(layout, sigstruct, encl->base, &secs);
 
 	pginfo.contents = (uint64_t)(uintptr_t)&secs;
 	pginfo.metadata = (uint64_t)(uintptr_t)&secinfo;

@@ -57,6 +57,13 @@ uint64_t build_frames_needed(const struct sgx_layout *layout);
  * 0 if size is not a power of two the model can place. */
 uint64_t build_base_for(uint64_t size);
 
+/* The SECS ECREATE gets, as the driver fills it from the loader's
+ * request: size and SSA frame size from the layout, the base given, and
+ * the identity fields (MISCSELECT, ATTRIBUTES, XFRM) from what the signer
+ * states in sigstruct; everything else zero. */
+void build_secs(const struct sgx_layout *layout, const struct sgx_sigstruct *sigstruct,
+		uint64_t base, struct sgx_secs *secs);
+
 /*
  * ECREATE, EADD+EEXTEND and EINIT.  Returns 0 on success; 1 if a leaf
  * failed (st says which and why; the pages added so far stay, for

@@ -132,15 +132,7 @@ int wl_build_image(struct sgx_core *core, const struct sgx_layout *layout,
 	secs = aligned_alloc(SGX_PAGE_SIZE, sizeof(*secs));
 	if (!secs)
 		return -ENOMEM;
-	/* The SECS as the driver fills it from the loader's request: the
-	 * identity fields are what the signer states. */
-	memset(secs, 0, sizeof(*secs));
-	secs->size = layout->size;
-	secs->base = build_base_for(layout->size);
-	secs->ssa_frame_size = layout->ssa_frame_size;
-	secs->miscselect = sigstruct->body.miscselect;
-	secs->attributes = sigstruct->body.attributes;
-	secs->xfrm = sigstruct->body.xfrm;
+	build_secs(layout, sigstruct, build_base_for(layout->size), secs);
 	ret = secs->base ? sgx_encl_create(core, secs, NULL, NULL, out) : -EINVAL;
 	free(secs);
 	if (ret)
