@@ -54,16 +54,6 @@ static uint64_t ssa_frame_pages_needed(uint64_t xfrm, uint32_t miscselect)
 	return (bytes + SGX_PAGE_SIZE - 1) / SGX_PAGE_SIZE;
 }
 
-static bool all_zero(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		if (b[i])
-			return false;
-	return true;
-}
-
 /* The SECS checks ECREATE makes; all failures are #GP(0). */
 static int secs_check(const struct sgx_cpu *cpu, const struct sgx_secs *s)
 {
@@ -92,12 +82,12 @@ static int secs_check(const struct sgx_cpu *cpu, const struct sgx_secs *s)
 		return GP;
 	/* CONFIGID and CONFIGSVN need key separation and sharing. */
 	if (!(s->attributes & SGX_ATTR_KSS) &&
-	    (!all_zero(s->config_id, sizeof(s->config_id)) || s->config_svn))
+	    (!cpu_all_zero(s->config_id, sizeof(s->config_id)) || s->config_svn))
 		return GP;
-	if (!all_zero(s->reserved1, sizeof(s->reserved1)) ||
-	    !all_zero(s->reserved2, sizeof(s->reserved2)) ||
-	    !all_zero(s->reserved3, sizeof(s->reserved3)) ||
-	    !all_zero(s->reserved4, sizeof(s->reserved4)))
+	if (!cpu_all_zero(s->reserved1, sizeof(s->reserved1)) ||
+	    !cpu_all_zero(s->reserved2, sizeof(s->reserved2)) ||
+	    !cpu_all_zero(s->reserved3, sizeof(s->reserved3)) ||
+	    !cpu_all_zero(s->reserved4, sizeof(s->reserved4)))
 		return GP;
 	return 0;
 }
@@ -126,7 +116,7 @@ int encls_ecreate(struct sgx_cpu *cpu, const struct sgx_pageinfo *pginfo, void *
 	if (ret)
 		return ret;
 	if ((secinfo->flags & ~SGX_SECINFO_FLAGS_DEFINED) ||
-	    !all_zero(secinfo->reserved, sizeof(secinfo->reserved)) ||
+	    !cpu_all_zero(secinfo->reserved, sizeof(secinfo->reserved)) ||
 	    (secinfo->flags & ~SGX_SECINFO_PAGE_TYPE_MASK) ||
 	    ((secinfo->flags & SGX_SECINFO_PAGE_TYPE_MASK) >> SGX_SECINFO_PAGE_TYPE_SHIFT) !=
 		    SGX_PAGE_TYPE_SECS)
@@ -172,7 +162,7 @@ int encls_ecreate(struct sgx_cpu *cpu, const struct sgx_pageinfo *pginfo, void *
  * SSA and segment bases page aligned. */
 static int tcs_check(const struct sgx_tcs *tcs)
 {
-	if (!all_zero(tcs->reserved, sizeof(tcs->reserved)))
+	if (!cpu_all_zero(tcs->reserved, sizeof(tcs->reserved)))
 		return GP;
 	if (tcs->flags & SGX_TCS_RESERVED_MASK)
 		return GP;
@@ -212,7 +202,7 @@ int encls_eadd(struct sgx_cpu *cpu, const struct sgx_pageinfo *pginfo, void *epc
 	flags = secinfo->flags;
 	type = (flags & SGX_SECINFO_PAGE_TYPE_MASK) >> SGX_SECINFO_PAGE_TYPE_SHIFT;
 	if ((flags & ~(SGX_SECINFO_PERMISSION_MASK | SGX_SECINFO_PAGE_TYPE_MASK)) ||
-	    !all_zero(secinfo->reserved, sizeof(secinfo->reserved)))
+	    !cpu_all_zero(secinfo->reserved, sizeof(secinfo->reserved)))
 		return GP;
 	if (type != SGX_PAGE_TYPE_REG && type != SGX_PAGE_TYPE_TCS)
 		return GP;

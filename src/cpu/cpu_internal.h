@@ -157,6 +157,17 @@ struct sgx_cpu {
 	uint64_t feat_ctl; /* IA32_FEAT_CTL, locked at creation */
 };
 
+/* True if n bytes at p are zero: the reserved-field checks of every leaf. */
+static inline bool cpu_all_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
 /* Frame index of an EPC address, or -1.  O(sections). */
 static inline int64_t cpu_frame_index(const struct sgx_cpu *cpu, const void *addr)
 {

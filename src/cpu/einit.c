@@ -39,23 +39,13 @@
  * have (the SDM's CONTROLLED_ATTRIBUTES). */
 #define CONTROLLED_ATTRIBUTES SGX_ATTR_EINITTOKENKEY
 
-static bool all_zero(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		if (b[i])
-			return false;
-	return true;
-}
-
 /* The token's reserved space, VALID's upper 31 bits included, is clear. */
 static bool token_reserved_clear(const struct sgx_einittoken *t)
 {
-	return !(t->valid & ~1U) && all_zero(t->reserved1, sizeof(t->reserved1)) &&
-	       all_zero(t->reserved2, sizeof(t->reserved2)) &&
-	       all_zero(t->reserved3, sizeof(t->reserved3)) &&
-	       all_zero(t->reserved4, sizeof(t->reserved4));
+	return !(t->valid & ~1U) && cpu_all_zero(t->reserved1, sizeof(t->reserved1)) &&
+	       cpu_all_zero(t->reserved2, sizeof(t->reserved2)) &&
+	       cpu_all_zero(t->reserved3, sizeof(t->reserved3)) &&
+	       cpu_all_zero(t->reserved4, sizeof(t->reserved4));
 }
 
 /*

@@ -192,22 +192,12 @@ static int egetkey_identity(struct sgx_cpu *cpu, void *secs, struct egetkey_iden
 	return 0;
 }
 
-static bool all_zero(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		if (b[i])
-			return false;
-	return true;
-}
-
 /* The KEYREQUEST format checks: reserved fields and policy bits zero, and
  * the KSS-only policy bits and CONFIGSVN only for KSS enclaves.  0 or #GP. */
 static int keyrequest_check(const struct sgx_keyrequest *req, const struct egetkey_identity *id)
 {
-	if (!all_zero(req->reserved1, sizeof(req->reserved1)) ||
-	    !all_zero(req->reserved2, sizeof(req->reserved2)) ||
+	if (!cpu_all_zero(req->reserved1, sizeof(req->reserved1)) ||
+	    !cpu_all_zero(req->reserved2, sizeof(req->reserved2)) ||
 	    (req->keypolicy & SGX_KEYPOLICY_RESERVED_MASK))
 		return GP;
 	if (!(id->attributes.flags & SGX_ATTR_KSS) &&

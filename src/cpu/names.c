@@ -1,6 +1,6 @@
 /*
- * names.c: printable names of the architecture's error codes and faults,
- * for messages and tests.
+ * names.c: printable names of the architecture's error codes and of the
+ * faults the leaves report in cpu.h's encoding, for messages and tests.
  */
 #include <stdio.h>
 
