@@ -1228,6 +1228,7 @@ TEST(keys_generate_save_load)
 	EVP_PKEY *key, *back;
 	uint8_t mr[32], ms1[32], ms2[32];
 	struct sgx_sigstruct s1, s2;
+	EVP_PKEY *back2 = NULL;
 	struct stat st;
 
 	for (int i = 0; i < 32; i++)
@@ -1251,13 +1252,15 @@ TEST(keys_generate_save_load)
 	CHECK_MEM(ms1, ms2, 32);
 	CHECK_EQ(s1.exponent, 3);
 	CHECK_MEM(s1.body.mrenclave, mr, 32);
-	CHECK_EQ(sgx_key_save(dir, key), -EISDIR);
-	/* Saving over a file others may read leaves it 0600 too. */
+	CHECK_EQ(sgx_key_save(dir, key), -EEXIST);
+	/* A key is never saved over an existing file, whoever made it. */
 	CHECK_EQ(chmod(path, 0644), 0);
-	CHECK_EQ(sgx_key_save(path, key), 0);
+	CHECK_EQ(sgx_key_save(path, key), -EEXIST);
 	CHECK_EQ(stat(path, &st), 0);
-	CHECK_MSG((st.st_mode & 0777) == 0600, "mode %o after saving over a 0644 file",
-		  st.st_mode & 0777);
+	CHECK_EQ(st.st_mode & 0777, 0644);
+	CHECK_MSG(sgx_key_load(path, &back2, err, sizeof(err)) == 0, "%s", err);
+	CHECK_EQ(EVP_PKEY_eq(back2, key), 1);
+	EVP_PKEY_free(back2);
 	unlink(path);
 	CHECK(rmdir(dir) == 0);
 	EVP_PKEY_free(back);

@@ -160,15 +160,11 @@ int sgx_key_save(const char *path, EVP_PKEY *key)
 	ret = sgx_key_check(key, NULL, 0);
 	if (ret)
 		return ret;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* Created here or not at all: a key never replaces a file, and the
+	 * mode is the one given here, not an older file's. */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	/* O_CREAT's mode does not apply to a file that already exists. */
-	if (fchmod(fd, 0600) < 0) {
-		ret = -errno;
-		close(fd);
-		return ret;
-	}
 	f = fdopen(fd, "w");
 	if (!f) {
 		ret = -errno;

@@ -123,8 +123,9 @@ int sgx_key_generate(EVP_PKEY **key);
  * -EINVAL (err says why) unless it holds an unencrypted RSA-3072, e = 3
  * key, or what sgx_read_file() returns. */
 int sgx_key_load(const char *path, EVP_PKEY **key, char *err, size_t errlen);
-/* Writes the private key as unencrypted PKCS#8 PEM, mode 0600.  0, -EINVAL
- * unless RSA-3072/e=3, -EIO, or -errno from creating the file. */
+/* Writes the private key as unencrypted PKCS#8 PEM into a new file of mode
+ * 0600.  0, -EEXIST if path exists (a key is never written over a file),
+ * -EINVAL unless RSA-3072/e=3, -EIO, or -errno from creating the file. */
 int sgx_key_save(const char *path, EVP_PKEY *key);
 
 /* What a SIGSTRUCT states besides MRENCLAVE. */

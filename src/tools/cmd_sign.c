@@ -69,6 +69,8 @@ int cmd_keygen(int argc, char **argv)
 		return tool_usage("keygen", "unexpected argument '%s'", argv[optind]);
 	if (!out)
 		return tool_usage("keygen", "no output file (-o KEY.pem)");
+	/* Checked first so a second takes no key generation; sgx_key_save()
+	 * creates the file exclusively, so a race cannot clobber one either. */
 	if (access(out, F_OK) == 0)
 		return tool_error("keygen", "%s already exists; not overwriting a key", out);
 
@@ -78,6 +80,8 @@ int cmd_keygen(int argc, char **argv)
 	ret = sgx_key_save(out, key);
 	if (ret) {
 		EVP_PKEY_free(key);
+		if (ret == -EEXIST)
+			return tool_error("keygen", "%s already exists; not overwriting a key", out);
 		return tool_error("keygen", "%s: %s", out, strerror(-ret));
 	}
 	ret = sgx_key_mrsigner(key, mrsigner);
