@@ -11,6 +11,8 @@
  * Every case ends by checking that nothing is left: frames, EPCM entries,
  * charges, VA pages, and the backing objects' descriptors.
  */
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "core_helpers.h"
@@ -389,6 +391,55 @@ TEST(evict_errors)
 	check_resident(&u, u.size, true);
 	check_page(&u, 0);
 	sgx_encl_release(u.encl);
+	sgx_encl_release(e.encl);
+	ch_check_empty(core, 0);
+	sgx_core_destroy(core);
+	sgx_cpu_destroy(cpu);
+}
+
+/* Bytes of memory the backing object holds from offset on (0: none). */
+static uint64_t backing_data_at(struct ch_encl *e, uint64_t from)
+{
+	off_t at = lseek(sgx_encl_backing_fd(e->encl), (off_t)from, SEEK_DATA);
+
+	if (at < 0) {
+		CHECK_EQ(errno, ENXIO);
+		return 0;
+	}
+	return (uint64_t)at + 1;
+}
+
+/* A write-back whose output the backing object cannot take (here the
+ * process's file size limit stops the PCMD record after the page went in)
+ * leaves the page resident and nothing behind in the object: no charge,
+ * and no memory that no charge covers. */
+TEST(failed_backing_write_leaves_nothing)
+{
+	struct sgx_core_config cfg = quiet_config();
+	struct sgx_cpu *cpu = ch_machine(128);
+	struct sgx_core *core = ch_core(cpu, &cfg);
+	struct rlimit old, lim;
+	struct ch_encl e;
+
+	CHECK_EQ(ch_build(core, 13, 8, 0, true, &e), 0);
+	CHECK_EQ(backing_data_at(&e, 0), 0);
+	CHECK_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = e.size; /* pages go in, PCMD records do not */
+	signal(SIGXFSZ, SIG_IGN);
+	CHECK_EQ(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	CHECK_EQ(sgx_encl_evict(e.encl, 3 * PAGE), -EIO);
+	check_resident(&e, 3 * PAGE, true);
+	CHECK_EQ(charged(core), 0);
+	CHECK_EQ(backing_data_at(&e, 0), 0);
+	check_page(&e, 3);
+	/* With the limit lifted the same page goes out and comes back. */
+	CHECK_EQ(setrlimit(RLIMIT_FSIZE, &old), 0);
+	CHECK_EQ(sgx_encl_evict(e.encl, 3 * PAGE), 0);
+	CHECK_EQ(charged(core), 2);
+	check_page(&e, 3);
+	CHECK_EQ(charged(core), 0);
+	CHECK_EQ(backing_data_at(&e, 0), 0);
 	sgx_encl_release(e.encl);
 	ch_check_empty(core, 0);
 	sgx_core_destroy(core);

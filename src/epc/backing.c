@@ -251,14 +251,23 @@ static int read_full(int fd, void *buf, size_t len, uint64_t off)
 int encl_backing_write(struct sgx_encl *encl, uint64_t index, const void *contents,
 		       const struct sgx_pcmd *pcmd)
 {
+	uint64_t pcmd_off = sgx_encl_backing_pcmd_offset(encl, index);
 	int ret;
 
 	ret = write_full(encl->backing_fd, contents, SGX_PAGE_SIZE,
 			 sgx_encl_backing_page_offset(encl, index));
-	if (ret)
-		return ret;
-	return write_full(encl->backing_fd, pcmd, sizeof(*pcmd),
-			  sgx_encl_backing_pcmd_offset(encl, index));
+	if (!ret)
+		ret = write_full(encl->backing_fd, pcmd, sizeof(*pcmd), pcmd_off);
+	if (!ret)
+		return 0;
+	/* The charge of a write-back that did not happen is refunded: take
+	 * back the memory of whatever went in, so that the object holds no
+	 * page no charge covers.  The PCMD page goes only if no other record
+	 * there is in use (this page's in-flight charge counts one). */
+	backing_punch(encl, sgx_encl_backing_page_offset(encl, index));
+	if (encl->pcmd_used[encl_pcmd_slot(index)] <= 1)
+		backing_punch(encl, pcmd_off & ~(SGX_PAGE_SIZE - 1));
+	return ret;
 }
 
 int encl_backing_read(struct sgx_encl *encl, uint64_t index, void *contents,

@@ -416,7 +416,8 @@ bool encl_backing_charge(struct sgx_encl *encl, struct sgx_encl_page *page);
 void encl_backing_refund(struct sgx_encl *encl, struct sgx_encl_page *page);
 /* The write-back happened: the in-flight charge becomes a written-back one. */
 void encl_backing_commit(struct sgx_encl *encl, struct sgx_encl_page *page);
-/* Stores EWB's output; 0 or -EIO. */
+/* Stores EWB's output; 0, or -EIO with the memory of what went in
+ * punched out again (Context: encl->lock, page charged in flight). */
 int encl_backing_write(struct sgx_encl *encl, uint64_t index, const void *contents,
 		       const struct sgx_pcmd *pcmd);
 /* Reads a written-back page and its PCMD; holes and a truncated object
