@@ -8,6 +8,7 @@
  * succeeding once it has left.
  */
 #include <pthread.h>
+#include <time.h>
 
 #include "core_helpers.h"
 
@@ -230,6 +231,91 @@ TEST(zap_hook_on_age_and_reclaim)
 	CHECK_EQ(log.last_offset, 2 * PAGE);
 	CHECK_EQ(sgx_core_reclaim(core), 0); /* nothing left on the LRU */
 	sgx_encl_release(encl);
+	ch_check_empty(core, 0);
+	sgx_core_destroy(core);
+	sgx_cpu_destroy(cpu);
+}
+
+/* The owner's hook context may go with sgx_encl_release(): a reclaimer
+ * still holding the enclave calls no hook after the release returned.  The
+ * first zap of a batch waits until the owner is releasing (and then a
+ * while, or until the release returned); no zap may follow the release. */
+struct release_log {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool releasing, released;
+	unsigned int calls, after_release;
+};
+
+static void release_zap(struct sgx_encl *encl, uint64_t offset, enum sgx_encl_zap_reason why,
+			void *ctx)
+{
+	struct release_log *log = ctx;
+	struct timespec until;
+
+	pthread_mutex_lock(&log->lock);
+	if (log->released)
+		log->after_release++;
+	if (++log->calls == 1) {
+		pthread_cond_broadcast(&log->cond);
+		while (!log->releasing)
+			pthread_cond_wait(&log->cond, &log->lock);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 200 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (!log->released &&
+		       pthread_cond_timedwait(&log->cond, &log->lock, &until) == 0)
+			;
+	}
+	pthread_mutex_unlock(&log->lock);
+}
+
+static const struct sgx_encl_ops release_ops = { .zap = release_zap };
+
+static void *reclaim_thread(void *arg)
+{
+	return (void *)(intptr_t)sgx_core_reclaim(arg);
+}
+
+TEST(no_hook_after_release)
+{
+	struct sgx_core_config cfg = quiet_config();
+	struct sgx_cpu *cpu = ch_machine(64);
+	struct sgx_core *core = ch_core(cpu, &cfg);
+	struct release_log log = { .lock = PTHREAD_MUTEX_INITIALIZER,
+				   .cond = PTHREAD_COND_INITIALIZER };
+	struct sgx_secinfo secinfo;
+	struct sgx_secs secs = good_secs(8 * PAGE);
+	struct sgx_encl *encl;
+	uint8_t page[PAGE];
+	pthread_t thr;
+	void *freed;
+
+	CHECK_EQ(sgx_encl_create(core, &secs, &release_ops, &log, &encl), 0);
+	memset(&secinfo, 0, sizeof(secinfo));
+	secinfo.flags = SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W;
+	memset(page, 1, sizeof(page));
+	for (uint64_t i = 0; i < 4; i++)
+		CHECK_EQ(sgx_encl_add_page(encl, i * PAGE, page, &secinfo, 0), 0);
+	CHECK_EQ(pthread_create(&thr, NULL, reclaim_thread, core), 0);
+	pthread_mutex_lock(&log.lock);
+	while (log.calls == 0)
+		pthread_cond_wait(&log.cond, &log.lock);
+	log.releasing = true;
+	pthread_cond_broadcast(&log.cond);
+	pthread_mutex_unlock(&log.lock);
+	sgx_encl_release(encl);
+	pthread_mutex_lock(&log.lock);
+	log.released = true;
+	pthread_cond_broadcast(&log.cond);
+	pthread_mutex_unlock(&log.lock);
+	CHECK_EQ(pthread_join(thr, &freed), 0);
+	CHECK_GE((intptr_t)freed, 0);
+	CHECK_EQ(log.after_release, 0);
+	CHECK_GE(log.calls, 1);
 	ch_check_empty(core, 0);
 	sgx_core_destroy(core);
 	sgx_cpu_destroy(cpu);

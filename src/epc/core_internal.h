@@ -20,6 +20,10 @@
  *                      address spaces that map it.  Taken alone or inside
  *                      encl->lock; nothing of ours is taken under it (a
  *                      zap makes only madvise() calls while holding it)
+ *   encl->hooks_lock   the owner's hooks (ops, ops_ctx): read around each
+ *                      call of one, written by sgx_encl_release().  Taken
+ *                      alone (zap) or inside encl->lock (kick); nothing of
+ *                      ours is taken under it (hooks may not call back)
  *
  * Two enclave locks are never held at once.  No enclave lock is held while
  * an EPC page is allocated, with reclaim or without: the page cache holds
@@ -221,6 +225,15 @@ struct sgx_va_page {
 struct sgx_encl {
 	struct sgx_core *core;
 	_Atomic unsigned long refcount;
+
+	/*
+	 * hooks_lock guards ops and ops_ctx: the owner's context may go
+	 * with its release, which clears ops (write) and so waits for a
+	 * hook that runs (read) while a reclaimer still holds the enclave.
+	 * has_hooks is fixed at creation: without hooks, no lock is taken.
+	 */
+	pthread_rwlock_t hooks_lock;
+	bool has_hooks;
 	const struct sgx_encl_ops *ops;
 	void *ops_ctx;
 	uint64_t base;
@@ -369,6 +382,10 @@ static inline uint8_t *encl_contents_page(const struct sgx_encl *encl, uint64_t 
 {
 	return encl->contents + (index << SGX_PAGE_SHIFT);
 }
+/* The owner's hooks (encl.h), unless the owner has released the enclave.
+ * Context: no lock, or encl->lock for kick. */
+void encl_hook_zap(struct sgx_encl *encl, uint64_t offset, enum sgx_encl_zap_reason why);
+void encl_hook_kick(struct sgx_encl *encl);
 /* The owner or a view lets go; the last one releases the enclave. */
 void encl_users_put(struct sgx_encl *encl);
 /*

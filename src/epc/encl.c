@@ -105,6 +105,7 @@ static void encl_teardown(struct sgx_encl *encl)
 
 	CORE_ASSERT(list_empty(&encl->views));
 	pthread_rwlock_destroy(&encl->views_lock);
+	pthread_rwlock_destroy(&encl->hooks_lock);
 	pthread_cond_destroy(&encl->reclaim_cond);
 	pthread_mutex_destroy(&encl->lock);
 	munmap(encl->pages, encl->pages_bytes);
@@ -133,10 +134,39 @@ void encl_users_put(struct sgx_encl *encl)
 	encl_put(encl);
 }
 
+void encl_hook_zap(struct sgx_encl *encl, uint64_t offset, enum sgx_encl_zap_reason why)
+{
+	if (!encl->has_hooks)
+		return;
+	pthread_rwlock_rdlock(&encl->hooks_lock);
+	if (encl->ops && encl->ops->zap)
+		encl->ops->zap(encl, offset, why, encl->ops_ctx);
+	pthread_rwlock_unlock(&encl->hooks_lock);
+}
+
+void encl_hook_kick(struct sgx_encl *encl)
+{
+	if (!encl->has_hooks)
+		return;
+	pthread_rwlock_rdlock(&encl->hooks_lock);
+	if (encl->ops && encl->ops->kick)
+		encl->ops->kick(encl, encl->ops_ctx);
+	pthread_rwlock_unlock(&encl->hooks_lock);
+}
+
 void sgx_encl_release(struct sgx_encl *encl)
 {
-	if (encl)
-		encl_users_put(encl);
+	if (!encl)
+		return;
+	/* The owner's hook context may go once this returns: wait for a
+	 * hook that runs, and call none after. */
+	if (encl->has_hooks) {
+		pthread_rwlock_wrlock(&encl->hooks_lock);
+		encl->ops = NULL;
+		encl->ops_ctx = NULL;
+		pthread_rwlock_unlock(&encl->hooks_lock);
+	}
+	encl_users_put(encl);
 }
 
 /* ---- Creation ---------------------------------------------------------------- */
@@ -166,6 +196,8 @@ int sgx_encl_create(struct sgx_core *core, const struct sgx_secs *secs,
 		return -ENOMEM;
 	encl->core = core;
 	atomic_init(&encl->refcount, 1);
+	pthread_rwlock_init(&encl->hooks_lock, NULL);
+	encl->has_hooks = ops != NULL;
 	encl->ops = ops;
 	encl->ops_ctx = ops_ctx;
 	encl->base = secs->base;
@@ -273,6 +305,7 @@ err_pcmd:
 err_unmap:
 	munmap(encl->pages, encl->pages_bytes);
 err_free:
+	pthread_rwlock_destroy(&encl->hooks_lock);
 	pthread_rwlock_destroy(&encl->views_lock);
 	pthread_cond_destroy(&encl->reclaim_cond);
 	pthread_mutex_destroy(&encl->lock);

@@ -60,7 +60,10 @@ enum sgx_encl_zap_reason {
  * (view.h), which the core zaps itself before calling zap.  Every hook may
  * be NULL.  They are called
  * from reclaiming threads; zap without the enclave's lock, kick with it
- * held: neither may call back into this enclave.
+ * held: neither may call back into this enclave.  None is called once
+ * sgx_encl_release() has returned (it waits for one that runs), so the
+ * context may be freed then, though a reclaimer may still hold the
+ * enclave.
  */
 struct sgx_encl_ops {
 	/* Removes the page at offset from every application view, so that

@@ -52,8 +52,7 @@ struct reclaim_item {
 static void zap(struct sgx_encl *encl, struct sgx_encl_page *page, enum sgx_encl_zap_reason why)
 {
 	encl_views_zap(encl, page->index << SGX_PAGE_SHIFT);
-	if (encl->ops && encl->ops->zap)
-		encl->ops->zap(encl, page->index << SGX_PAGE_SHIFT, why, encl->ops_ctx);
+	encl_hook_zap(encl, page->index << SGX_PAGE_SHIFT, why);
 }
 
 /* Takes an item out of the pipeline: its page goes back to the LRU tail
@@ -136,8 +135,7 @@ static int encl_ewb_wait(struct sgx_encl *encl, const struct sgx_pageinfo *pginf
 
 	encl->nr_ewb_waiting++;
 	while (ret == SGX_NOT_TRACKED && now_us() < deadline) {
-		if (encl->ops && encl->ops->kick)
-			encl->ops->kick(encl, encl->ops_ctx);
+		encl_hook_kick(encl);
 		pthread_mutex_unlock(&encl->lock);
 		nanosleep(&(struct timespec){ 0, delay_ns }, NULL);
 		if (delay_ns < 1000000)
