@@ -369,6 +369,46 @@ TEST(va_pages_follow_written_back)
 	sgx_cpu_destroy(cpu);
 }
 
+/* The SECS asked out takes its enclave's last free VA slot: its frame
+ * becomes the next VA page, and the write-back still succeeds. */
+TEST(secs_evict_into_last_va_slot)
+{
+	struct sgx_core_config cfg = quiet_config();
+	struct sgx_cpu *cpu = ch_machine(1024);
+	struct sgx_core *core;
+	struct sgx_core_stats st;
+	struct ch_encl e;
+	const uint64_t n = SGX_VA_SLOT_COUNT - 1;
+	/* n pages and their PCMD pages: the SECS, after the last child, does
+	 * not fit, and stays resident. */
+	const uint64_t limit = n + (n + 31) / 32;
+
+	cfg.backing_limit = limit;
+	core = ch_core(cpu, &cfg);
+	CHECK_EQ(ch_build(core, 14, n, 0, true, &e), 0);
+	for (uint64_t i = 0; i < n; i++)
+		CHECK_EQ(sgx_encl_evict(e.encl, i * PAGE), 0);
+	check_resident(&e, e.size, true);
+	CHECK_EQ(charged(core), limit);
+	CHECK_EQ(sgx_core_stats(core, &st), 0);
+	CHECK_EQ(st.va_pages, 1);
+	CHECK_EQ(st.va_slots_used, n);
+	sgx_core_set_backing_limit(core, limit + 2);
+	CHECK_EQ(sgx_encl_evict(e.encl, e.size), 0);
+	check_resident(&e, e.size, false);
+	CHECK_EQ(sgx_core_stats(core, &st), 0);
+	CHECK_EQ(st.va_pages, 2);
+	CHECK_EQ(st.va_slots_used, n + 1);
+	CHECK_EQ(st.secs_written_back, 1);
+	CHECK_EQ(sgx_encl_evict(e.encl, e.size), -EALREADY);
+	check_page(&e, 0);
+	check_resident(&e, e.size, true);
+	sgx_encl_release(e.encl);
+	ch_check_empty(core, 0);
+	sgx_core_destroy(core);
+	sgx_cpu_destroy(cpu);
+}
+
 TEST(evict_errors)
 {
 	struct sgx_core_config cfg = quiet_config();

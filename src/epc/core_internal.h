@@ -456,7 +456,9 @@ void core_reclaimer_stop(struct sgx_core *core);
 int core_reclaim_chunk(struct sgx_core *core, struct sgx_epc_page **chunk, unsigned int cnt,
 		       bool age, int *results);
 /* Writes the SECS back if no child is resident.  Context: encl->lock.
- * Returns 1 if a frame was freed, 0 if not needed, or -errno. */
+ * Returns 1 if it was written back and its frame went to the page cache,
+ * 0 if no frame did (not needed, or the frame became the enclave's next VA
+ * page), or -errno. */
 int encl_reclaim_secs(struct sgx_encl *encl);
 
 #endif /* SGXEMU_EPC_CORE_INTERNAL_H */

@@ -811,8 +811,12 @@ static int encl_evict_secs(struct sgx_encl *encl)
 	else if (!(encl->flags & ENCL_INITIALIZED) || encl->secs_child_cnt)
 		ret = -EBUSY;
 	else {
+		/* Written back, its frame may have become a VA page rather
+		 * than go back to the page cache: look at the SECS, not at
+		 * the frames freed. */
 		ret = encl_reclaim_secs(encl);
-		ret = ret == 1 ? 0 : ret == 0 ? -EBUSY : ret;
+		if (ret >= 0)
+			ret = encl->secs.epc_page ? -EBUSY : 0;
 	}
 	pthread_mutex_unlock(&encl->lock);
 	return ret;
