@@ -299,7 +299,9 @@ int sgx_encl_view_create(struct sgx_encl *encl, struct sgx_encl_view **out)
 		list_del(&view->link);
 		atomic_fetch_sub(&encl->nr_views, 1);
 		pthread_rwlock_unlock(&encl->views_lock);
-		atomic_fetch_sub(&encl->users, 1); /* the owner still holds one */
+		/* The owner may have let go meanwhile: then this was the last
+		 * hold, and the release is ours to make. */
+		encl_users_put(encl);
 		goto err_close;
 	}
 	*out = view;
