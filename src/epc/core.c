@@ -128,6 +128,28 @@ struct sgx_epc *sgx_core_epc(const struct sgx_core *core)
 	return core->epc;
 }
 
+#ifdef SGXEMU_DEBUG
+__thread pid_t core_cached_tid;
+
+static void core_tid_forget(void)
+{
+	core_cached_tid = 0;
+}
+
+static void core_tid_atfork(void)
+{
+	pthread_atfork(NULL, NULL, core_tid_forget);
+}
+
+void core_tid_init(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, core_tid_atfork);
+	core_cached_tid = gettid();
+}
+#endif
+
 /* ---- LRU ------------------------------------------------------------------ */
 
 /* Context: may hold the page's enclave lock. */

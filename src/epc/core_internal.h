@@ -63,6 +63,26 @@ extern void __assert_fail(const char *assertion, const char *file, unsigned int 
 #define CORE_DEBUG 0
 #endif
 
+#ifdef SGXEMU_DEBUG
+#include <unistd.h>
+/* The calling thread's id, cached; fork() gives the child's only thread a
+ * new one, so the cache is cleared there. */
+extern __thread pid_t core_cached_tid;
+void core_tid_init(void);
+static inline pid_t core_tid(void)
+{
+	if (!core_cached_tid)
+		core_tid_init();
+	return core_cached_tid;
+}
+/* A `Context:` line's lock, checked: the calling thread holds mutex m.
+ * glibc records the owner's thread id in every mutex kind used here
+ * (normal and adaptive), also across pthread_cond_wait(). */
+#define CORE_ASSERT_HELD(m) CORE_ASSERT((m)->__data.__owner == core_tid())
+#else
+#define CORE_ASSERT_HELD(m) ((void)(m))
+#endif
+
 /*
  * The enclave and LRU locks are held for a few microseconds (one leaf and
  * its bookkeeping) and are contended by the owner's faults and the
@@ -339,6 +359,7 @@ void core_busy_end(struct sgx_core *core);
  * write-back half done in this thread.  Context: encl->lock. */
 static inline void encl_assert_counts(const struct sgx_encl *encl)
 {
+	CORE_ASSERT_HELD(&encl->lock);
 	CORE_ASSERT(encl->charged ==
 		    encl->nr_written_back + encl->nr_in_flight + encl->nr_pcmd_pages);
 	CORE_ASSERT(encl->nr_va_pages * SGX_VA_SLOT_COUNT - encl->va_free_slots ==
@@ -371,7 +392,8 @@ int encl_frame_bind(struct sgx_encl *encl, struct sgx_epc_page *frame, uint64_t 
  * become a VA page.  A frame still valid stays bound.  Context: encl->lock. */
 void encl_frame_unbind(struct sgx_encl *encl, struct sgx_epc_page *frame);
 /* Releases the host memory of pages [index, index + n) of the contents
- * object (for one page, encl_contents_punch()). */
+ * object (for one page, encl_contents_punch()).  Context: encl->lock (a
+ * page's state is checked under it before its memory goes). */
 void encl_contents_punch_range(struct sgx_encl *encl, uint64_t index, uint64_t n);
 static inline void encl_contents_punch(struct sgx_encl *encl, uint64_t index)
 {
@@ -429,7 +451,8 @@ void encl_contents_destroy(struct sgx_encl *encl);
  * contents and one for its PCMD page if no record there is in use yet.
  * Returns false when the limit forbids it. */
 bool encl_backing_charge(struct sgx_encl *encl, struct sgx_encl_page *page);
-/* Returns the charge of a write-back that did not happen. */
+/* Returns the charge of a write-back that did not happen.  Context:
+ * encl->lock, as for all below but encl_backing_read(). */
 void encl_backing_refund(struct sgx_encl *encl, struct sgx_encl_page *page);
 /* The write-back happened: the in-flight charge becomes a written-back one. */
 void encl_backing_commit(struct sgx_encl *encl, struct sgx_encl_page *page);

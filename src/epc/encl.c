@@ -49,7 +49,10 @@ bool encl_get_unless_zero(struct sgx_encl *encl)
 
 void encl_free_epc_page(struct sgx_encl *encl, struct sgx_epc_page *page)
 {
-	int ret = ENCLS_RETRY(encls_eremove(encl->core->cpu, encl_page_addr(page)));
+	int ret;
+
+	CORE_ASSERT_HELD(&encl->lock);
+	ret = ENCLS_RETRY(encls_eremove(encl->core->cpu, encl_page_addr(page)));
 
 	/* A frame EREMOVE refuses is still valid: handing it out again would
 	 * give its next owner a page in use.  The kernel leaks it too.  A
@@ -64,8 +67,11 @@ void encl_free_epc_page(struct sgx_encl *encl, struct sgx_epc_page *page)
 	sgx_free_epc_page(encl->core->epc, page);
 }
 
+/* Context: encl->lock. */
 static int encl_check_locked(struct sgx_encl *encl, char *why, size_t why_len);
 
+/* Context: no lock; the last reference is gone, so nothing else reaches
+ * the enclave but sgx_core_check() until it is off the registry. */
 static void encl_teardown(struct sgx_encl *encl)
 {
 	struct sgx_core *core = encl->core;
@@ -514,6 +520,7 @@ static int encl_get_frame(struct sgx_encl *encl, struct load_ctx *ctx, struct sg
 {
 	int ret;
 
+	CORE_ASSERT_HELD(&encl->lock);
 	if (ctx->spare) {
 		*out = ctx->spare;
 		ctx->spare = NULL;
@@ -541,6 +548,7 @@ static int encl_eldu(struct sgx_encl *encl, struct sgx_encl_page *page, struct s
 	struct sgx_pcmd pcmd;
 	int ret;
 
+	CORE_ASSERT_HELD(&encl->lock);
 	CORE_ASSERT(!page->epc_page && page->va_page);
 	ret = encl_backing_read(encl, page->index, contents, &pcmd);
 	if (ret)
@@ -607,6 +615,7 @@ static int encl_load(struct sgx_encl *encl, struct sgx_encl_page *page, struct l
 	struct sgx_epc_page *frame;
 	int ret;
 
+	CORE_ASSERT_HELD(&encl->lock);
 	for (;;) {
 		if ((encl->flags & ENCL_SECS_POISONED) || (page->flags & ENCL_PAGE_POISONED))
 			return encl_poison_error(encl);
@@ -943,6 +952,7 @@ static int encl_check_locked(struct sgx_encl *encl, char *why, size_t why_len)
 	struct sgx_encl_page *page;
 	struct sgx_va_page *va;
 
+	CORE_ASSERT_HELD(&encl->lock);
 	list_for_each_entry(page, &encl->page_list, link) {
 		if (page->epc_page)
 			resident++;

@@ -74,6 +74,7 @@ static void item_drop(struct sgx_core *core, struct reclaim_item *it, int result
  * it.  Context: encl->lock. */
 static int encl_release_frame(struct sgx_encl *encl, struct sgx_epc_page *frame)
 {
+	CORE_ASSERT_HELD(&encl->lock);
 	if (!encl->va_free_slots && encl_va_add_frame(encl, frame) == 0)
 		return 0;
 	sgx_free_epc_page(encl->core->epc, frame);
@@ -171,6 +172,7 @@ static int encl_ewb(struct sgx_encl *encl, struct sgx_encl_page *page)
 	void *slot;
 	int ret;
 
+	CORE_ASSERT_HELD(&encl->lock);
 	/* A free slot is always there, unless EPA of a frame failed (see
 	 * phase_prepare()). */
 	if (encl_va_alloc_slot(encl, &va, &offset))
@@ -226,6 +228,7 @@ int encl_reclaim_secs(struct sgx_encl *encl)
 	struct sgx_epc_page *frame = secs->epc_page;
 	int ret;
 
+	CORE_ASSERT_HELD(&encl->lock);
 	if (!(encl->flags & ENCL_INITIALIZED) || encl->secs_child_cnt || !frame ||
 	    (secs->flags & ENCL_PAGE_BEING_RECLAIMED) ||
 	    (encl->flags & (ENCL_RELEASED | ENCL_SECS_POISONED)))

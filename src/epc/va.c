@@ -34,6 +34,7 @@ int encl_va_add_frame(struct sgx_encl *encl, struct sgx_epc_page *frame)
 	struct sgx_va_page *va;
 	int ret;
 
+	CORE_ASSERT_HELD(&encl->lock);
 	va = calloc(1, sizeof(*va));
 	if (!va)
 		return -ENOMEM;
@@ -53,6 +54,7 @@ int encl_va_alloc_slot(struct sgx_encl *encl, struct sgx_va_page **vap, uint16_t
 	struct sgx_va_page *va;
 	unsigned int w, bit;
 
+	CORE_ASSERT_HELD(&encl->lock);
 	if (!encl->va_free_slots)
 		return -ENOSPC;
 	va = list_first_entry(&encl->va_pages, struct sgx_va_page, list);
@@ -95,6 +97,7 @@ void encl_va_free_slot(struct sgx_encl *encl, struct sgx_va_page *va, uint16_t o
 {
 	unsigned int slot = offset / SGX_VA_SLOT_SIZE;
 
+	CORE_ASSERT_HELD(&encl->lock);
 	CORE_ASSERT(va->used[slot / 64] & (1ULL << (slot % 64)));
 	va->used[slot / 64] &= ~(1ULL << (slot % 64));
 	va->nr_used--;
