@@ -156,6 +156,26 @@ TEST(read_write_ranges)
 	sgx_cpu_destroy(cpu);
 }
 
+/* Entering an enclave that is not initialized is refused for good, not
+ * answered "try again": EENTER would never take it. */
+TEST(enter_before_init_refused)
+{
+	struct sgx_core_config cfg = quiet_config();
+	struct sgx_cpu *cpu = ch_machine(64);
+	struct sgx_core *core = ch_core(cpu, &cfg);
+	struct sgx_cpu_thread t;
+	struct ch_encl e;
+
+	memset(&t, 0, sizeof(t));
+	CHECK_EQ(ch_build(core, 40, 2, 1, false, &e), 0);
+	CHECK_EQ(sgx_encl_enter(e.encl, ch_tcs_offset(&e, 0), &t), -EINVAL);
+	CHECK(t.tcs == NULL);
+	sgx_encl_release(e.encl);
+	ch_check_empty(core, 0);
+	sgx_core_destroy(core);
+	sgx_cpu_destroy(cpu);
+}
+
 /* --- Hooks ---------------------------------------------------------------- */
 
 struct hook_log {

@@ -770,8 +770,9 @@ int sgx_encl_enter(struct sgx_encl *encl, uint64_t tcs_offset, struct sgx_cpu_th
 		page = encl_lookup(encl, tcs_offset);
 		if (!page) {
 			ret = -EFAULT;
-		} else if (page->type != SGX_PAGE_TYPE_TCS) {
-			ret = -EINVAL;
+		} else if (page->type != SGX_PAGE_TYPE_TCS ||
+			   !(encl->flags & ENCL_INITIALIZED)) {
+			ret = -EINVAL; /* EENTER would never take it */
 		} else {
 			ret = encl_load(encl, page, &ctx);
 			if (!ret && !(page->flags & ENCL_PAGE_BLOCKED)) {
