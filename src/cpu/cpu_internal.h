@@ -4,12 +4,16 @@
  * paging.c).  Nothing outside src/cpu includes this.
  *
  * Lock order.  Every EPC frame has a lock in its EPCM entry.  A leaf locks
- * the frames it needs in this order: the target page, then a VA page, then
- * the SECS.  The target and VA locks are taken with frame_trylock(): a
- * leaf that finds one taken answers SGX_EPC_PAGE_CONFLICT, as the hardware
- * does when two leaves race for a page.  The SECS lock is always taken last
- * and blocks (the processor serializes leaves that update one SECS), so no
- * cycle can form.
+ * the frames it needs in this order: the target page, then the SECS.  The
+ * target lock is taken with cpu_frame_trylock(): a leaf that finds it
+ * taken answers SGX_EPC_PAGE_CONFLICT (or #GP where the SDM says so), as
+ * the hardware does when two leaves race for a page.  The SECS lock is
+ * always taken last and blocks (the processor serializes leaves that
+ * update one SECS), so no cycle can form.  Two exceptions keep to the
+ * order: a paging leaf pins its VA page (paging.c, va_pin()) under the VA
+ * frame's lock taken alone, blocking, and released before the target's;
+ * and a thread leaving its enclave (thread.c) blocks on its TCS's lock,
+ * then its SECS's, as its bookkeeping must complete.
  */
 #ifndef SGXEMU_CPU_INTERNAL_H
 #define SGXEMU_CPU_INTERNAL_H

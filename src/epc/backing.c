@@ -21,7 +21,7 @@
  * and a mapping would then fault inside the emulator; a short read here is
  * only a page the processor will refuse.
  *
- * Accounting.  A page is charged when it is first written back: one page
+ * Accounting.  A page is charged each time it is written back: one page
  * for its contents and one for its PCMD page when no other record of that
  * PCMD page is in use (the kernel's patch charged contents only).  A page is
  * uncharged when it is loaded (its contents are punched out, its PCMD

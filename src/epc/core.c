@@ -100,6 +100,7 @@ void sgx_core_destroy(struct sgx_core *core)
 	CORE_ASSERT(atomic_load(&core->nr_lru) == 0);
 	CORE_ASSERT(atomic_load(&core->backing_charged) == 0);
 	CORE_ASSERT(atomic_load(&core->nr_va_pages) == 0);
+	CORE_ASSERT(atomic_load(&core->nr_va_slots_used) == 0);
 	/* The machine goes with the core: leaked frames go back so that the
 	 * page cache ends with every page accounted for. */
 	while (!list_empty(&core->leaked)) {

@@ -128,7 +128,8 @@ int sgx_encl_read(struct sgx_encl *encl, uint64_t offset, void *buf, size_t len)
 int sgx_encl_write(struct sgx_encl *encl, uint64_t offset, const void *buf, size_t len);
 
 /* Marks the page at offset young (the mapping layer calls it from its minor
- * fault handler).  0, or -EFAULT for a page never added. */
+ * fault handler).  0, -EFAULT for a page never added, or -EINVAL for an
+ * offset outside the enclave. */
 int sgx_encl_mark_young(struct sgx_encl *encl, uint64_t offset);
 
 /*
@@ -136,9 +137,9 @@ int sgx_encl_mark_young(struct sgx_encl *encl, uint64_t offset);
  * (loading the TCS and SECS first if they were written back), so that the
  * reclaimer's EWB meets the tracking the hardware does.  Returns 0; -EFAULT
  * for no page there; -EINVAL if it is not a TCS or the enclave is not
- * initialized; -EAGAIN when the processor
- * refuses the entry (TCS busy or blocked; try again); the errors of
- * sgx_encl_read() for the load.  Leave with sgx_encl_exit().
+ * initialized; -EAGAIN when the processor refuses the entry (TCS busy or
+ * blocked; try again); the errors of sgx_encl_read() for the load.  Leave
+ * with sgx_encl_exit().
  */
 int sgx_encl_enter(struct sgx_encl *encl, uint64_t tcs_offset, struct sgx_cpu_thread *t);
 void sgx_encl_exit(struct sgx_encl *encl, struct sgx_cpu_thread *t);
@@ -147,11 +148,11 @@ void sgx_encl_exit(struct sgx_encl *encl, struct sgx_cpu_thread *t);
  * Writes the page at offset back now, as the reclaimer would (without
  * aging).  offset == the enclave's size names the SECS, which is written
  * back only when no child is resident.  Returns 0; -EFAULT for no page
- * there; -EALREADY if it is not resident; -EBUSY if a reclaimer holds it or
- * children are resident (SECS); -ENOMEM when the backing limit forbids it;
- * -EAGAIN when threads stayed inside the enclave; -EHWPOISON for a poisoned
- * frame; -EIO for another refusal of EWB.  Written back or not, the page's
- * contents are kept.
+ * there; -EALREADY if it is not resident; -EBUSY if a reclaimer holds it,
+ * or (SECS) children are resident or the enclave is not initialized;
+ * -ENOMEM when the backing limit forbids it; -EAGAIN when threads stayed
+ * inside the enclave; -EHWPOISON for a poisoned frame; -EIO for another
+ * refusal of EWB.  Written back or not, the page's contents are kept.
  */
 int sgx_encl_evict(struct sgx_encl *encl, uint64_t offset);
 

@@ -257,6 +257,11 @@ int encl_reclaim_secs(struct sgx_encl *encl)
 
 /* ---- Phases ---------------------------------------------------------------- */
 
+/* Context (every phase): no lock held.  Each takes an item's enclave lock
+ * around that item's step only, so that no enclave lock is held while
+ * another enclave's is taken, nor while a zap or an allocation runs (the
+ * kick hook alone runs under it, in encl_ewb_wait()). */
+
 static void phase_age(struct sgx_core *core, struct reclaim_item *items, unsigned int cnt,
 		      bool age)
 {
