@@ -61,7 +61,8 @@ enum sgx_encl_zap_reason {
  * be NULL.  They are called
  * from reclaiming threads; zap without the enclave's lock, kick with it
  * held: neither may call back into this enclave.  None is called once
- * sgx_encl_release() has returned (it waits for one that runs), so the
+ * sgx_encl_release() has returned (it waits for one that runs, so the
+ * owner must not release while holding a lock its hooks take), and the
  * context may be freed then, though a reclaimer may still hold the
  * enclave.
  */
