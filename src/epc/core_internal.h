@@ -35,9 +35,10 @@
  * An enclave lives while its refcount is above zero: its users (the owner
  * and its views, counted in encl->users) hold one reference together, and
  * a reclaimer one for every page it has taken off the LRU (sgx_encl_evict()
- * too).  Whoever drops the last one tears the enclave down.  A reclaimer takes a
- * reference only under lru_lock and only from a page on the LRU, and the
- * teardown takes every page off the LRU before it frees the enclave.
+ * too).  Whoever drops the last one tears the enclave down.  A reclaimer
+ * takes a reference only under lru_lock and only from a page on the LRU,
+ * and the teardown takes every page off the LRU before it frees the
+ * enclave.
  */
 #ifndef SGXEMU_EPC_CORE_INTERNAL_H
 #define SGXEMU_EPC_CORE_INTERNAL_H
