@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "core_helpers.h"
 #include "epc/view.h"
@@ -357,6 +358,49 @@ TEST(changed_backing_gives_sigbus_never_other_bytes)
 		sgx_encl_view_stats(view, &vs);
 		CHECK_GE(vs.sigbus, 2);
 		CHECK_EQ(sigaction(SIGBUS, &old, NULL), 0);
+		sgx_encl_view_destroy(view);
+	}
+	sgx_encl_release(e.encl);
+	ch_check_empty(core, 0);
+	CHECK_EQ(ch_count_fds(), fds);
+	sgx_core_destroy(core);
+	sgx_cpu_destroy(cpu);
+}
+
+/* A child made by fork() has no copy of a view: its copy would not be
+ * registered with the view's userfaultfd, nor zapped by the reclaimer, so
+ * it would read a written-back page as zeros and write past the fault
+ * path.  Its touch faults instead. */
+TEST(fork_child_has_no_view)
+{
+	struct sgx_core_config cfg = quiet_config();
+	struct sgx_cpu *cpu = ch_machine(64);
+	struct sgx_core *core = ch_core(cpu, &cfg);
+	int fds = ch_count_fds();
+	struct sgx_encl_view *view;
+	struct ch_encl e;
+	int status = 0;
+	pid_t pid;
+
+	CHECK_EQ(ch_build(core, 8, 4, 0, true, &e), 0);
+	if (view_or_note(e.encl, &view)) {
+		volatile uint8_t *v = sgx_encl_view_addr(view);
+
+		CHECK_EQ(sgx_encl_evict(e.encl, 2 * PAGE), 0);
+		CHECK(!resident(e.encl, 2));
+		pid = fork();
+		CHECK(pid >= 0);
+		if (pid == 0) {
+			signal(SIGSEGV, SIG_DFL);
+			signal(SIGBUS, SIG_DFL);
+			_exit(v[2 * PAGE] == 0 ? 10 : 11); /* read without a fault */
+		}
+		CHECK_EQ(waitpid(pid, &status, 0), pid);
+		CHECK_MSG(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
+			  "the child read the view (status %#x: exit %d, signal %d)", status,
+			  WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+			  WIFSIGNALED(status) ? WTERMSIG(status) : -1);
+		CHECK(!resident(e.encl, 2));
 		sgx_encl_view_destroy(view);
 	}
 	sgx_encl_release(e.encl);

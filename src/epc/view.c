@@ -249,6 +249,13 @@ int sgx_encl_view_create(struct sgx_encl *encl, struct sgx_encl_view **out)
 		ret = -errno;
 		goto err_free;
 	}
+	/* A child's copy would be neither registered with the userfaultfd
+	 * (no UFFD_FEATURE_EVENT_FORK) nor zapped: it would read written-
+	 * back pages as zeros and write past the fault path. */
+	if (madvise(view->addr, view->size, MADV_DONTFORK)) {
+		ret = -errno;
+		goto err_unmap;
+	}
 	view->uffd = uffd_open();
 	if (view->uffd < 0) {
 		ret = view->uffd;

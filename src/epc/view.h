@@ -34,6 +34,11 @@
  * A buffer given to sgx_encl_read()/sgx_encl_write() must not lie in a view
  * of the same enclave (that call holds the lock a fault there needs).
  *
+ * fork(): a child gets no copy of a view (MADV_DONTFORK), and its touch
+ * of the range faults as of unmapped memory.  (The kernel's child keeps
+ * the mapping and faults through the driver; a view's handler serves
+ * only the process that made it.)
+ *
  * Life: a view holds the enclave open, as a mapping holds the kernel's
  * enclave file: sgx_encl_release() while views exist only drops the
  * owner's hold, and the enclave is released when the last view is
@@ -61,7 +66,8 @@ struct sgx_encl_view;
  * -ENOSYS when userfaultfd cannot be opened here (neither the system call
  * in user-mode-only mode nor /dev/userfaultfd); -EOPNOTSUPP when the
  * kernel has no minor faults on shared memory (before Linux 5.14);
- * -ENOMEM or another -errno of mmap, the registration or the thread.
+ * -ENOMEM or another -errno of mmap, madvise, the registration or the
+ * thread.
  */
 int sgx_encl_view_create(struct sgx_encl *encl, struct sgx_encl_view **out);
 
