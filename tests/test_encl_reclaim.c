@@ -156,8 +156,8 @@ TEST(read_write_ranges)
 	sgx_cpu_destroy(cpu);
 }
 
-/* Entering an enclave that is not initialized is refused for good, not
- * answered "try again": EENTER would never take it. */
+/* Entering an enclave that is not initialized, or from inside one, is
+ * refused for good, not answered "try again": EENTER would never take it. */
 TEST(enter_before_init_refused)
 {
 	struct sgx_core_config cfg = quiet_config();
@@ -170,6 +170,17 @@ TEST(enter_before_init_refused)
 	CHECK_EQ(ch_build(core, 40, 2, 1, false, &e), 0);
 	CHECK_EQ(sgx_encl_enter(e.encl, ch_tcs_offset(&e, 0), &t), -EINVAL);
 	CHECK(t.tcs == NULL);
+	sgx_encl_release(e.encl);
+	/* A thread inside already cannot enter again (EENTER in enclave mode
+	 * is #GP), whichever TCS it names. */
+	CHECK_EQ(ch_build(core, 41, 2, 2, true, &e), 0);
+	CHECK_EQ(sgx_encl_enter(e.encl, ch_tcs_offset(&e, 0), &t), 0);
+	CHECK_EQ(sgx_encl_enter(e.encl, ch_tcs_offset(&e, 1), &t), -EINVAL);
+	CHECK_EQ(sgx_encl_enter(e.encl, ch_tcs_offset(&e, 0), &t), -EINVAL);
+	sgx_encl_exit(e.encl, &t);
+	CHECK(t.tcs == NULL);
+	CHECK_EQ(sgx_encl_enter(e.encl, ch_tcs_offset(&e, 1), &t), 0);
+	sgx_encl_exit(e.encl, &t);
 	sgx_encl_release(e.encl);
 	ch_check_empty(core, 0);
 	sgx_core_destroy(core);

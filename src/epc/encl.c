@@ -763,6 +763,8 @@ int sgx_encl_enter(struct sgx_encl *encl, uint64_t tcs_offset, struct sgx_cpu_th
 
 	if (!encl || !t || (tcs_offset & (SGX_PAGE_SIZE - 1)) || tcs_offset >= encl->size)
 		return -EINVAL;
+	if (t->tcs)
+		return -EINVAL; /* inside already: EENTER would be #GP each time */
 	for (unsigned int i = 0; i < ENTER_TRIES; i++) {
 		bool blocked;
 

@@ -137,10 +137,10 @@ int sgx_encl_mark_young(struct sgx_encl *encl, uint64_t offset);
  * Puts the calling thread inside the enclave on the TCS at tcs_offset
  * (loading the TCS and SECS first if they were written back), so that the
  * reclaimer's EWB meets the tracking the hardware does.  Returns 0; -EFAULT
- * for no page there; -EINVAL if it is not a TCS or the enclave is not
- * initialized; -EAGAIN when the processor refuses the entry (TCS busy or
- * blocked; try again); the errors of sgx_encl_read() for the load.  Leave
- * with sgx_encl_exit().
+ * for no page there; -EINVAL if it is not a TCS, the enclave is not
+ * initialized or the thread is inside an enclave already; -EAGAIN when the
+ * processor refuses the entry (TCS busy or blocked; try again); the errors
+ * of sgx_encl_read() for the load.  Leave with sgx_encl_exit().
  */
 int sgx_encl_enter(struct sgx_encl *encl, uint64_t tcs_offset, struct sgx_cpu_thread *t);
 void sgx_encl_exit(struct sgx_encl *encl, struct sgx_cpu_thread *t);
