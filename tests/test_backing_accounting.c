@@ -526,3 +526,44 @@ TEST(poisoned_page_owner_gets_error)
 	sgx_core_destroy(core);
 	sgx_cpu_destroy(cpu);
 }
+
+/* A memory failure in a VA page loses the pages written back into it, and
+ * only those: write-backs after the first that meets it go to a new VA
+ * page, instead of each meeting it again. */
+TEST(poisoned_va_page_is_retired)
+{
+	struct sgx_core_config cfg = quiet_config();
+	struct sgx_cpu *cpu = ch_machine(128);
+	struct sgx_core *core = ch_core(cpu, &cfg);
+	struct sgx_encl_page_info info;
+	struct sgx_epc_page *va;
+	struct sgx_core_stats st;
+	struct ch_encl e;
+	char why[256];
+	uint8_t buf[8];
+
+	CHECK_EQ(ch_build(core, 15, 16, 0, true, &e), 0);
+	CHECK_EQ(sgx_encl_evict(e.encl, 0), 0);
+	CHECK_EQ(sgx_encl_page_info(e.encl, 0, &info), 0);
+	va = sgx_epc_page_from_addr(sgx_core_epc(core),
+				    (void *)((uintptr_t)info.va_slot & ~(uintptr_t)(PAGE - 1)));
+	CHECK(va);
+	CHECK_EQ(sgx_epc_poison(sgx_core_epc(core), va), 0);
+	/* The first write-back meets the failure; the next ones do not. */
+	CHECK_EQ(sgx_encl_evict(e.encl, PAGE), -EHWPOISON);
+	check_resident(&e, PAGE, true);
+	for (uint64_t i = 1; i < 8; i++)
+		CHECK_EQ(sgx_encl_evict(e.encl, i * PAGE), 0);
+	CHECK_EQ(sgx_core_stats(core, &st), 0);
+	CHECK_EQ(st.va_pages, 2);
+	CHECK_MSG(sgx_core_check(core, true, why, sizeof(why)) == 0, "%s", why);
+	/* Page 0's version went with the frame. */
+	CHECK_EQ(sgx_encl_read(e.encl, 0, buf, sizeof(buf)), -EIO);
+	for (uint64_t i = 1; i < 16; i++)
+		check_page(&e, i);
+	CHECK_EQ(charged(core), 2); /* page 0 and its PCMD page, until release */
+	sgx_encl_release(e.encl);
+	ch_check_empty_ex(core, 1, 0);
+	sgx_core_destroy(core);
+	sgx_cpu_destroy(cpu);
+}

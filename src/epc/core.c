@@ -364,7 +364,7 @@ int sgx_core_check(struct sgx_core *core, bool quiescent, char *why, size_t why_
 		pthread_mutex_lock(&encl->lock);
 		charged += encl->charged;
 		va_pages += encl->nr_va_pages;
-		slots += encl->nr_written_back;
+		slots += encl->nr_written_back + encl->nr_va_retired;
 		pthread_mutex_unlock(&encl->lock);
 	}
 	pthread_mutex_unlock(&core->encls_lock);

@@ -145,8 +145,8 @@ struct sgx_core {
 	_Atomic uint64_t backing_charged;
 
 	/* VA pages of every enclave, and their slots in use.  Invariant:
-	 *   nr_va_slots_used == sum of encl->nr_written_back (when no
-	 *   write-back is in flight). */
+	 *   nr_va_slots_used == sum of encl->nr_written_back +
+	 *   encl->nr_va_retired (when no write-back is in flight). */
 	_Atomic uint64_t nr_va_pages;
 	_Atomic uint64_t nr_va_slots_used;
 
@@ -219,7 +219,8 @@ struct sgx_encl_view;
 /*
  * A VA page: 512 slots that hold the versions of written-back pages.
  * Guarded by its enclave's lock.  Invariant: nr_used == number of bits set
- * in used == number of the enclave's pages written back into its slots.
+ * in used == number of the enclave's pages written back into its slots,
+ * or 512 once its frame failed (its free slots are retired then).
  */
 struct sgx_va_page {
 	struct sgx_epc_page *epc_page;
@@ -301,7 +302,8 @@ struct sgx_encl {
 	 *   charged == nr_written_back + nr_in_flight + nr_pcmd_pages
 	 *   sum of pcmd_used[] == nr_written_back + nr_in_flight
 	 *   nr_pcmd_pages == number of nonzero pcmd_used[]
-	 *   sum of va_page->nr_used == nr_written_back + nr_ewb_waiting
+	 *   sum of va_page->nr_used == nr_written_back + nr_ewb_waiting +
+ *                              nr_va_retired
 	 *   secs_child_cnt == number of resident children
 	 */
 	pthread_mutex_t lock;
@@ -321,6 +323,7 @@ struct sgx_encl {
 	uint64_t nr_written_back; /* children and SECS */
 	uint64_t nr_in_flight; /* charged for a write-back not done yet */
 	uint64_t nr_ewb_waiting; /* EWBs holding a slot while the lock is dropped */
+	uint64_t nr_va_retired; /* free slots of VA pages whose frame failed */
 	uint64_t nr_pcmd_pages;
 	uint64_t charged;
 	/* Frames whose bytes are bound into contents.  A frame EREMOVE
@@ -365,7 +368,7 @@ static inline void encl_assert_counts(const struct sgx_encl *encl)
 	CORE_ASSERT(encl->charged ==
 		    encl->nr_written_back + encl->nr_in_flight + encl->nr_pcmd_pages);
 	CORE_ASSERT(encl->nr_va_pages * SGX_VA_SLOT_COUNT - encl->va_free_slots ==
-		    encl->nr_written_back + encl->nr_ewb_waiting);
+		    encl->nr_written_back + encl->nr_ewb_waiting + encl->nr_va_retired);
 	(void)encl;
 }
 
@@ -438,6 +441,11 @@ int encl_va_add_frame(struct sgx_encl *encl, struct sgx_epc_page *frame);
 int encl_va_alloc_slot(struct sgx_encl *encl, struct sgx_va_page **va, uint16_t *offset);
 /* Gives a slot back; frees its VA page when empty and others have enough
  * free slots. */
+/* Takes a VA page whose frame failed out of use: its free slots count as
+ * used (encl->nr_va_retired) so that no write-back picks it again; the
+ * pages written back there are lost.  Freed with the enclave.  A slot the
+ * caller holds on it is the caller's to count. */
+void encl_va_retire(struct sgx_encl *encl, struct sgx_va_page *va);
 void encl_va_free_slot(struct sgx_encl *encl, struct sgx_va_page *va, uint16_t offset);
 void *encl_va_slot_addr(struct sgx_va_page *va, uint16_t offset);
 /* EREMOVEs and frees every VA page (teardown). */

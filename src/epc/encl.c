@@ -982,7 +982,7 @@ static int encl_check_locked(struct sgx_encl *encl, char *why, size_t why_len)
 	}
 	CHECK_EQ_WHY(resident, encl->secs_child_cnt, "resident children vs child count");
 	CHECK_EQ_WHY(written, encl->nr_written_back, "pages written back vs count");
-	CHECK_EQ_WHY(slots, encl->nr_written_back + encl->nr_ewb_waiting,
+	CHECK_EQ_WHY(slots, encl->nr_written_back + encl->nr_ewb_waiting + encl->nr_va_retired,
 		     "VA slots in use vs pages written back");
 	CHECK_EQ_WHY(free_slots, encl->va_free_slots, "VA free slots");
 	CHECK_EQ_WHY(va_pages, encl->nr_va_pages, "VA pages");

@@ -199,7 +199,15 @@ static int encl_ewb(struct sgx_encl *encl, struct sgx_encl_page *page)
 	if (ret) {
 		if (ret != SGX_NOT_TRACKED)
 			core_count(core, ewb_failures);
-		encl_va_free_slot(encl, va, offset);
+		/* A VA page whose frame failed would fail every EWB given one
+		 * of its slots: keep the next ones off it, this slot too (it
+		 * is not freed: an emptied VA page may go). */
+		if (ewb_errno(ret) == -EHWPOISON && sgx_epc_page_poisoned(va->epc_page)) {
+			encl_va_retire(encl, va);
+			encl->nr_va_retired++;
+		} else {
+			encl_va_free_slot(encl, va, offset);
+		}
 		return ewb_errno(ret);
 	}
 

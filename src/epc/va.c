@@ -111,6 +111,21 @@ void encl_va_free_slot(struct sgx_encl *encl, struct sgx_va_page *va, uint16_t o
 	list_move(&va->list, &encl->va_pages);
 }
 
+void encl_va_retire(struct sgx_encl *encl, struct sgx_va_page *va)
+{
+	unsigned int n = SGX_VA_SLOT_COUNT - va->nr_used;
+
+	CORE_ASSERT_HELD(&encl->lock);
+	if (!n)
+		return;
+	memset(va->used, 0xff, sizeof(va->used));
+	va->nr_used = SGX_VA_SLOT_COUNT;
+	encl->va_free_slots -= n;
+	encl->nr_va_retired += n;
+	atomic_fetch_add_explicit(&encl->core->nr_va_slots_used, n, memory_order_relaxed);
+	list_move_tail(&va->list, &encl->va_pages);
+}
+
 void encl_va_free_all(struct sgx_encl *encl)
 {
 	struct sgx_va_page *va, *tmp;
