@@ -328,7 +328,8 @@ static int paging_setup(struct paging_bench *pb)
 	pb->nr_va = (pb->pages + VA_SLOTS - 1) / VA_SLOTS;
 	pb->plain = aligned_alloc(SGX_PAGE_SIZE, pb->pages * SGX_PAGE_SIZE);
 	pb->out = aligned_alloc(SGX_PAGE_SIZE, pb->pages * SGX_PAGE_SIZE);
-	pb->pcmd = aligned_alloc(SGX_PAGE_SIZE, pb->pages * sizeof(*pb->pcmd));
+	/* aligned_alloc wants a size that is a multiple of the alignment. */
+	pb->pcmd = aligned_alloc(_Alignof(struct sgx_pcmd), pb->pages * sizeof(*pb->pcmd));
 	pb->va = calloc(pb->nr_va, sizeof(*pb->va));
 	if (!pb->plain || !pb->out || !pb->pcmd || !pb->va)
 		return -ENOMEM;
