@@ -206,8 +206,10 @@ static void *view_main(void *arg)
 		if (p[0].revents & (POLLERR | POLLHUP | POLLNVAL))
 			break;
 		n = read(view->uffd, msgs, sizeof(msgs));
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue; /* another wake-up took it */
 		if (n < 0)
-			continue; /* EAGAIN: another wake-up took it */
+			break; /* the userfaultfd itself failed: polling it again would spin */
 		for (size_t i = 0; i < (size_t)n / sizeof(msgs[0]); i++)
 			if (msgs[i].event == UFFD_EVENT_PAGEFAULT)
 				view_fault(view, &msgs[i]);
