@@ -239,4 +239,16 @@ static inline void ch_check_empty(struct sgx_core *core, uint64_t poisoned)
 	ch_check_empty_ex(core, poisoned, 0);
 }
 
+/* The end of every clean test: nothing left in the core (ch_check_empty),
+ * no descriptor left open when fds >= 0 (the count taken at the start),
+ * then the core and the machine go. */
+static inline void ch_finish(struct sgx_core *core, struct sgx_cpu *cpu, int fds)
+{
+	ch_check_empty(core, 0);
+	if (fds >= 0)
+		CHECK_EQ(ch_count_fds(), fds);
+	sgx_core_destroy(core);
+	sgx_cpu_destroy(cpu);
+}
+
 #endif /* SGXEMU_TEST_CORE_HELPERS_H */

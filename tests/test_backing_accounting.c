@@ -145,10 +145,7 @@ TEST(layout_and_charges)
 	CHECK_EQ(st.backing_charged, expect - 2 /* SECS + its PCMD page */ - 1 /* page 7 */);
 
 	sgx_encl_release(e.encl);
-	ch_check_empty(core, 0);
-	CHECK_EQ(ch_count_fds(), fds);
-	sgx_core_destroy(core);
-	sgx_cpu_destroy(cpu);
+	ch_finish(core, cpu, fds);
 }
 
 /* At the limit the next write-back fails cleanly and the page stays
@@ -193,9 +190,7 @@ TEST(limit_keeps_page_resident)
 		check_page(&e, i);
 	CHECK_EQ(charged(core), 0);
 	sgx_encl_release(e.encl);
-	ch_check_empty(core, 0);
-	sgx_core_destroy(core);
-	sgx_cpu_destroy(cpu);
+	ch_finish(core, cpu, -1);
 }
 
 /* Releasing an enclave returns every charge, written-back pages, PCMD
@@ -218,10 +213,7 @@ TEST(release_returns_charges)
 	sgx_encl_release(a.encl);
 	CHECK_EQ(charged(core), 11);
 	sgx_encl_release(b.encl);
-	ch_check_empty(core, 0);
-	CHECK_EQ(ch_count_fds(), fds);
-	sgx_core_destroy(core);
-	sgx_cpu_destroy(cpu);
+	ch_finish(core, cpu, fds);
 }
 
 /* With limit 0 nothing is ever written back, and allocation past the EPC
@@ -261,9 +253,7 @@ TEST(limit_zero_never_writes_back)
 	for (uint64_t i = 0; i < 8; i++)
 		check_page(&e, i);
 	sgx_encl_release(e.encl);
-	ch_check_empty(core, 0);
-	sgx_core_destroy(core);
-	sgx_cpu_destroy(cpu);
+	ch_finish(core, cpu, -1);
 }
 
 TEST(default_limit_is_150_percent)
@@ -300,10 +290,7 @@ TEST(overcommit_within_limit)
 	CHECK_LE(st.backing_charged, st.backing_limit);
 	CHECK_EQ(st.load_failures, 0);
 	sgx_encl_release(e.encl);
-	ch_check_empty(core, 0);
-	CHECK_EQ(ch_count_fds(), fds);
-	sgx_core_destroy(core);
-	sgx_cpu_destroy(cpu);
+	ch_finish(core, cpu, fds);
 }
 
 /* When the EPC is full and the limit is reached, adding a page answers
@@ -332,9 +319,7 @@ TEST(allocation_past_limit_enomem)
 	for (uint64_t i = 0; i < 150; i++)
 		check_page(&e, i);
 	sgx_encl_release(e.encl);
-	ch_check_empty(core, 0);
-	sgx_core_destroy(core);
-	sgx_cpu_destroy(cpu);
+	ch_finish(core, cpu, -1);
 }
 
 /* VA pages come as pages are written back and go as they are loaded. */
@@ -364,9 +349,7 @@ TEST(va_pages_follow_written_back)
 	CHECK_EQ(st.va_pages, 1);
 	CHECK_EQ(st.backing_charged, 0);
 	sgx_encl_release(e.encl);
-	ch_check_empty(core, 0);
-	sgx_core_destroy(core);
-	sgx_cpu_destroy(cpu);
+	ch_finish(core, cpu, -1);
 }
 
 /* The SECS asked out takes its enclave's last free VA slot: its frame
@@ -404,9 +387,7 @@ TEST(secs_evict_into_last_va_slot)
 	check_page(&e, 0);
 	check_resident(&e, e.size, true);
 	sgx_encl_release(e.encl);
-	ch_check_empty(core, 0);
-	sgx_core_destroy(core);
-	sgx_cpu_destroy(cpu);
+	ch_finish(core, cpu, -1);
 }
 
 TEST(evict_errors)
@@ -432,9 +413,7 @@ TEST(evict_errors)
 	check_page(&u, 0);
 	sgx_encl_release(u.encl);
 	sgx_encl_release(e.encl);
-	ch_check_empty(core, 0);
-	sgx_core_destroy(core);
-	sgx_cpu_destroy(cpu);
+	ch_finish(core, cpu, -1);
 }
 
 /* Bytes of memory the backing object holds from offset on (0: none). */
@@ -481,9 +460,7 @@ TEST(failed_backing_write_leaves_nothing)
 	CHECK_EQ(charged(core), 0);
 	CHECK_EQ(backing_data_at(&e, 0), 0);
 	sgx_encl_release(e.encl);
-	ch_check_empty(core, 0);
-	sgx_core_destroy(core);
-	sgx_cpu_destroy(cpu);
+	ch_finish(core, cpu, -1);
 }
 
 /* A memory failure in a page in use reaches its owner as an error on its

@@ -59,10 +59,7 @@ TEST(create_refusals_leave_nothing)
 	CHECK_EQ(sgx_encl_create(core, &secs, NULL, NULL, &encl), -EIO);
 	CHECK_EQ(sgx_encl_create(NULL, &secs, NULL, NULL, &encl), -EINVAL);
 	CHECK(encl == NULL);
-	ch_check_empty(core, 0);
-	CHECK_EQ(ch_count_fds(), fds);
-	sgx_core_destroy(core);
-	sgx_cpu_destroy(cpu);
+	ch_finish(core, cpu, fds);
 }
 
 TEST(add_and_init_refusals)
@@ -114,9 +111,7 @@ TEST(add_and_init_refusals)
 	CHECK_EQ(sgx_encl_add_page(e.encl, 3 * PAGE, page, &secinfo, 0), -EINVAL);
 	CHECK_EQ(sgx_encl_init(e.encl, &sig, NULL, &leaf), -EINVAL);
 	sgx_encl_release(e.encl);
-	ch_check_empty(core, 0);
-	sgx_core_destroy(core);
-	sgx_cpu_destroy(cpu);
+	ch_finish(core, cpu, -1);
 }
 
 TEST(read_write_ranges)
@@ -151,9 +146,7 @@ TEST(read_write_ranges)
 	CHECK_EQ(sgx_encl_mark_young(e.encl, 4 * PAGE), -EFAULT);
 	CHECK_EQ(sgx_encl_mark_young(e.encl, 0), 0);
 	sgx_encl_release(e.encl);
-	ch_check_empty(core, 0);
-	sgx_core_destroy(core);
-	sgx_cpu_destroy(cpu);
+	ch_finish(core, cpu, -1);
 }
 
 /* Entering an enclave that is not initialized, or from inside one, is
@@ -182,9 +175,7 @@ TEST(enter_before_init_refused)
 	CHECK_EQ(sgx_encl_enter(e.encl, ch_tcs_offset(&e, 1), &t), 0);
 	sgx_encl_exit(e.encl, &t);
 	sgx_encl_release(e.encl);
-	ch_check_empty(core, 0);
-	sgx_core_destroy(core);
-	sgx_cpu_destroy(cpu);
+	ch_finish(core, cpu, -1);
 }
 
 /* --- Hooks ---------------------------------------------------------------- */
@@ -262,9 +253,7 @@ TEST(zap_hook_on_age_and_reclaim)
 	CHECK_EQ(log.last_offset, 2 * PAGE);
 	CHECK_EQ(sgx_core_reclaim(core), 0); /* nothing left on the LRU */
 	sgx_encl_release(encl);
-	ch_check_empty(core, 0);
-	sgx_core_destroy(core);
-	sgx_cpu_destroy(cpu);
+	ch_finish(core, cpu, -1);
 }
 
 /* The owner's hook context may go with sgx_encl_release(): a reclaimer
@@ -347,9 +336,7 @@ TEST(no_hook_after_release)
 	CHECK_GE((intptr_t)freed, 0);
 	CHECK_EQ(log.after_release, 0);
 	CHECK_GE(log.calls, 1);
-	ch_check_empty(core, 0);
-	sgx_core_destroy(core);
-	sgx_cpu_destroy(cpu);
+	ch_finish(core, cpu, -1);
 }
 
 struct inside_arg {
@@ -466,9 +453,7 @@ TEST(kick_hook_lets_ewb_through)
 	CHECK_EQ(sgx_encl_read(encl, PAGE, buf, PAGE), 0);
 	CHECK_MEM(buf, want, PAGE);
 	sgx_encl_release(encl);
-	ch_check_empty(core, 0);
-	sgx_core_destroy(core);
-	sgx_cpu_destroy(cpu);
+	ch_finish(core, cpu, -1);
 }
 
 /* A thread that stays inside: EWB gives up, the page stays resident and
@@ -534,9 +519,7 @@ TEST(ewb_gives_up_while_thread_inside)
 	CHECK_EQ(sgx_encl_enter(encl, 0, &t), -EINVAL);
 	CHECK_EQ(sgx_encl_enter(encl, 6 * PAGE, &t), -EFAULT);
 	sgx_encl_release(encl);
-	ch_check_empty(core, 0);
-	sgx_core_destroy(core);
-	sgx_cpu_destroy(cpu);
+	ch_finish(core, cpu, -1);
 }
 
 /* The reclaimer holds a reference while the owner releases: the teardown
@@ -553,8 +536,5 @@ TEST(release_while_reclaimer_holds)
 		CHECK_EQ(ch_build(core, 20 + round, 200, 1, round % 2, &e), 0);
 		sgx_encl_release(e.encl);
 	}
-	ch_check_empty(core, 0);
-	CHECK_EQ(ch_count_fds(), fds);
-	sgx_core_destroy(core);
-	sgx_cpu_destroy(cpu);
+	ch_finish(core, cpu, fds);
 }

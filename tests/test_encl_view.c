@@ -126,10 +126,7 @@ TEST(view_bytes_are_the_enclave_bytes)
 		sgx_encl_view_destroy(view);
 	}
 	sgx_encl_release(e.encl);
-	ch_check_empty(core, 0);
-	CHECK_EQ(ch_count_fds(), fds);
-	sgx_core_destroy(core);
-	sgx_cpu_destroy(cpu);
+	ch_finish(core, cpu, fds);
 }
 
 TEST(written_back_pages_come_back_through_the_view)
@@ -177,10 +174,7 @@ TEST(written_back_pages_come_back_through_the_view)
 		sgx_encl_view_destroy(view);
 	}
 	sgx_encl_release(e.encl);
-	ch_check_empty(core, 0);
-	CHECK_EQ(ch_count_fds(), fds);
-	sgx_core_destroy(core);
-	sgx_cpu_destroy(cpu);
+	ch_finish(core, cpu, fds);
 }
 
 /*
@@ -229,10 +223,7 @@ TEST(aging_keeps_what_the_view_touches)
 		sgx_encl_view_destroy(view);
 	}
 	sgx_encl_release(e.encl);
-	ch_check_empty(core, 0);
-	CHECK_EQ(ch_count_fds(), fds);
-	sgx_core_destroy(core);
-	sgx_cpu_destroy(cpu);
+	ch_finish(core, cpu, fds);
 }
 
 TEST(two_views_see_each_others_writes)
@@ -273,10 +264,7 @@ TEST(two_views_see_each_others_writes)
 		sgx_encl_view_destroy(a);
 	}
 	sgx_encl_release(e.encl);
-	ch_check_empty(core, 0);
-	CHECK_EQ(ch_count_fds(), fds);
-	sgx_core_destroy(core);
-	sgx_cpu_destroy(cpu);
+	ch_finish(core, cpu, fds);
 }
 
 static sigjmp_buf bus_jmp;
@@ -361,10 +349,7 @@ TEST(changed_backing_gives_sigbus_never_other_bytes)
 		sgx_encl_view_destroy(view);
 	}
 	sgx_encl_release(e.encl);
-	ch_check_empty(core, 0);
-	CHECK_EQ(ch_count_fds(), fds);
-	sgx_core_destroy(core);
-	sgx_cpu_destroy(cpu);
+	ch_finish(core, cpu, fds);
 }
 
 /* A child made by fork() has no copy of a view: its copy would not be
@@ -404,10 +389,7 @@ TEST(fork_child_has_no_view)
 		sgx_encl_view_destroy(view);
 	}
 	sgx_encl_release(e.encl);
-	ch_check_empty(core, 0);
-	CHECK_EQ(ch_count_fds(), fds);
-	sgx_core_destroy(core);
-	sgx_cpu_destroy(cpu);
+	ch_finish(core, cpu, fds);
 }
 
 TEST(view_holds_the_enclave_after_release)
@@ -442,10 +424,7 @@ TEST(view_holds_the_enclave_after_release)
 	} else {
 		sgx_encl_release(e.encl);
 	}
-	ch_check_empty(core, 0);
-	CHECK_EQ(ch_count_fds(), fds);
-	sgx_core_destroy(core);
-	sgx_cpu_destroy(cpu);
+	ch_finish(core, cpu, fds);
 }
 
 /* Two threads each own one word of every page and count their writes
@@ -561,8 +540,5 @@ TEST(reclaimer_and_view_threads_lose_no_write)
 		sgx_encl_view_destroy(view);
 	}
 	sgx_encl_release(encl);
-	ch_check_empty(core, 0);
-	CHECK_EQ(ch_count_fds(), fds);
-	sgx_core_destroy(core);
-	sgx_cpu_destroy(cpu);
+	ch_finish(core, cpu, fds);
 }
