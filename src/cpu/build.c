@@ -338,10 +338,7 @@ int encls_eremove(struct sgx_cpu *cpu, void *epc)
 	uint64_t idx, sidx;
 	int ret;
 
-	ret = cpu_epc_operand(cpu, epc, &idx);
-	if (ret)
-		return ret;
-	ret = cpu_frame_trylock(cpu, idx);
+	ret = cpu_lock_operand(cpu, epc, &idx);
 	if (ret)
 		return ret;
 	e = &cpu->epcm[idx];
@@ -407,11 +404,8 @@ static int edbg(struct sgx_cpu *cpu, const void *addr, uint64_t *data, bool writ
 
 	if ((uintptr_t)addr & 7)
 		return GP;
-	ret = cpu_epc_operand(cpu, (void *)((uintptr_t)addr & ~(SGX_PAGE_SIZE - 1)), &idx);
-	if (ret)
-		return ret;
 	off = (uintptr_t)addr & (SGX_PAGE_SIZE - 1);
-	ret = cpu_frame_trylock(cpu, idx);
+	ret = cpu_lock_operand(cpu, (const uint8_t *)addr - off, &idx);
 	if (ret)
 		return ret;
 	e = &cpu->epcm[idx];

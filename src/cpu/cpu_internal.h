@@ -228,6 +228,17 @@ int cpu_frame_trylock(struct sgx_cpu *cpu, uint64_t index);
 int cpu_frame_lock(struct sgx_cpu *cpu, uint64_t index);
 void cpu_frame_unlock(struct sgx_cpu *cpu, uint64_t index);
 
+/* The prologue of a leaf whose page operand is its target and whose
+ * conflict code is SGX_EPC_PAGE_CONFLICT: the operand checks of
+ * cpu_epc_operand(), then cpu_frame_trylock().  0 with the frame locked,
+ * or the fault or code, with nothing locked. */
+static inline int cpu_lock_operand(struct sgx_cpu *cpu, const void *epc, uint64_t *index)
+{
+	int ret = cpu_epc_operand(cpu, epc, index);
+
+	return ret ? ret : cpu_frame_trylock(cpu, *index);
+}
+
 static inline struct secs_private *secs_private(uint8_t *secs_page)
 {
 	return (struct secs_private *)(secs_page + SECS_PRIVATE_OFFSET);

@@ -401,10 +401,7 @@ int encls_eblock(struct sgx_cpu *cpu, void *epc)
 	uint64_t idx, sidx;
 	int ret;
 
-	ret = cpu_epc_operand(cpu, epc, &idx);
-	if (ret)
-		return ret;
-	ret = cpu_frame_trylock(cpu, idx);
+	ret = cpu_lock_operand(cpu, epc, &idx);
 	if (ret)
 		return ret;
 	e = &cpu->epcm[idx];
