@@ -157,7 +157,9 @@ static inline int ch_build_ex(struct sgx_core *core, uint64_t tag, uint64_t nr_r
 			ch_fill(page, tag, i, 0);
 			secinfo.flags = SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W;
 		} else {
+			/* One SSA frame (at offset 0): EENTER refuses CSSA >= NSSA. */
 			memset(page, 0, sizeof(page));
+			((struct sgx_tcs *)page)->nr_ssa_frames = 1;
 			secinfo.flags = SGX_SECINFO_TCS;
 		}
 		/* The first page is measured, the rest only added. */

@@ -101,10 +101,13 @@ static inline void p_measure(const struct p_encl *e, uint8_t mrenclave[32])
 	CHECK_EQ(sgx_layout_measure(&layout, mrenclave), 0);
 }
 
-/* ECREATE + EADD of nr_tcs zero TCS pages and nr_reg filled REG pages;
- * EINIT too when init. */
-static inline void p_build(struct sgx_cpu *cpu, unsigned int nr_tcs, unsigned int nr_reg,
-			   uint8_t fill, bool init, struct p_encl *e)
+/* ECREATE + EADD of nr_tcs TCS pages (copies of tcs, or when tcs is NULL
+ * zero but for NSSA = 1) and nr_reg filled REG pages; EINIT too when init.
+ * The TCS pages are not measured, so their contents do not change
+ * MRENCLAVE. */
+static inline void p_build_tcs(struct sgx_cpu *cpu, unsigned int nr_tcs, unsigned int nr_reg,
+			       uint8_t fill, bool init, const struct sgx_tcs *tcs,
+			       struct p_encl *e)
 {
 	struct sgx_secinfo secinfo __attribute__((aligned(64))) = { .flags = SGX_SECINFO_SECS };
 	struct sgx_pageinfo pginfo __attribute__((aligned(32))) = { 0 };
@@ -129,7 +132,11 @@ static inline void p_build(struct sgx_cpu *cpu, unsigned int nr_tcs, unsigned in
 		void *epc = t_free_frame(cpu);
 
 		if (i < nr_tcs) {
+			/* One SSA frame (at offset 0): EENTER refuses CSSA >= NSSA. */
 			memset(src, 0, 4096);
+			((struct sgx_tcs *)src)->nr_ssa_frames = 1;
+			if (tcs)
+				memcpy(src, tcs, 4096);
 			secinfo.flags = SGX_SECINFO_TCS;
 			e->tcs[i] = epc;
 		} else {
@@ -154,6 +161,12 @@ static inline void p_build(struct sgx_cpu *cpu, unsigned int nr_tcs, unsigned in
 		free(sig);
 		EVP_PKEY_free(key);
 	}
+}
+
+static inline void p_build(struct sgx_cpu *cpu, unsigned int nr_tcs, unsigned int nr_reg,
+			   uint8_t fill, bool init, struct p_encl *e)
+{
+	p_build_tcs(cpu, nr_tcs, nr_reg, fill, init, NULL, e);
 }
 
 /* A VA page in a free frame. */

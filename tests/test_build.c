@@ -287,11 +287,13 @@ TEST(eadd_refusals)
 		{ "type TRIM", ENCL_BASE + 4096, SGX_SECINFO_TRIM, 3, 0, GP },
 		{ "PENDING bit", ENCL_BASE + 4096, SGX_SECINFO_REG | 1 | SGX_SECINFO_PENDING, 3, 0, GP },
 		{ "reserved flag bit", ENCL_BASE + 4096, SGX_SECINFO_REG | 1 | (1ULL << 40), 3, 0, GP },
-		{ "TCS with permissions", ENCL_BASE + 4096, SGX_SECINFO_TCS | 1, 3, 0, GP },
 		{ "SECS operand not a SECS", ENCL_BASE + 4096, SGX_SECINFO_REG | 1, 3, 2, PF },
 		{ "SECS operand free", ENCL_BASE + 4096, SGX_SECINFO_REG | 1, 3, 9, PF },
 		{ "target outside the EPC", ENCL_BASE + 4096, SGX_SECINFO_REG | 1, -1, 0, PF },
+		{ "W without R onto a used frame", ENCL_BASE + 4096, SGX_SECINFO_REG | SGX_SECINFO_W, 2, 0, PF },
 		{ "TCS", ENCL_BASE + 4096, SGX_SECINFO_TCS, 3, 0, 0 },
+		/* EADD clears a TCS's R, W and X instead of refusing them. */
+		{ "TCS with RWX", ENCL_BASE + 3 * 4096, SGX_SECINFO_TCS | 7, 5, 0, 0 },
 	};
 
 	secs_default(&s);
@@ -308,20 +310,84 @@ TEST(eadd_refusals)
 			  sgx_error_name(c->expect));
 	}
 
-	/* A malformed TCS: reserved bytes, reserved flags, unaligned OSSA. */
+	/* The TCS with RWX: its EPCM entry has no permissions. */
+	{
+		struct sgx_epcm_info info;
+
+		CHECK_EQ(sgx_cpu_epcm_info(cpu, frame(cpu, 5), &info), 0);
+		CHECK(info.valid);
+		CHECK_EQ(info.type, SGX_PAGE_TYPE_TCS);
+		CHECK_EQ(info.perms, 0);
+	}
+
+	/* A malformed TCS: reserved bytes fault (and, onto a valid frame, the
+	 * frame's #PF comes first: the contents are checked after the EPCM). */
 	tcs->reserved[10] = 1;
 	CHECK_SGX(eadd(cpu, frame(cpu, 0), frame(cpu, 4), ENCL_BASE + 8192, SGX_SECINFO_TCS, tcs), GP);
+	CHECK_SGX(eadd(cpu, frame(cpu, 0), frame(cpu, 3), ENCL_BASE + 8192, SGX_SECINFO_TCS, tcs), PF);
 	tcs->reserved[10] = 0;
-	tcs->flags = 1ULL << 5;
-	CHECK_SGX(eadd(cpu, frame(cpu, 0), frame(cpu, 4), ENCL_BASE + 8192, SGX_SECINFO_TCS, tcs), GP);
-	tcs->flags = 0;
-	tcs->ssa_offset = 100;
-	CHECK_SGX(eadd(cpu, frame(cpu, 0), frame(cpu, 4), ENCL_BASE + 8192, SGX_SECINFO_TCS, tcs), GP);
-	tcs->ssa_offset = 2 * 4096;
+	CHECK_EQ(sgx_cpu_nr_valid(cpu), 4);
 
-	/* The SECS now has two children and cannot go. */
+	/* The SECS now has three children and cannot go. */
 	CHECK_SGX(encls_eremove(cpu, frame(cpu, 0)), SGX_CHILD_PRESENT);
 	CHECK_EQ(sgx_cpu_check(cpu), 0);
+	free(tcs);
+	teardown(cpu);
+}
+
+/*
+ * SDM, EADD, "For TCS pages, force EPCM.rwx bits to 0 and no debug
+ * access": what sits in the EPC after EADD of a TCS whose STATE, DBGOPTIN,
+ * CSSA and AEP are set.  EADD takes each of these TCSs: the checks it does
+ * not make (reserved FLAGS bits, OSSA/OFSBASE/OGSBASE alignment, CSSA <
+ * NSSA) are EENTER's (test_paging.c, eenter_checks_the_tcs).
+ */
+TEST(eadd_tcs_as_the_sdm_leaves_it)
+{
+	struct sgx_cpu *cpu = machine();
+	struct sgx_tcs *tcs = page_alloc();
+	const struct sgx_tcs *in_epc;
+	struct sgx_secs s;
+	struct {
+		const char *what;
+		uint64_t flags, ssa_offset, fs_offset, gs_offset;
+		uint32_t nssa;
+	} cases[] = {
+		{ "sound", SGX_TCS_DBGOPTIN, 0, 0, 0, 1 },
+		{ "reserved FLAGS bit", SGX_TCS_DBGOPTIN | (1ULL << 5), 0, 0, 0, 1 },
+		{ "OSSA unaligned", 0, 100, 0, 0, 1 },
+		{ "OFSBASE unaligned", 0, 0, 8, 0, 1 },
+		{ "OGSBASE unaligned", 0, 0, 0, 0x800, 1 },
+		{ "NSSA 0", 0, 0, 0, 0, 0 },
+	};
+
+	secs_default(&s);
+	CHECK_SGX(ecreate(cpu, &s, frame(cpu, 0)), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(tcs, 0, 4096);
+		tcs->state = 0x5A5A;
+		tcs->flags = cases[i].flags;
+		tcs->ssa_index = 3;
+		tcs->nr_ssa_frames = cases[i].nssa;
+		tcs->exit_addr = 0x1234567000ULL;
+		tcs->ssa_offset = cases[i].ssa_offset;
+		tcs->fs_offset = cases[i].fs_offset;
+		tcs->gs_offset = cases[i].gs_offset;
+		tcs->entry_offset = 0x777;
+		CHECK_MSG(eadd(cpu, frame(cpu, 0), frame(cpu, 1 + i), ENCL_BASE + i * 4096,
+			       SGX_SECINFO_TCS | SGX_SECINFO_R | SGX_SECINFO_W | SGX_SECINFO_X,
+			       tcs) == 0,
+			  "%s: EADD refused it", cases[i].what);
+		in_epc = sgx_cpu_frame_bytes(cpu, frame(cpu, 1 + i));
+		CHECK_EQ(in_epc->state, 0);
+		CHECK_EQ(in_epc->flags, cases[i].flags & ~SGX_TCS_DBGOPTIN);
+		CHECK_EQ(in_epc->ssa_index, 0);
+		CHECK_EQ(in_epc->exit_addr, 0);
+		/* What EADD does not clear stays. */
+		CHECK_EQ(in_epc->entry_offset, 0x777);
+		CHECK_EQ(in_epc->nr_ssa_frames, cases[i].nssa);
+		CHECK_EQ(in_epc->ssa_offset, cases[i].ssa_offset);
+	}
 	free(tcs);
 	teardown(cpu);
 }

@@ -394,6 +394,7 @@ static struct sgx_encl *build_with_ops(struct sgx_core *core, struct hook_log *l
 			secinfo.flags = SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W;
 		} else {
 			memset(page, 0, sizeof(page));
+			((struct sgx_tcs *)page)->nr_ssa_frames = 1; /* EENTER needs CSSA < NSSA */
 			secinfo.flags = SGX_SECINFO_TCS;
 		}
 		CHECK_EQ(sgx_encl_add_page(encl, i * PAGE, page, &secinfo, 0), 0);

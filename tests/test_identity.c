@@ -582,9 +582,39 @@ TEST(sigcheck_threads)
 
 /* --- SGXS ---------------------------------------------------------------- */
 
+/* A page as EADD leaves it (SDM, EADD, "For TCS pages, force EPCM.rwx bits
+ * to 0"): a TCS loses R, W and X, and STATE, FLAGS.DBGOPTIN, CSSA and AEP
+ * of its contents.  Written here from the SDM, apart from src/sign. */
+static bool is_tcs(uint64_t flags)
+{
+	return (flags & SGX_SECINFO_PAGE_TYPE_MASK) == SGX_SECINFO_TCS;
+}
+
+static uint64_t flags_as_added(uint64_t flags)
+{
+	return is_tcs(flags) ? flags & ~SGX_SECINFO_PERMISSION_MASK : flags;
+}
+
+static void page_as_added(const struct sgx_layout_page *p, uint8_t out[SGX_PAGE_SIZE])
+{
+	struct sgx_tcs *tcs = (struct sgx_tcs *)out;
+
+	if (p->data)
+		memcpy(out, p->data, SGX_PAGE_SIZE);
+	else
+		memset(out, 0, SGX_PAGE_SIZE);
+	if (!is_tcs(p->secinfo_flags))
+		return;
+	tcs->state = 0;
+	tcs->flags &= ~SGX_TCS_DBGOPTIN;
+	tcs->ssa_index = 0;
+	tcs->exit_addr = 0;
+}
+
+/* b is a's build as a stream gives it back: the pages as EADD left them. */
 static void check_same_pages(const struct sgx_layout *a, const struct sgx_layout *b)
 {
-	static const uint8_t zero[SGX_PAGE_SIZE];
+	static uint8_t pa[SGX_PAGE_SIZE], pb[SGX_PAGE_SIZE];
 
 	CHECK_EQ(a->size, b->size);
 	CHECK_EQ(a->ssa_frame_size, b->ssa_frame_size);
@@ -593,10 +623,12 @@ static void check_same_pages(const struct sgx_layout *a, const struct sgx_layout
 		const struct sgx_layout_page *p = &a->pages[i], *q = &b->pages[i];
 
 		CHECK_EQ(p->offset, q->offset);
-		CHECK_EQ(p->secinfo_flags, q->secinfo_flags);
+		CHECK_EQ(flags_as_added(p->secinfo_flags), q->secinfo_flags);
 		CHECK_EQ(sgx_layout_page_chunks(p), sgx_layout_page_chunks(q));
-		CHECK_MSG(!memcmp(p->data ? p->data : zero, q->data ? q->data : zero, SGX_PAGE_SIZE),
-			  "page %zu at %#llx: contents differ", i, (unsigned long long)p->offset);
+		page_as_added(p, pa);
+		page_as_added(q, pb);
+		CHECK_MSG(!memcmp(pa, pb, SGX_PAGE_SIZE), "page %zu at %#llx: contents differ", i,
+			  (unsigned long long)p->offset);
 	}
 }
 
@@ -902,10 +934,6 @@ TEST(sgxs_malformed)
 	expect_bad_stream(&s, "outside the enclave");
 
 	START();
-	put_rec(&s, SGX_MEAS_TAG_EADD, 0, SGX_SECINFO_TCS | SGX_SECINFO_R, NULL);
-	expect_bad_stream(&s, "TCS page takes no permissions");
-
-	START();
 	put_rec(&s, SGX_MEAS_TAG_EADD, 0, SGX_SECINFO_VA, NULL);
 	expect_bad_stream(&s, "neither TCS nor REG");
 
@@ -1009,8 +1037,20 @@ TEST(layout_validate)
 	CHECK_EQ(validate_msg(&l, err, sizeof(err)), -EINVAL);
 	CHECK(strstr(err, "not page aligned"));
 	pages[2].offset = 0x2000;
-	pages[0].secinfo_flags = SGX_SECINFO_TCS | SGX_SECINFO_X;
-	CHECK_EQ(validate_msg(&l, err, sizeof(err)), -EINVAL);
+	/* EADD clears a TCS's permissions rather than refusing them, and
+	 * measures what it cleared: the same MRENCLAVE as without them. */
+	{
+		uint8_t a[32], b[32];
+
+		pages[0].secinfo_flags = SGX_SECINFO_TCS;
+		CHECK_EQ(sgx_layout_measure(&l, a), 0);
+		pages[0].secinfo_flags = SGX_SECINFO_TCS | SGX_SECINFO_W;
+		CHECK_EQ(validate_msg(&l, err, sizeof(err)), 0);
+		pages[0].secinfo_flags = SGX_SECINFO_TCS | SGX_SECINFO_X;
+		CHECK_EQ(validate_msg(&l, err, sizeof(err)), 0);
+		CHECK_EQ(sgx_layout_measure(&l, b), 0);
+		CHECK_MEM(a, b, 32);
+	}
 	pages[0].secinfo_flags = SGX_SECINFO_TRIM;
 	CHECK_EQ(validate_msg(&l, err, sizeof(err)), -EINVAL);
 	pages[0].secinfo_flags = SGX_SECINFO_REG | (1ULL << 40);
@@ -1313,7 +1353,8 @@ static void random_vec(uint64_t *rng, struct vec *v)
 			for (size_t k = 0; k < j; k++)
 				dup |= v->pages[k].offset == p->offset;
 		} while (dup);
-		p->flags = harness_rand(rng) % 5 == 0 ? SGX_SECINFO_TCS
+		/* A TCS with any of R, W and X: EADD clears them. */
+		p->flags = harness_rand(rng) % 5 == 0 ? SGX_SECINFO_TCS | harness_rand(rng) % 8
 						       : SGX_SECINFO_REG | perms[harness_rand(rng) % 6];
 		p->kind = harness_rand(rng) % 3;
 	}

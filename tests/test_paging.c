@@ -648,6 +648,58 @@ TEST(thread_enter_rules)
 	p_teardown(cpu);
 }
 
+/*
+ * SDM, EENTER: the TCS checks that EADD leaves to it, each #GP(0): a
+ * reserved FLAGS bit, CSSA >= NSSA, OSSA, OFSBASE or OGSBASE not page
+ * aligned.  EADD took each of these TCSs (test_build.c,
+ * eadd_tcs_as_the_sdm_leaves_it); a TCS whose DBGOPTIN, CSSA, AEP and
+ * STATE were set enters, because EADD cleared them.
+ */
+TEST(eenter_checks_the_tcs)
+{
+	struct {
+		const char *what;
+		uint64_t flags, ssa_offset, fs_offset, gs_offset;
+		uint32_t nssa;
+		int expect;
+	} cases[] = {
+		{ "DBGOPTIN, CSSA, AEP, STATE set", SGX_TCS_DBGOPTIN, 4096, 8192, 8192, 1, 0 },
+		{ "AEXNOTIFY flag", SGX_TCS_AEXNOTIFY, 0, 0, 0, 1, 0 },
+		{ "reserved FLAGS bit", 1ULL << 5, 0, 0, 0, 1, GP },
+		{ "reserved FLAGS bit 63", 1ULL << 63, 0, 0, 0, 1, GP },
+		{ "OSSA unaligned", 0, 100, 0, 0, 1, GP },
+		{ "OFSBASE unaligned", 0, 0, 8, 0, 1, GP },
+		{ "OGSBASE unaligned", 0, 0, 0, 0x800, 1, GP },
+		{ "NSSA 0", 0, 0, 0, 0, 0, GP },
+	};
+	struct sgx_tcs *tcs = t_page_alloc();
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sgx_cpu *cpu = p_machine();
+		struct sgx_cpu_thread t = { 0 };
+		struct p_encl e;
+		int ret;
+
+		memset(tcs, 0, 4096);
+		tcs->state = 1;
+		tcs->flags = cases[i].flags;
+		tcs->ssa_index = 7; /* EADD makes CSSA 0 */
+		tcs->exit_addr = 0xdead000;
+		tcs->nr_ssa_frames = cases[i].nssa;
+		tcs->ssa_offset = cases[i].ssa_offset;
+		tcs->fs_offset = cases[i].fs_offset;
+		tcs->gs_offset = cases[i].gs_offset;
+		p_build_tcs(cpu, 1, 1, 21, true, tcs, &e);
+		ret = sgx_cpu_thread_enter(cpu, &t, e.tcs[0]);
+		CHECK_MSG(ret == cases[i].expect, "%s: got %s, want %s", cases[i].what,
+			  sgx_error_name(ret), sgx_error_name(cases[i].expect));
+		CHECK(ret ? t.tcs == NULL : t.tcs == e.tcs[0]);
+		sgx_cpu_thread_exit(cpu, &t);
+		p_teardown(cpu);
+	}
+	free(tcs);
+}
+
 /* A thread that entered before the ETRACK holds up EWB (SGX_NOT_TRACKED)
  * and the next ETRACK (SGX_PREV_TRK_INCMPL) until it leaves. */
 TEST(thread_inside_holds_up_tracking)

@@ -71,7 +71,9 @@ static int secs_check(const struct sgx_cpu *cpu, const struct sgx_secs *s)
 		return GP;
 	if (s->size < 2 * SGX_PAGE_SIZE || !is_pow2(s->size))
 		return GP;
-	if (s->size > (1ULL << cfg->max_enclave_size_64))
+	/* SDM, ECREATE: "DS:TMP_SECS.SIZE >= 2 ^ CPUID.(EAX=12H,ECX=0):EDX[15:8]"
+	 * faults, so the largest enclave is half of 2^MaxEnclaveSize_64. */
+	if (s->size >= (1ULL << cfg->max_enclave_size_64)) /* the model keeps it <= 63 */
 		return GP;
 	if (s->base & (s->size - 1))
 		return GP;
@@ -122,10 +124,10 @@ int encls_ecreate(struct sgx_cpu *cpu, const struct sgx_pageinfo *pginfo, void *
 		    SGX_PAGE_TYPE_SECS)
 		return GP;
 	memcpy(&tmp, src, sizeof(tmp));
-	ret = secs_check(cpu, &tmp);
-	if (ret)
-		return ret;
 
+	/* SDM, ECREATE: "Check the EPC page for concurrency" (#GP), then
+	 * "EPCM(DS:RCX).VALID = 1" (#PF), and only then the checks of the
+	 * SECS copied in. */
 	ret = cpu_frame_trylock(cpu, idx);
 	if (ret)
 		return ret == SGX_EPC_PAGE_CONFLICT ? GP : ret;
@@ -133,6 +135,11 @@ int encls_ecreate(struct sgx_cpu *cpu, const struct sgx_pageinfo *pginfo, void *
 	if (e->valid) {
 		cpu_frame_unlock(cpu, idx);
 		return PF;
+	}
+	ret = secs_check(cpu, &tmp);
+	if (ret) {
+		cpu_frame_unlock(cpu, idx);
+		return ret;
 	}
 	page = cpu_frame_ptr(cpu, idx);
 	memcpy(page, &tmp, sizeof(tmp));
@@ -158,17 +165,19 @@ int encls_ecreate(struct sgx_cpu *cpu, const struct sgx_pageinfo *pginfo, void *
 	return 0;
 }
 
-/* The TCS checks EADD makes: reserved space zero, FLAGS reserved bits zero,
- * SSA and segment bases page aligned. */
-static int tcs_check(const struct sgx_tcs *tcs)
+/*
+ * SDM, EADD, case PT_TCS, on the page copied into the EPC: "DS:RCX.RESERVED
+ * != 0" faults, and so, in a 32-bit enclave, do FS or GS limits whose low
+ * 12 bits are not all ones.  EADD checks nothing else of a TCS: FLAGS'
+ * reserved bits and the alignment of OSSA, OFSBASE and OGSBASE are EENTER's
+ * checks (thread.c), and STATE, CSSA, AEP and DBGOPTIN are cleared.
+ */
+static int tcs_check(const struct sgx_tcs *tcs, const struct sgx_secs *secs)
 {
 	if (!cpu_all_zero(tcs->reserved, sizeof(tcs->reserved)))
 		return GP;
-	if (tcs->flags & SGX_TCS_RESERVED_MASK)
-		return GP;
-	if ((tcs->ssa_offset | tcs->fs_offset | tcs->gs_offset) & (SGX_PAGE_SIZE - 1))
-		return GP;
-	if (tcs->state)
+	if (!(secs->attributes & SGX_ATTR_MODE64BIT) &&
+	    ((tcs->fs_limit & 0xFFF) != 0xFFF || (tcs->gs_limit & 0xFFF) != 0xFFF))
 		return GP;
 	return 0;
 }
@@ -180,6 +189,7 @@ int encls_eadd(struct sgx_cpu *cpu, const struct sgx_pageinfo *pginfo, void *epc
 	struct secs_private *priv;
 	struct sgx_secs *secs;
 	const uint8_t *src;
+	uint8_t *page;
 	uint64_t idx, sidx, flags, type;
 	struct epcm_entry *e;
 	int ret;
@@ -199,6 +209,7 @@ int encls_eadd(struct sgx_cpu *cpu, const struct sgx_pageinfo *pginfo, void *epc
 	if (ret)
 		return ret;
 
+	/* SDM, EADD: "Check for misconfigured SECINFO flags". */
 	flags = secinfo->flags;
 	type = (flags & SGX_SECINFO_PAGE_TYPE_MASK) >> SGX_SECINFO_PAGE_TYPE_SHIFT;
 	if ((flags & ~(SGX_SECINFO_PERMISSION_MASK | SGX_SECINFO_PAGE_TYPE_MASK)) ||
@@ -206,16 +217,9 @@ int encls_eadd(struct sgx_cpu *cpu, const struct sgx_pageinfo *pginfo, void *epc
 		return GP;
 	if (type != SGX_PAGE_TYPE_REG && type != SGX_PAGE_TYPE_TCS)
 		return GP;
-	if (type == SGX_PAGE_TYPE_REG && (flags & SGX_SECINFO_W) && !(flags & SGX_SECINFO_R))
-		return GP;
-	if (type == SGX_PAGE_TYPE_TCS) {
-		if (flags & SGX_SECINFO_PERMISSION_MASK)
-			return GP;
-		ret = tcs_check((const struct sgx_tcs *)src);
-		if (ret)
-			return ret;
-	}
 
+	/* "Check the EPC page for concurrency" (#GP), "EPCM(DS:RCX).VALID != 0"
+	 * (#PF), then the SECS: concurrency (#GP), valid and PT_SECS (#PF). */
 	ret = cpu_frame_trylock(cpu, idx);
 	if (ret)
 		return ret == SGX_EPC_PAGE_CONFLICT ? GP : ret;
@@ -237,16 +241,41 @@ int encls_eadd(struct sgx_cpu *cpu, const struct sgx_pageinfo *pginfo, void *epc
 	}
 	secs = (struct sgx_secs *)cpu_frame_ptr(cpu, sidx);
 	priv = secs_private((uint8_t *)secs);
-	if (priv->initialized) {
+
+	/* The page-type cases, on the contents (read from the source here,
+	 * before the copy, so that a fault leaves the frame untouched). */
+	if (type == SGX_PAGE_TYPE_TCS) {
+		ret = tcs_check((const struct sgx_tcs *)src, secs);
+		if (ret)
+			goto out_secs;
+	} else if ((flags & SGX_SECINFO_W) && !(flags & SGX_SECINFO_R)) {
 		ret = GP;
 		goto out_secs;
 	}
+	/* The offset inside ELRANGE, then "already in Initialized state". */
 	if (pginfo->addr < secs->base || pginfo->addr - secs->base >= secs->size) {
 		ret = GP;
 		goto out_secs;
 	}
+	if (priv->initialized) {
+		ret = GP;
+		goto out_secs;
+	}
 
-	memcpy(cpu_frame_ptr(cpu, idx), src, SGX_PAGE_SIZE);
+	page = cpu_frame_ptr(cpu, idx);
+	memcpy(page, src, SGX_PAGE_SIZE);
+	/* "For TCS pages, force EPCM.rwx bits to 0 and no debug access": the
+	 * SECINFO that is measured and kept loses R, W and X, and the TCS in
+	 * the EPC loses FLAGS.DBGOPTIN, CSSA, AEP and STATE. */
+	if (type == SGX_PAGE_TYPE_TCS) {
+		struct sgx_tcs *tcs = (struct sgx_tcs *)page;
+
+		flags &= ~SGX_SECINFO_PERMISSION_MASK;
+		tcs->flags &= ~SGX_TCS_DBGOPTIN;
+		tcs->ssa_index = 0;
+		tcs->exit_addr = 0;
+		tcs->state = 0;
+	}
 	memset(&rec, 0, sizeof(rec));
 	rec.tag = SGX_MEAS_TAG_EADD;
 	rec.offset = pginfo->addr - secs->base;

@@ -192,7 +192,9 @@ struct sgx_cpu_thread {
  * zeroed).  0, or as EENTER: ENCLS_FAULT(#PF) if tcs is not a valid,
  * unblocked TCS (wrong type, blocked, pending, modified) or not in the EPC;
  * ENCLS_FAULT(#GP) if it is unaligned, busy, being used by another leaf,
- * its enclave is not initialized, or t is already inside. */
+ * its enclave is not initialized, t is already inside, or the TCS's fields
+ * are not ones EENTER takes (reserved FLAGS bits, CSSA >= NSSA, OSSA,
+ * OFSBASE or OGSBASE not page aligned). */
 int sgx_cpu_thread_enter(struct sgx_cpu *cpu, struct sgx_cpu_thread *t, void *tcs);
 /* Leaves the enclave: frees the TCS, completes tracking for this thread. */
 void sgx_cpu_thread_exit(struct sgx_cpu *cpu, struct sgx_cpu_thread *t);

@@ -41,6 +41,23 @@ static int tcs_usable(const struct epcm_entry *e)
 	return 0;
 }
 
+/*
+ * SDM, EENTER: the checks of the TCS's own fields, all #GP(0): a reserved
+ * bit of FLAGS set ("(DS:RBX).FLAGS & FFFFFFFFFFFFFFFCH"), CSSA not below
+ * NSSA, and OSSA, OFSBASE or OGSBASE not 4 KiB aligned (EADD accepts such a
+ * TCS; it is EENTER that refuses it).
+ */
+static int tcs_fields_check(const struct sgx_tcs *tcs)
+{
+	if (tcs->flags & SGX_TCS_RESERVED_MASK)
+		return GP;
+	if (tcs->ssa_index >= tcs->nr_ssa_frames)
+		return GP;
+	if ((tcs->ssa_offset | tcs->fs_offset | tcs->gs_offset) & (SGX_PAGE_SIZE - 1))
+		return GP;
+	return 0;
+}
+
 int sgx_cpu_thread_enter(struct sgx_cpu *cpu, struct sgx_cpu_thread *t, void *tcs)
 {
 	struct secs_private *sp;
@@ -73,6 +90,9 @@ int sgx_cpu_thread_enter(struct sgx_cpu *cpu, struct sgx_cpu_thread *t, void *tc
 		ret = GP;
 		goto out_secs;
 	}
+	ret = tcs_fields_check((const struct sgx_tcs *)cpu_frame_ptr(cpu, idx));
+	if (ret)
+		goto out_secs;
 	e->tcs_busy = true;
 	sp->nr_threads++;
 	sp->nr_active_cur++;

@@ -50,7 +50,8 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The SECINFO flags the Linux driver's ADD_PAGES accepts. */
+/* The SECINFO flags EADD accepts (SDM, EADD: the SECINFO checks before
+ * the page is copied, and the PT_REG case's W-without-R check). */
 static int validate_page_flags(uint64_t flags, uint64_t offset, char *err, size_t errlen)
 {
 	uint64_t perm = flags & SGX_SECINFO_PERMISSION_MASK;
@@ -66,12 +67,9 @@ static int validate_page_flags(uint64_t flags, uint64_t offset, char *err, size_
 			     (unsigned long long)offset, (unsigned long long)type);
 		return -EINVAL;
 	}
-	if (type == SGX_PAGE_TYPE_TCS && perm) {
-		sgx_sign_err(err, errlen, "page at offset %#llx: a TCS page takes no permissions (flags %#llx)",
-			     (unsigned long long)offset, (unsigned long long)flags);
-		return -EINVAL;
-	}
-	if ((perm & SGX_SECINFO_W) && !(perm & SGX_SECINFO_R)) {
+	/* A TCS may carry R, W or X: EADD clears them before it measures the
+	 * SECINFO (sgx_secinfo_as_added()), so they change nothing. */
+	if (type == SGX_PAGE_TYPE_REG && (perm & SGX_SECINFO_W) && !(perm & SGX_SECINFO_R)) {
 		sgx_sign_err(err, errlen, "page at offset %#llx: writable but not readable",
 			     (unsigned long long)offset);
 		return -EINVAL;
@@ -152,12 +150,48 @@ void sgx_meas_ecreate_record(const struct sgx_layout *layout, struct sgx_meas_ec
 	rec->size = layout->size;
 }
 
+/*
+ * SDM, EADD, "For TCS pages, force EPCM.rwx bits to 0 and no debug
+ * access": before it extends MRENCLAVE, EADD clears R, W and X of a TCS's
+ * SECINFO, and in the copy it has made in the EPC it clears the TCS's
+ * FLAGS.DBGOPTIN, CSSA, AEP and STATE.  The first is what the EADD record
+ * holds; the second is what a later EEXTEND of the page's first chunk
+ * reads.
+ */
+uint64_t sgx_secinfo_as_added(uint64_t flags)
+{
+	uint64_t type = (flags & SGX_SECINFO_PAGE_TYPE_MASK) >> SGX_SECINFO_PAGE_TYPE_SHIFT;
+
+	if (type == SGX_PAGE_TYPE_TCS)
+		flags &= ~SGX_SECINFO_PERMISSION_MASK;
+	return flags;
+}
+
+const uint8_t *sgx_chunk_as_added(uint64_t flags, unsigned int chunk, const uint8_t *data,
+				  uint8_t scratch[SGX_EEXTEND_CHUNK])
+{
+	uint64_t type = (flags & SGX_SECINFO_PAGE_TYPE_MASK) >> SGX_SECINFO_PAGE_TYPE_SHIFT;
+	struct sgx_tcs tcs;
+
+	_Static_assert(offsetof(struct sgx_tcs, exit_addr) + 8 <= SGX_EEXTEND_CHUNK,
+		       "the fields EADD clears are in a TCS's first chunk");
+	if (type != SGX_PAGE_TYPE_TCS || chunk != 0 || !data)
+		return data;
+	memcpy(&tcs, data, SGX_EEXTEND_CHUNK);
+	tcs.state = 0;
+	tcs.flags &= ~SGX_TCS_DBGOPTIN;
+	tcs.ssa_index = 0; /* CSSA */
+	tcs.exit_addr = 0; /* AEP */
+	memcpy(scratch, &tcs, SGX_EEXTEND_CHUNK);
+	return scratch;
+}
+
 void sgx_meas_eadd_record(const struct sgx_layout_page *page, struct sgx_meas_eadd *rec)
 {
 	memset(rec, 0, sizeof(*rec));
 	rec->tag = SGX_MEAS_TAG_EADD;
 	rec->offset = page->offset;
-	rec->secinfo_flags = page->secinfo_flags;
+	rec->secinfo_flags = sgx_secinfo_as_added(page->secinfo_flags);
 }
 
 void sgx_meas_eextend_record(uint64_t offset, uint64_t tag, struct sgx_meas_eextend *rec)
@@ -170,6 +204,7 @@ void sgx_meas_eextend_record(uint64_t offset, uint64_t tag, struct sgx_meas_eext
 int sgx_layout_measure(const struct sgx_layout *layout, uint8_t mrenclave[32])
 {
 	static const uint8_t zero_chunk[SGX_EEXTEND_CHUNK];
+	uint8_t scratch[SGX_EEXTEND_CHUNK];
 	struct sgx_meas_ecreate ecreate;
 	struct sgx_meas_eadd eadd;
 	struct sgx_meas_eextend eextend;
@@ -203,7 +238,9 @@ int sgx_layout_measure(const struct sgx_layout *layout, uint8_t mrenclave[32])
 			if (!(chunks & (1U << c)))
 				continue;
 			if (page->data)
-				data = page->data + c * SGX_EEXTEND_CHUNK;
+				data = sgx_chunk_as_added(page->secinfo_flags, c,
+							  page->data + c * SGX_EEXTEND_CHUNK,
+							  scratch);
 			sgx_meas_eextend_record(page->offset + c * SGX_EEXTEND_CHUNK,
 						SGX_MEAS_TAG_EEXTEND, &eextend);
 			if (!EVP_DigestUpdate(ctx, &eextend, sizeof(eextend)) ||

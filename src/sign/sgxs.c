@@ -310,6 +310,7 @@ out_free:
 int sgx_layout_to_sgxs(const struct sgx_layout *layout, uint8_t **bufp, size_t *lenp)
 {
 	const size_t chunk_rec = SGXS_RECORD + SGX_EEXTEND_CHUNK;
+	uint8_t scratch[SGX_EEXTEND_CHUNK];
 	struct sgx_meas_ecreate ecreate;
 	struct sgx_meas_eadd eadd;
 	struct sgx_meas_eextend eextend;
@@ -330,8 +331,10 @@ int sgx_layout_to_sgxs(const struct sgx_layout *layout, uint8_t **bufp, size_t *
 
 		len += SGXS_RECORD;
 		for (unsigned int c = 0; c < SGXS_CHUNKS; c++) {
-			if ((chunks & (1U << c)) ||
-			    (page->data && !all_zero(page->data + c * SGX_EEXTEND_CHUNK, SGX_EEXTEND_CHUNK)))
+			const uint8_t *data = page->data ? page->data + c * SGX_EEXTEND_CHUNK : NULL;
+
+			data = sgx_chunk_as_added(page->secinfo_flags, c, data, scratch);
+			if ((chunks & (1U << c)) || (data && !all_zero(data, SGX_EEXTEND_CHUNK)))
 				len += chunk_rec;
 		}
 	}
@@ -352,6 +355,9 @@ int sgx_layout_to_sgxs(const struct sgx_layout *layout, uint8_t **bufp, size_t *
 		for (unsigned int c = 0; c < SGXS_CHUNKS; c++) {
 			const uint8_t *data = page->data ? page->data + c * SGX_EEXTEND_CHUNK : NULL;
 			uint64_t tag;
+
+			/* The stream holds the page as EADD leaves it in the EPC. */
+			data = sgx_chunk_as_added(page->secinfo_flags, c, data, scratch);
 
 			if (chunks & (1U << c))
 				tag = SGX_MEAS_TAG_EEXTEND;

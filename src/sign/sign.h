@@ -60,8 +60,10 @@ void sgx_layout_free(struct sgx_layout *layout);
 
 /* Checks the layout is buildable: size a power of two >= 8192, SSA frame
  * size >= 1, offsets page aligned, inside size, unique; page types TCS or
- * REG with the SECINFO the Linux driver accepts (no bits beyond the
- * permissions and the type, no W without R, no permissions on a TCS).
+ * REG with the SECINFO EADD accepts (no bits beyond the permissions and
+ * the type, no W without R on a REG page).  A TCS's R, W and X are allowed
+ * and measured cleared, as EADD clears them; the Linux driver's ADD_PAGES
+ * is stricter and refuses them.
  * 0 or -EINVAL, with a message in err (if not NULL) naming the problem. */
 int sgx_layout_validate(const struct sgx_layout *layout, char *err, size_t errlen);
 

@@ -139,7 +139,8 @@ def random_build(rng, index):
     pages = []
     for slot in slots:
         if rng.random() < 0.2:
-            flags = SECINFO_TCS
+            # Any of R, W and X on a TCS: EADD clears them before it measures.
+            flags = SECINFO_TCS | rng.randint(0, 7)
         else:
             flags = SECINFO_REG | rng.choice(REG_PERMS)
         kind = rng.choices((0, 1, 2), weights=(3, 6, 1))[0]
@@ -170,7 +171,7 @@ def fixed_builds():
               "attributes_mask": 0xFFFFFFFFFFFFFFFD, "xfrm_mask": 0xFFFFFFFFFFFFFFFF,
               "isvprodid": 1, "isvsvn": 2}
     b0 = dict(common, seed=0x5347584553454544, size=0x10000, ssaframesize=1, pages=[
-        (0x0000, SECINFO_TCS, 1),
+        (0x0000, SECINFO_TCS | 7, 1),
         (0x1000, SECINFO_REG | 5, 1),
         (0x2000, SECINFO_REG | 1, 2),
         (0x3000, SECINFO_REG | 3, 0),
