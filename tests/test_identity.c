@@ -10,6 +10,7 @@
  * architecture's rule gives for that byte.  SGXS streams round-trip and
  * malformed ones, like bad keys, fail with -EINVAL and a message.
  */
+#include <elf.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -1360,11 +1361,13 @@ static void random_vec(uint64_t *rng, struct vec *v)
 	}
 }
 
-/* Writes LAYOUT.json and its blob as sgxref.py takes them. */
-static void write_oracle_layout(const struct vec *v, const char *dir)
+/* Writes LAYOUT.json and its blob, as sgxref.py takes them, for a layout
+ * and the SIGSTRUCT fields to sign it with. */
+static void write_oracle_layout(const struct sgx_layout *l, const struct sgx_sign_params *p,
+				const char *dir)
 {
+	static const uint8_t zero[SGX_PAGE_SIZE];
 	char path[512];
-	uint8_t page[SGX_PAGE_SIZE];
 	size_t src = 0;
 	FILE *f, *blob;
 
@@ -1378,25 +1381,21 @@ static void write_oracle_layout(const struct vec *v, const char *dir)
 		"\"attributes\": \"%#llx\", \"xfrm\": \"%#llx\", \"attributes_mask\": \"%#llx\", "
 		"\"xfrm_mask\": \"%#llx\", \"isvprodid\": %u, \"isvsvn\": %u, \"blob\": \"blob.bin\", "
 		"\"pages\": [",
-		(unsigned long long)v->size, v->ssa, v->params.vendor, v->params.date,
-		v->params.swdefined, v->params.miscselect, v->params.misc_mask,
-		(unsigned long long)v->params.attributes, (unsigned long long)v->params.xfrm,
-		(unsigned long long)v->params.attributes_mask, (unsigned long long)v->params.xfrm_mask,
-		v->params.isvprodid, v->params.isvsvn);
-	for (size_t j = 0; j < v->nr_pages; j++) {
-		const struct vec_page *p = &v->pages[j];
+		(unsigned long long)l->size, l->ssa_frame_size, p->vendor, p->date, p->swdefined,
+		p->miscselect, p->misc_mask, (unsigned long long)p->attributes,
+		(unsigned long long)p->xfrm, (unsigned long long)p->attributes_mask,
+		(unsigned long long)p->xfrm_mask, p->isvprodid, p->isvsvn);
+	for (size_t j = 0; j < l->nr_pages; j++) {
+		const struct sgx_layout_page *pg = &l->pages[j];
 
+		CHECK_MSG(pg->measure || !pg->chunk_mask, "page %zu: the oracle measures whole pages", j);
 		fprintf(f, "%s{\"offset\": %llu, \"flags\": \"%#llx\", \"measure\": %s", j ? ", " : "",
-			(unsigned long long)p->offset, (unsigned long long)p->flags,
-			p->kind ? "true" : "false");
-		if (p->kind) {
-			if (p->kind == 1)
-				page_bytes(v->seed, j, page);
-			else
-				memset(page, 0, sizeof(page));
-			CHECK_EQ(fwrite(page, 1, sizeof(page), blob), sizeof(page));
+			(unsigned long long)pg->offset, (unsigned long long)pg->secinfo_flags,
+			pg->measure ? "true" : "false");
+		if (pg->measure) {
+			CHECK_EQ(fwrite(pg->data ? pg->data : zero, 1, SGX_PAGE_SIZE, blob), SGX_PAGE_SIZE);
 			fprintf(f, ", \"src\": %zu", src);
-			src += sizeof(page);
+			src += SGX_PAGE_SIZE;
 		}
 		fputc('}', f);
 	}
@@ -1405,60 +1404,319 @@ static void write_oracle_layout(const struct vec *v, const char *dir)
 	CHECK_EQ(fclose(blob), 0);
 }
 
+/*
+ * A random ELF enclave image in the loader's contract (src/sign/elf.c):
+ * 1-3 TCS pages from offset 0 in the first PT_LOAD, each full of PRNG
+ * bytes (so STATE, FLAGS.DBGOPTIN, CSSA and AEP are set), then 1-4 PT_LOAD
+ * segments with random permissions, gaps, partial last pages and bss,
+ * then heap pages.  want receives, built here apart from the loader, the
+ * layout the contract says the image stands for; its page data lives in
+ * want->storage.
+ */
+#define ELF_MAX_SEGS 5
+#define ELF_MAX_IMG (40 * SGX_PAGE_SIZE)
+
+struct elf_build {
+	uint8_t *img;
+	size_t len;
+	struct sgx_elf_options opts;
+	struct sgx_sign_params params;
+};
+
+static void random_elf(uint64_t *rng, struct elf_build *b, struct sgx_layout *want)
+{
+	static const uint32_t pflags[] = { PF_R, PF_R | PF_W, PF_R | PF_X, PF_R | PF_W | PF_X, PF_X, 0 };
+	Elf64_Ehdr *eh;
+	Elf64_Phdr *ph;
+	unsigned int nr_segs = 2 + harness_rand(rng) % (ELF_MAX_SEGS - 1);
+	uint64_t vaddr = 0, end = 0, npages = 0;
+	size_t off = SGX_PAGE_SIZE;
+	uint8_t *data;
+
+	memset(b, 0, sizeof(*b));
+	memset(want, 0, sizeof(*want));
+	b->img = calloc(1, ELF_MAX_IMG);
+	want->pages = calloc(64, sizeof(*want->pages));
+	data = calloc(64, SGX_PAGE_SIZE);
+	CHECK(b->img && want->pages && data);
+	want->storage = data;
+	want->storage_size = 64 * SGX_PAGE_SIZE;
+
+	eh = (Elf64_Ehdr *)b->img;
+	ph = (Elf64_Phdr *)(b->img + sizeof(*eh));
+	memcpy(eh->e_ident, ELFMAG, SELFMAG);
+	eh->e_ident[EI_CLASS] = ELFCLASS64;
+	eh->e_ident[EI_DATA] = ELFDATA2LSB;
+	eh->e_ident[EI_VERSION] = EV_CURRENT;
+	eh->e_type = ET_DYN;
+	eh->e_machine = EM_X86_64;
+	eh->e_version = EV_CURRENT;
+	eh->e_phoff = sizeof(*eh);
+	eh->e_phentsize = sizeof(*ph);
+	eh->e_ehsize = sizeof(*eh);
+	eh->e_phnum = nr_segs;
+
+	for (unsigned int s = 0; s < nr_segs; s++) {
+		uint64_t pages, memsz, filesz;
+		uint32_t flags;
+
+		if (s == 0) {
+			pages = 1 + harness_rand(rng) % 3;
+			memsz = filesz = pages * SGX_PAGE_SIZE;
+			flags = PF_R | PF_W;
+		} else {
+			vaddr = end + (harness_rand(rng) % 3) * SGX_PAGE_SIZE; /* a gap, or none */
+			memsz = 1 + harness_rand(rng) % (3 * SGX_PAGE_SIZE);
+			filesz = harness_rand(rng) % 4 ? 1 + harness_rand(rng) % memsz : 0;
+			pages = (memsz + SGX_PAGE_SIZE - 1) / SGX_PAGE_SIZE;
+			flags = pflags[harness_rand(rng) % 6];
+		}
+		ph[s].p_type = PT_LOAD;
+		ph[s].p_flags = flags;
+		ph[s].p_offset = off;
+		ph[s].p_vaddr = ph[s].p_paddr = vaddr;
+		ph[s].p_filesz = filesz;
+		ph[s].p_memsz = memsz;
+		ph[s].p_align = SGX_PAGE_SIZE;
+		CHECK_LE(off + filesz, ELF_MAX_IMG);
+		for (uint64_t k = 0; k < filesz; k += 8) {
+			uint64_t w = harness_rand(rng);
+
+			memcpy(b->img + off + k, &w, filesz - k < 8 ? filesz - k : 8);
+		}
+		/* The pages the contract makes of it: file bytes, then zeros. */
+		for (uint64_t pg = 0; pg < pages; pg++) {
+			struct sgx_layout_page *p = &want->pages[npages];
+			uint64_t rel = pg * SGX_PAGE_SIZE;
+			uint8_t *d = data + npages * SGX_PAGE_SIZE;
+			uint64_t perms = (flags & PF_R ? SGX_SECINFO_R : 0) |
+					 (flags & PF_W ? SGX_SECINFO_W : 0) |
+					 (flags & PF_X ? SGX_SECINFO_X : 0);
+
+			if (rel < filesz)
+				memcpy(d, b->img + off + rel,
+				       filesz - rel < SGX_PAGE_SIZE ? filesz - rel : SGX_PAGE_SIZE);
+			p->offset = vaddr + rel;
+			p->secinfo_flags = s == 0 ? SGX_SECINFO_TCS : SGX_SECINFO_REG | perms;
+			p->measure = true;
+			p->data = d;
+			npages++;
+		}
+		off = (off + filesz + SGX_PAGE_SIZE - 1) & ~(uint64_t)(SGX_PAGE_SIZE - 1);
+		end = vaddr + pages * SGX_PAGE_SIZE;
+		vaddr = end;
+	}
+	/* The TCS pages must be a whole number of pages of file bytes: they
+	 * are (filesz == memsz), so the loop gave them PRNG contents. */
+	b->opts.heap_pages = harness_rand(rng) % 6;
+	b->opts.ssa_frame_size = 1 + harness_rand(rng) % 3;
+	b->opts.attributes = SGX_ATTR_MODE64BIT | (harness_rand(rng) % 2 ? SGX_ATTR_DEBUG : 0);
+	b->opts.xfrm = SGX_XFRM_LEGACY;
+	for (uint64_t h = 0; h < b->opts.heap_pages; h++) {
+		struct sgx_layout_page *p = &want->pages[npages++];
+
+		p->offset = end + h * SGX_PAGE_SIZE;
+		p->secinfo_flags = SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W;
+	}
+	end += b->opts.heap_pages * SGX_PAGE_SIZE;
+	b->len = off;
+	want->nr_pages = npages;
+	want->size = 2 * SGX_PAGE_SIZE;
+	while (want->size < end)
+		want->size <<= 1;
+	want->ssa_frame_size = b->opts.ssa_frame_size;
+	want->attributes = b->opts.attributes;
+	want->xfrm = b->opts.xfrm;
+
+	b->params.vendor = harness_rand(rng) % 2 ? SGX_SIGSTRUCT_VENDOR_INTEL : 0;
+	b->params.date = harness_rand(rng) % 4 ? 0x20261203 : 0;
+	b->params.swdefined = harness_rand(rng);
+	b->params.attributes = b->opts.attributes;
+	b->params.xfrm = b->opts.xfrm;
+	b->params.attributes_mask = harness_rand(rng);
+	b->params.xfrm_mask = harness_rand(rng);
+	b->params.isvprodid = harness_rand(rng);
+	b->params.isvsvn = harness_rand(rng);
+}
+
+/* The directory of build b under root: l-NNN for layouts, e-NNN for ELF. */
+static void build_dir(char *out, size_t n, const char *root, unsigned int b, unsigned int per_kind)
+{
+	int len = snprintf(out, n, "%s/%c-%03u", root, b < per_kind ? 'l' : 'e', b % per_kind);
+
+	CHECK(len > 0 && (size_t)len < n);
+}
+
+/* Runs the oracle over builds 0..n-1 under root in one process. */
+static void run_oracle_batch(const char *root, unsigned int n, unsigned int per_kind)
+{
+	char *cmd = NULL, dir[1024];
+	size_t len = 0;
+	FILE *f = open_memstream(&cmd, &len);
+
+	CHECK(f);
+	fprintf(f, "python3 '%s/tests/oracle_batch.py' '%s' '%s/oracle_key.json'", SGXEMU_SOURCE_DIR,
+		ORACLE_PATH, VEC_DIR);
+	for (unsigned int b = 0; b < n; b++) {
+		build_dir(dir, sizeof(dir), root, b, per_kind);
+		fprintf(f, " '%s'", dir);
+	}
+	CHECK_EQ(fclose(f), 0);
+	CHECK_EQ(system(cmd), 0);
+	free(cmd);
+}
+
+static void read_oracle_mrenclave(const char *dir, uint8_t mr[32])
+{
+	char path[1100], line[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/mrenclave.txt", dir);
+	f = fopen(path, "r");
+	CHECK_MSG(f, "%s: %s", path, strerror(errno));
+	CHECK(fgets(line, sizeof(line), f));
+	fclose(f);
+	line[strcspn(line, "\n")] = 0;
+	hex_to_bytes(line, mr, 32);
+}
+
+static void remove_build_dir(const char *dir)
+{
+	static const char *const files[] = { "layout.json", "blob.bin", "mrenclave.txt",
+					     "sig.bin", "stream.sgxs", "sign.request" };
+	char path[1100];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	CHECK_MSG(rmdir(dir) == 0, "rmdir %s: %s", dir, strerror(errno));
+}
+
+/*
+ * Fresh random builds against the live oracle, in one Python process:
+ * ORACLE_BUILDS layouts (TCS pages with any of R, W and X, and contents
+ * with STATE, DBGOPTIN, CSSA and AEP set) and as many ELF images, each
+ * compared byte for byte: MRENCLAVE and the SGXS stream (ours written from
+ * the layout, and the oracle's loaded back).  The first ORACLE_SIGNED of
+ * each kind are signed by the oracle too and the whole SIGSTRUCT compared
+ * (the committed vectors compare 256 more).
+ */
+#define ORACLE_BUILDS 200
+#define ORACLE_SIGNED 10
+
 TEST(oracle_live)
 {
 	uint64_t seed = harness_seed((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32));
 	uint64_t rng = seed;
-	char dir[] = "/tmp/sgxemu-oracle-XXXXXX", cmd[2048], line[256], path[512];
+	char root[] = "/tmp/sgxemu-oracle-XXXXXX", dir[1024];
+	static struct vec vecs[ORACLE_BUILDS];
+	static struct elf_build elfs[ORACLE_BUILDS];
+	static struct sgx_layout want[ORACLE_BUILDS];
+	unsigned int nr_tcs_perm = 0, nr_tcs = 0;
 	EVP_PKEY *key;
-	int builds = 4;
 
 	if (!have_live_oracle())
 		return;
 	key = oracle_key();
-	CHECK(mkdtemp(dir));
+	CHECK(mkdtemp(root));
 	printf("  seed %#llx (HARNESS_SEED to repeat)\n", (unsigned long long)seed);
-	for (int b = 0; b < builds; b++) {
-		struct sgx_sigstruct sig;
-		uint8_t mr[32], want[32], *osig;
-		struct sgx_layout l;
-		struct vec v;
-		size_t len;
-		FILE *p;
+	for (unsigned int b = 0; b < 2 * ORACLE_BUILDS; b++) {
+		build_dir(dir, sizeof(dir), root, b, ORACLE_BUILDS);
+		CHECK_MSG(mkdir(dir, 0700) == 0, "mkdir %s: %s", dir, strerror(errno));
+		if (b % ORACLE_BUILDS < ORACLE_SIGNED) {
+			char path[1100];
 
-		random_vec(&rng, &v);
-		write_oracle_layout(&v, dir);
-		snprintf(cmd, sizeof(cmd), "python3 '%s' mrenclave '%s/layout.json'", ORACLE_PATH, dir);
-		p = popen(cmd, "r");
-		CHECK(p);
-		CHECK(fgets(line, sizeof(line), p));
-		CHECK_EQ(pclose(p), 0);
-		line[strcspn(line, "\n")] = 0;
-		hex_to_bytes(line, want, 32);
+			snprintf(path, sizeof(path), "%s/sign.request", dir);
+			write_all(path, "", 0);
+		}
+		if (b < ORACLE_BUILDS) {
+			struct sgx_layout l;
 
-		vec_layout(&v, true, &l);
-		CHECK_EQ(sgx_layout_measure(&l, mr), 0);
-		CHECK_HASH(mr, want);
-		sgx_layout_free(&l);
+			random_vec(&rng, &vecs[b]);
+			for (size_t j = 0; j < vecs[b].nr_pages; j++) {
+				if ((vecs[b].pages[j].flags & SGX_SECINFO_PAGE_TYPE_MASK) != SGX_SECINFO_TCS)
+					continue;
+				nr_tcs++;
+				nr_tcs_perm += (vecs[b].pages[j].flags & SGX_SECINFO_PERMISSION_MASK) != 0;
+			}
+			vec_layout(&vecs[b], false, &l);
+			write_oracle_layout(&l, &vecs[b].params, dir);
+			sgx_layout_free(&l);
+		} else {
+			unsigned int e = b - ORACLE_BUILDS;
 
-		snprintf(cmd, sizeof(cmd), "python3 '%s' sign '%s/layout.json' '%s/oracle_key.json' '%s/sig.bin'",
-			 ORACLE_PATH, dir, VEC_DIR, dir);
-		CHECK_EQ(system(cmd), 0);
-		snprintf(path, sizeof(path), "%s/sig.bin", dir);
-		osig = read_all(path, &len);
-		CHECK_EQ(len, sizeof(sig));
-		CHECK_EQ(sgx_sigstruct_sign(key, &v.params, mr, &sig), 0);
-		check_same_sigstruct(&sig, osig);
-		CHECK_SGX(sgx_sigstruct_check((const struct sgx_sigstruct *)osig, NULL), SGX_SUCCESS);
-		free(osig);
-		unlink(path);
+			random_elf(&rng, &elfs[e], &want[e]);
+			write_oracle_layout(&want[e], &elfs[e].params, dir);
+		}
 	}
-	printf("  %d fresh builds agree with the live oracle\n", builds);
-	snprintf(path, sizeof(path), "%s/layout.json", dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/blob.bin", dir);
-	unlink(path);
-	CHECK(rmdir(dir) == 0);
+	printf("  %u TCS pages in the layouts, %u of them with R, W or X\n", nr_tcs, nr_tcs_perm);
+	run_oracle_batch(root, 2 * ORACLE_BUILDS, ORACLE_BUILDS);
+
+	for (unsigned int b = 0; b < 2 * ORACLE_BUILDS; b++) {
+		struct sgx_layout l, back;
+		struct sgx_sigstruct sig;
+		const struct sgx_sign_params *params;
+		uint8_t mr[32], want_mr[32], *osig, *ostream, *ours;
+		char err[256] = "";
+		char path[1100];
+		size_t len, slen, olen;
+
+		build_dir(dir, sizeof(dir), root, b, ORACLE_BUILDS);
+		read_oracle_mrenclave(dir, want_mr);
+		if (b < ORACLE_BUILDS) {
+			vec_layout(&vecs[b], false, &l);
+			params = &vecs[b].params;
+		} else {
+			unsigned int e = b - ORACLE_BUILDS;
+
+			CHECK_MSG(sgx_load_elf(elfs[e].img, elfs[e].len, &elfs[e].opts, &l, err,
+					       sizeof(err)) == 0,
+				  "ELF build %u: %s", e, err);
+			params = &elfs[e].params;
+		}
+		CHECK_EQ(sgx_layout_measure(&l, mr), 0);
+		if (memcmp(mr, want_mr, 32))
+			fprintf(stderr, "  build %s: MRENCLAVE differs\n", dir);
+		CHECK_HASH(mr, want_mr);
+
+		if (b % ORACLE_BUILDS < ORACLE_SIGNED) {
+			snprintf(path, sizeof(path), "%s/sig.bin", dir);
+			osig = read_all(path, &len);
+			CHECK_EQ(len, sizeof(sig));
+			CHECK_EQ(sgx_sigstruct_sign(key, params, mr, &sig), 0);
+			check_same_sigstruct(&sig, osig);
+			CHECK_SGX(sgx_sigstruct_check((const struct sgx_sigstruct *)osig, NULL),
+				  SGX_SUCCESS);
+			free(osig);
+		}
+
+		/* The oracle's stream loads and measures the same; for a layout
+		 * whose unmeasured pages hold nothing, ours is the same bytes. */
+		snprintf(path, sizeof(path), "%s/stream.sgxs", dir);
+		ostream = read_all(path, &slen);
+		CHECK_MSG(sgx_load_sgxs(ostream, slen, &back, err, sizeof(err)) == 0, "build %s: %s",
+			  dir, err);
+		CHECK_EQ(sgx_layout_measure(&back, mr), 0);
+		CHECK_HASH(mr, want_mr);
+		sgx_layout_free(&back);
+		if (b < ORACLE_BUILDS) {
+			CHECK_EQ(sgx_layout_to_sgxs(&l, &ours, &olen), 0);
+			CHECK_EQ(olen, slen);
+			CHECK_MSG(!memcmp(ours, ostream, slen), "build %s: SGXS streams differ", dir);
+			free(ours);
+		}
+		free(ostream);
+		sgx_layout_free(&l);
+		remove_build_dir(dir);
+	}
+	for (unsigned int e = 0; e < ORACLE_BUILDS; e++) {
+		free(elfs[e].img);
+		sgx_layout_free(&want[e]);
+	}
+	printf("  %d layout builds and %d ELF images agree with the live oracle (%d of each signed)\n",
+	       ORACLE_BUILDS, ORACLE_BUILDS, ORACLE_SIGNED);
+	CHECK(rmdir(root) == 0);
 	EVP_PKEY_free(key);
 	no_leaks();
 }
