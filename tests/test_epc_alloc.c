@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "bench/bench.h"
 #include "cpu/cpu.h"
 #include "epc/epc.h"
 #include "harness.h"

@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <time.h>
 
+#include "bench/bench.h"
 #include "core_helpers.h"
 
 #define PAGE SGX_PAGE_SIZE

@@ -178,16 +178,4 @@ int sgx_core_stats(struct sgx_core *core, struct sgx_core_stats *st);
  */
 int sgx_core_check(struct sgx_core *core, bool quiescent, char *why, size_t why_len);
 
-/*
- * Benchmark for `sgxemu bench epc` (reclaim_pages_per_s): on a machine cpu
- * with no valid EPC page that nothing else uses, makes a core and one
- * enclave of encl_pages pages (at least 2 times the EPC), then touches every
- * page in order, passes times (1..1000), so that the reclaimer streams pages
- * out and the owner faults them back.  *pages_per_s receives the pages
- * written back per second of the touching passes.  0, -EINVAL, -ENOMEM, or
- * an error of the core or enclave.  Nothing is printed.
- */
-int sgx_bench_reclaim(struct sgx_cpu *cpu, uint64_t encl_pages, unsigned int passes,
-		      double *pages_per_s);
-
 #endif /* SGXEMU_EPC_CORE_H */

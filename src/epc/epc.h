@@ -280,19 +280,4 @@ int sgx_epc_section_info(const struct sgx_epc *epc, unsigned int index,
  */
 int sgx_epc_check(struct sgx_epc *epc, char *why, size_t why_len);
 
-/*
- * Benchmarks for `sgxemu bench epc`.  cpu must be a machine with no valid
- * EPC page that nothing else uses (the page cache sanitizes it).  threads
- * (1..64) threads each run iterations (1..1e10) alloc+free pairs after a
- * warm-up; *ns_per_pair receives the wall time divided by threads *
- * iterations, the inverse of the throughput.  0, -EINVAL, -ENOMEM, or the
- * page cache's creation error.  Nothing is printed.
- */
-int sgx_epc_bench_alloc(struct sgx_cpu *cpu, unsigned int threads, uint64_t iterations,
-			double *ns_per_pair);
-/* The same work on one free list under one mutex with one shared atomic
- * free count (the kernel's sgx_nr_free_pages), for comparison. */
-int sgx_epc_bench_mutex_baseline(struct sgx_cpu *cpu, unsigned int threads,
-				 uint64_t iterations, double *ns_per_pair);
-
 #endif /* SGXEMU_EPC_H */

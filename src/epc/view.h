@@ -89,34 +89,4 @@ struct sgx_encl_view_stats {
 };
 void sgx_encl_view_stats(const struct sgx_encl_view *view, struct sgx_encl_view_stats *st);
 
-/*
- * Benchmark for `sgxemu bench epc` (the view_* keys): on a machine cpu with
- * no valid EPC page that nothing else uses, makes a core and an enclave of
- * 16 pages with a view, and measures per round, iterations rounds each:
- *   minor_fault_us  MADV_DONTNEED of a page (the aging's zap), then a touch
- *                   through the view: minor fault, handler, map;
- *   eldu_fault_us   a touch of a page just written back: missing fault,
- *                   handler, ELDU, map (the write-back is not timed);
- *   uffd_floor_us   the floor: the same zap and touch on a bare shared
- *                   memfd mapping whose handler thread only maps;
- *   zap_us          MADV_DONTNEED of one page alone;
- * each with the handler threads on the caller's CPU, and again (the
- * *_cross_us figures) on another CPU it may run on: the first two CPUs
- * of its affinity mask, which is restored afterwards.
- * 0, -EINVAL, the errors of sgx_encl_view_create() where userfaultfd is
- * not available, or an error of the core.  Nothing is printed.
- */
-struct sgx_bench_view {
-	double minor_fault_us;
-	double eldu_fault_us;
-	double uffd_floor_us;
-	double zap_us;
-	/* The same with the handler threads on another CPU than the touching
-	 * thread (0 where the caller may run on one CPU only). */
-	double minor_fault_cross_us;
-	double eldu_fault_cross_us;
-	double uffd_floor_cross_us;
-};
-int sgx_bench_view(struct sgx_cpu *cpu, unsigned int iterations, struct sgx_bench_view *out);
-
 #endif /* SGXEMU_EPC_VIEW_H */

@@ -29,6 +29,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "bench/bench.h"
 #include "epc/core.h"
 #include "epc/epc.h"
 #include "epc/view.h"

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench.h"
 #include "epc/core.h"
 #include "epc/encl.h"
 #include "epc/view.h"

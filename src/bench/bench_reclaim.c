@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench.h"
 #include "epc/core.h"
 #include "epc/encl.h"
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench.h"
 #include "epc/epc.h"
 
 #define BENCH_MAX_THREADS 64

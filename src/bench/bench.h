@@ -1,0 +1,71 @@
+/*
+ * bench.h: the measurements behind `sgxemu bench epc` (src/tools/bench_epc.c
+ * prints them).  They stand on the public calls of the page cache (epc.h),
+ * the core (core.h), enclaves (encl.h) and views (view.h) only, so they
+ * live beside the command rather than in the core.  Nothing is printed.
+ */
+#ifndef SGXEMU_BENCH_BENCH_H
+#define SGXEMU_BENCH_BENCH_H
+
+#include <stdint.h>
+
+#include "cpu/cpu.h"
+
+/*
+ * Allocation (epc_bench.c).  cpu must be a machine with no valid EPC page
+ * that nothing else uses (the page cache sanitizes it).  threads
+ * (1..64) threads each run iterations (1..1e10) alloc+free pairs after a
+ * warm-up; *ns_per_pair receives the wall time divided by threads *
+ * iterations, the inverse of the throughput.  0, -EINVAL, -ENOMEM, or the
+ * page cache's creation error.  Nothing is printed.
+ */
+int sgx_epc_bench_alloc(struct sgx_cpu *cpu, unsigned int threads, uint64_t iterations,
+			double *ns_per_pair);
+/* The same work on one free list under one mutex with one shared atomic
+ * free count (the kernel's sgx_nr_free_pages), for comparison. */
+int sgx_epc_bench_mutex_baseline(struct sgx_cpu *cpu, unsigned int threads,
+				 uint64_t iterations, double *ns_per_pair);
+
+/*
+ * Reclaim (bench_reclaim.c), `sgxemu bench epc`'s reclaim_pages_per_s: on
+ * a machine cpu with no valid EPC page that nothing else uses, makes a core
+ * and one enclave of encl_pages pages (at least 2 times the EPC), then
+ * touches every page in order, passes times (1..1000), so that the
+ * reclaimer streams pages out and the owner faults them back.  *pages_per_s receives the pages
+ * written back per second of the touching passes.  0, -EINVAL, -ENOMEM, or
+ * an error of the core or enclave.  Nothing is printed.
+ */
+int sgx_bench_reclaim(struct sgx_cpu *cpu, uint64_t encl_pages, unsigned int passes,
+		      double *pages_per_s);
+
+/*
+ * Views (bench_view.c), `sgxemu bench epc`'s view_* keys: on a machine cpu
+ * with no valid EPC page that nothing else uses, makes a core and an
+ * enclave of 16 pages with a view, and measures per round, iterations rounds each:
+ *   minor_fault_us  MADV_DONTNEED of a page (the aging's zap), then a touch
+ *                   through the view: minor fault, handler, map;
+ *   eldu_fault_us   a touch of a page just written back: missing fault,
+ *                   handler, ELDU, map (the write-back is not timed);
+ *   uffd_floor_us   the floor: the same zap and touch on a bare shared
+ *                   memfd mapping whose handler thread only maps;
+ *   zap_us          MADV_DONTNEED of one page alone;
+ * each with the handler threads on the caller's CPU, and again (the
+ * *_cross_us figures) on another CPU it may run on: the first two CPUs
+ * of its affinity mask, which is restored afterwards.
+ * 0, -EINVAL, the errors of sgx_encl_view_create() where userfaultfd is
+ * not available, or an error of the core.  Nothing is printed.
+ */
+struct sgx_bench_view {
+	double minor_fault_us;
+	double eldu_fault_us;
+	double uffd_floor_us;
+	double zap_us;
+	/* The same with the handler threads on another CPU than the touching
+	 * thread (0 where the caller may run on one CPU only). */
+	double minor_fault_cross_us;
+	double eldu_fault_cross_us;
+	double uffd_floor_cross_us;
+};
+int sgx_bench_view(struct sgx_cpu *cpu, unsigned int iterations, struct sgx_bench_view *out);
+
+#endif /* SGXEMU_BENCH_BENCH_H */
