@@ -18,9 +18,6 @@
 #include "harness.h"
 #include "sign/sign.h"
 
-#define GP ENCLS_FAULT(X86_TRAP_GP)
-#define PF ENCLS_FAULT(X86_TRAP_PF)
-
 #define T_EPC_FRAMES 128
 #define T_ENCL_BASE 0x7f0000000000ULL
 #define T_ENCL_SIZE (16 * 4096ULL)

@@ -9,9 +9,6 @@
 #include "cpu/cpu.h"
 #include "harness.h"
 
-#define GP ENCLS_FAULT(X86_TRAP_GP)
-#define PF ENCLS_FAULT(X86_TRAP_PF)
-
 #define EPC_FRAMES 64
 #define ENCL_SIZE (64 * 4096ULL)
 #define ENCL_BASE 0x7f0000000000ULL
@@ -468,8 +465,8 @@ TEST(poisoned_frame_machine_checks)
 
 	CHECK_EQ(sgx_cpu_poison(cpu, frame(cpu, 4)), 0);
 	secs_default(&s);
-	CHECK_SGX(ecreate(cpu, &s, frame(cpu, 4)), ENCLS_FAULT(X86_TRAP_MC));
-	CHECK_SGX(encls_eremove(cpu, frame(cpu, 4)), ENCLS_FAULT(X86_TRAP_MC));
+	CHECK_SGX(ecreate(cpu, &s, frame(cpu, 4)), MC);
+	CHECK_SGX(encls_eremove(cpu, frame(cpu, 4)), MC);
 	CHECK_EQ(sgx_cpu_nr_valid(cpu), 0);
 	sgx_cpu_destroy(cpu);
 }
@@ -511,15 +508,15 @@ TEST(cpuid_and_msrs)
 	CHECK_EQ(sgx_cpu_wrmsr(cpu, (MSR_IA32_SGXLEPUBKEYHASH0 + 2), 42), 0);
 	CHECK_EQ(sgx_cpu_rdmsr(cpu, (MSR_IA32_SGXLEPUBKEYHASH0 + 2), &v), 0);
 	CHECK_EQ(v, 42);
-	CHECK_EQ(sgx_cpu_wrmsr(cpu, MSR_IA32_FEAT_CTL, 0), ENCLS_FAULT(X86_TRAP_GP));
-	CHECK_EQ(sgx_cpu_rdmsr(cpu, 0x10, &v), ENCLS_FAULT(X86_TRAP_GP));
+	CHECK_EQ(sgx_cpu_wrmsr(cpu, MSR_IA32_FEAT_CTL, 0), GP);
+	CHECK_EQ(sgx_cpu_rdmsr(cpu, 0x10, &v), GP);
 	sgx_cpu_destroy(cpu);
 
 	/* Locked launch control: the MSRs cannot be written. */
 	sgx_cpu_config_default(&cfg, 8 * 4096);
 	cfg.lc_mode = SGX_LC_LOCKED;
 	CHECK_EQ(sgx_cpu_create(&cfg, &cpu), 0);
-	CHECK_EQ(sgx_cpu_wrmsr(cpu, MSR_IA32_SGXLEPUBKEYHASH0, 1), ENCLS_FAULT(X86_TRAP_GP));
+	CHECK_EQ(sgx_cpu_wrmsr(cpu, MSR_IA32_SGXLEPUBKEYHASH0, 1), GP);
 	sgx_cpu_destroy(cpu);
 
 	/* Configurations the model refuses. */

@@ -20,8 +20,6 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
-#define MC ENCLS_FAULT(X86_TRAP_MC)
-
 /* Cases leave by _exit(), where LeakSanitizer does not look: they end here
  * so that anything leaked fails them under ASan. */
 static void no_leaks(void)

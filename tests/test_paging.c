@@ -13,8 +13,6 @@
 #include "harness.h"
 #include "paging_helpers.h"
 
-#define MC ENCLS_FAULT(X86_TRAP_MC)
-
 /* Ordinary memory, where the architecture wants an EPC page. */
 static uint8_t outside[4096] __attribute__((aligned(4096)));
 

@@ -12,9 +12,6 @@
 
 #include "cpu/cpu_internal.h"
 
-#define GP ENCLS_FAULT(X86_TRAP_GP)
-#define PF ENCLS_FAULT(X86_TRAP_PF)
-
 static bool is_pow2(uint64_t x)
 {
 	return x && !(x & (x - 1));

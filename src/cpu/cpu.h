@@ -42,6 +42,12 @@ struct sgx_cpu;
 #define ENCLS_FAULT_FLAG 0x40000000
 #define ENCLS_FAULT(trapnr) (ENCLS_FAULT_FLAG | (trapnr))
 
+/* The faults the leaves answer with, as every caller and test spells them. */
+#define X86_TRAP_MC 18
+#define ENCLS_GP ENCLS_FAULT(X86_TRAP_GP)
+#define ENCLS_PF ENCLS_FAULT(X86_TRAP_PF)
+#define ENCLS_MC ENCLS_FAULT(X86_TRAP_MC)
+
 /* The leaf faulted: nothing was done; encls_trapnr() says which vector. */
 static inline bool encls_faulted(int ret)
 {
@@ -269,8 +275,7 @@ uint64_t sgx_cpu_nr_valid(const struct sgx_cpu *cpu);
 int sgx_cpu_check(const struct sgx_cpu *cpu);
 
 /* Memory-failure injection: marks the frame poisoned; the next leaf that
- * touches it machine-checks (returns ENCLS_FAULT(18)). */
-#define X86_TRAP_MC 18
+ * touches it machine-checks (returns ENCLS_MC). */
 int sgx_cpu_poison(struct sgx_cpu *cpu, const void *epc);
 
 #endif /* SGXEMU_CPU_H */

@@ -29,6 +29,10 @@
 
 #include "cpu/cpu.h"
 
+/* The leaves' shorthand for the faults of cpu.h. */
+#define GP ENCLS_GP
+#define PF ENCLS_PF
+
 /*
  * A frame lock is a test-and-set spinlock: leaves hold it for a few
  * hundred nanoseconds at most (EINIT's SIGSTRUCT check runs before it
@@ -213,10 +217,10 @@ static inline int cpu_epc_operand(const struct sgx_cpu *cpu, const void *addr, u
 	int64_t i;
 
 	if ((uintptr_t)addr & (SGX_PAGE_SIZE - 1))
-		return ENCLS_FAULT(X86_TRAP_GP);
+		return GP;
 	i = cpu_frame_index(cpu, addr);
 	if (i < 0)
-		return ENCLS_FAULT(X86_TRAP_PF);
+		return PF;
 	*index = (uint64_t)i;
 	return 0;
 }

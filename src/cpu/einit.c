@@ -32,9 +32,6 @@
 
 #include <openssl/crypto.h>
 
-#define GP ENCLS_FAULT(X86_TRAP_GP)
-#define PF ENCLS_FAULT(X86_TRAP_PF)
-
 /* Attributes only an enclave signed by the hash in IA32_SGXLEPUBKEYHASH may
  * have (the SDM's CONTROLLED_ATTRIBUTES). */
 #define CONTROLLED_ATTRIBUTES SGX_ATTR_EINITTOKENKEY

@@ -45,8 +45,6 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
-#define GP ENCLS_FAULT(X86_TRAP_GP)
-
 /* Attributes every sealing-class key includes whatever the mask: INIT and
  * DEBUG (the SDM's REQUIRED_SEALING_MASK), so that a debug enclave never
  * shares a key with a production one. */
@@ -359,7 +357,7 @@ int enclu_egetkey(struct sgx_cpu *cpu, void *secs, const struct sgx_keyrequest *
 	if (ret)
 		goto out;
 	if (cpu_derive_key(cpu, &kd, out)) {
-		ret = ENCLS_FAULT(X86_TRAP_MC);
+		ret = ENCLS_MC;
 		goto out;
 	}
 	memcpy(key, out, 16);

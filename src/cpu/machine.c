@@ -275,7 +275,7 @@ int sgx_cpu_rdmsr(struct sgx_cpu *cpu, uint32_t msr, uint64_t *val)
 		*val = lp_get(cpu)->lepubkeyhash[msr - MSR_IA32_SGXLEPUBKEYHASH0];
 		return 0;
 	}
-	return ENCLS_FAULT(X86_TRAP_GP);
+	return ENCLS_GP;
 }
 
 int sgx_cpu_wrmsr(struct sgx_cpu *cpu, uint32_t msr, uint64_t val)
@@ -283,12 +283,12 @@ int sgx_cpu_wrmsr(struct sgx_cpu *cpu, uint32_t msr, uint64_t val)
 	if (msr >= MSR_IA32_SGXLEPUBKEYHASH0 && msr <= MSR_IA32_SGXLEPUBKEYHASH3) {
 		/* Writable only when firmware left launch control open. */
 		if (!(cpu->feat_ctl & FEAT_CTL_SGX_LC_ENABLED))
-			return ENCLS_FAULT(X86_TRAP_GP);
+			return ENCLS_GP;
 		lp_get(cpu)->lepubkeyhash[msr - MSR_IA32_SGXLEPUBKEYHASH0] = val;
 		return 0;
 	}
 	/* IA32_FEAT_CTL is locked by firmware; everything else is unknown. */
-	return ENCLS_FAULT(X86_TRAP_GP);
+	return ENCLS_GP;
 }
 
 uint64_t sgx_cpu_nr_frames(const struct sgx_cpu *cpu)
@@ -348,7 +348,7 @@ int cpu_frame_trylock(struct sgx_cpu *cpu, uint64_t index)
 		return SGX_EPC_PAGE_CONFLICT;
 	if (e->poisoned) {
 		frame_raw_unlock(&e->lock);
-		return ENCLS_FAULT(X86_TRAP_MC);
+		return ENCLS_MC;
 	}
 	return 0;
 }
@@ -360,7 +360,7 @@ int cpu_frame_lock(struct sgx_cpu *cpu, uint64_t index)
 	frame_raw_lock(&e->lock);
 	if (e->poisoned) {
 		frame_raw_unlock(&e->lock);
-		return ENCLS_FAULT(X86_TRAP_MC);
+		return ENCLS_MC;
 	}
 	return 0;
 }
@@ -383,7 +383,7 @@ int cpu_lock_secs(struct sgx_cpu *cpu, uint64_t pginfo_secs, uint64_t *index)
 		return ret;
 	if (!cpu->epcm[i].valid || cpu->epcm[i].type != SGX_PAGE_TYPE_SECS) {
 		cpu_frame_unlock(cpu, i);
-		return ENCLS_FAULT(X86_TRAP_GP);
+		return ENCLS_GP;
 	}
 	*index = i;
 	return 0;

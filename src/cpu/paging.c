@@ -59,9 +59,6 @@
 
 #include "cpu/cpu_internal.h"
 
-#define GP ENCLS_FAULT(X86_TRAP_GP)
-#define PF ENCLS_FAULT(X86_TRAP_PF)
-
 #define GCM_IV_SIZE 12
 #define GCM_TAG_SIZE 16
 

@@ -17,9 +17,6 @@
 
 #include "cpu/cpu_internal.h"
 
-#define GP ENCLS_FAULT(X86_TRAP_GP)
-#define PF ENCLS_FAULT(X86_TRAP_PF)
-
 #ifdef SGXEMU_DEBUG
 #define THREAD_CHECK(cond)                                                     \
 	do {                                                                   \
