@@ -188,6 +188,56 @@ TEST(ecreate_refusals)
 	teardown(cpu);
 }
 
+/*
+ * SDM, ECREATE: "DS:TMP_SECS.SIZE >= 2 ^ CPUID.(EAX=12H,ECX=0):EDX[15:8]"
+ * faults, so the largest enclave is 2^(MaxEnclaveSize_64 - 1) bytes; and
+ * "EPCM(DS:RCX).VALID = 1" (#PF) comes before the checks of the SECS
+ * copied in (#GP), so a bad SECS onto a valid frame is #PF.
+ */
+TEST(ecreate_size_limit_and_epcm_first)
+{
+	struct sgx_cpu_config cfg;
+	struct sgx_cpu *cpu;
+	struct sgx_secs s;
+	uint32_t r[4];
+	unsigned int max;
+
+	sgx_cpu_config_default(&cfg, EPC_FRAMES * 4096ULL);
+	for (unsigned int bits = 20; bits <= 36; bits += 16) {
+		cfg.max_enclave_size_64 = (uint8_t)bits;
+		CHECK_EQ(sgx_cpu_create(&cfg, &cpu), 0);
+		sgx_cpu_cpuid(cpu, 0, r);
+		max = (r[3] >> 8) & 0xFF;
+		CHECK_EQ(max, bits);
+		secs_default(&s);
+		s.base = 0;
+		s.size = 1ULL << max;
+		CHECK_SGX(ecreate(cpu, &s, frame(cpu, 0)), GP);
+		CHECK_EQ(sgx_cpu_nr_valid(cpu), 0);
+		s.size = 1ULL << (max - 1);
+		CHECK_SGX(ecreate(cpu, &s, frame(cpu, 0)), 0);
+		CHECK_SGX(encls_eremove(cpu, frame(cpu, 0)), 0);
+		teardown(cpu);
+	}
+
+	cpu = machine();
+	secs_default(&s);
+	CHECK_SGX(ecreate(cpu, &s, frame(cpu, 1)), 0);
+	for (size_t i = 0; i < sizeof(secs_cases) / sizeof(secs_cases[0]); i++) {
+		int ret;
+
+		if (!secs_cases[i].expect)
+			continue;
+		secs_default(&s);
+		secs_cases[i].mutate(&s);
+		ret = ecreate(cpu, &s, frame(cpu, 1));
+		CHECK_MSG(ret == PF, "%s onto a valid frame: got %s, want #PF", secs_cases[i].what,
+			  sgx_error_name(ret));
+	}
+	CHECK_EQ(sgx_cpu_nr_valid(cpu), 1);
+	teardown(cpu);
+}
+
 TEST(ecreate_ssa_too_small_for_xfrm)
 {
 	struct sgx_cpu_config cfg;

@@ -792,6 +792,70 @@ TEST(poisoned_frames_machine_check)
 }
 
 /*
+ * SDM, ELDB/ELDU: the target is checked before the VA page ("EPCM(DS:RCX).
+ * VALID = 1" faults before "EPCM(DS:RDX & ~0FFFH).VALID = 0 or PT !=
+ * PT_VA" is looked at).  A poisoned frame tells which was touched first: a
+ * valid target in front of a poisoned VA page is #PF, the VA page never
+ * reached; a poisoned free target in front of a slot that is no VA page's
+ * machine-checks.
+ */
+TEST(eld_checks_target_before_va_page)
+{
+	struct sgx_cpu *cpu = p_machine();
+	struct sgx_epcm_info info;
+	struct p_out o, bad;
+	void *va, *sick, *dst;
+	struct p_encl e;
+
+	p_build(cpu, 1, 2, 19, false, &e);
+	va = p_va(cpu);
+	p_out_alloc(&o);
+	p_evict_child(cpu, e.secs, e.reg[0], p_slot(va, 0), &o);
+	p_out_copy(&bad, &o);
+	sick = t_free_frame(cpu);
+	for (int64_t i = sgx_cpu_frame_index(cpu, sick) + 1;; i++) {
+		dst = sgx_cpu_frame_addr(cpu, (uint64_t)i);
+		p_info(cpu, dst, &info);
+		if (!info.valid)
+			break;
+	}
+
+	/* A free, poisoned target; the slot is in a REG page. */
+	CHECK_EQ(sgx_cpu_poison(cpu, sick), 0);
+	bad.slot = (uint64_t *)e.reg[1] + 3;
+	CHECK_SGX(p_eld(cpu, &bad, sick, false), MC);
+	CHECK_SGX(p_eld(cpu, &bad, sick, true), MC);
+
+	/* A valid target; the VA page poisoned. */
+	CHECK_EQ(sgx_cpu_poison(cpu, va), 0);
+	CHECK_SGX(p_eld(cpu, &o, e.reg[1], false), PF);
+	CHECK_SGX(p_eld(cpu, &o, e.reg[1], true), PF);
+	/* A free target with that VA page reaches it. */
+	CHECK_SGX(p_eld(cpu, &o, dst, false), MC);
+	/* A slot inside the free target itself is no VA page's. */
+	bad.slot = (uint64_t *)dst + 1;
+	CHECK_SGX(p_eld(cpu, &bad, dst, false), PF);
+
+	/* Everything but the poisoned frames goes; they cannot be removed. */
+	for (int pass = 0; pass < 2; pass++)
+		for (uint64_t i = 0; i < sgx_cpu_nr_frames(cpu); i++) {
+			void *f = sgx_cpu_frame_addr(cpu, i);
+			int ret;
+
+			if (f == va || f == sick)
+				continue;
+			ret = encls_eremove(cpu, f);
+			CHECK_MSG(ret == 0 || (pass == 0 && ret == SGX_CHILD_PRESENT),
+				  "EREMOVE frame %llu: %s", (unsigned long long)i, sgx_error_name(ret));
+		}
+	CHECK_EQ(sgx_cpu_nr_valid(cpu), 1); /* the VA page */
+	p_out_free(&bad);
+	p_out_free(&o);
+	sgx_cpu_destroy(cpu);
+	p_no_leaks();
+}
+
+/*
  * Several threads write back and load pages of their own enclaves, all
  * through slots of one shared VA page: the VA page is shared, so no leaf
  * may fail for another's use of it.

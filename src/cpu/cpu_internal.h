@@ -11,9 +11,11 @@
  * always taken last and blocks (the processor serializes leaves that
  * update one SECS), so no cycle can form.  Two exceptions keep to the
  * order: a paging leaf pins its VA page (paging.c, va_pin()) under the VA
- * frame's lock taken alone, blocking, and released before the target's;
- * and a thread leaving its enclave (thread.c) blocks on its TCS's lock,
- * then its SECS's, as its bookkeeping must complete.
+ * frame's lock, taken blocking and released at once, before it locks its
+ * target (EWB) or with only its target locked (ELDU/ELDB, which check the
+ * target first as the SDM does); and a thread leaving its enclave
+ * (thread.c) blocks on its TCS's lock, then its SECS's, as its bookkeeping
+ * must complete.
  */
 #ifndef SGXEMU_CPU_INTERNAL_H
 #define SGXEMU_CPU_INTERNAL_H

@@ -35,10 +35,13 @@
  * Locking.  The target frame is try-locked (a conflict is #GP for EPA, EWB
  * and ELDU/ELDB, SGX_EPC_PAGE_CONFLICT for EBLOCK, as the SDM's concurrency
  * tables say).  The VA page is shared: a leaf that uses one of its slots
- * pins it first (epcm_entry.va_users, taken under the VA frame's lock while
- * no other lock is held), so that EWB and ELDU on different pages of one
- * enclave can use slots of the same VA page at once; a leaf that takes a
- * pinned VA page as its target gets #GP.  Slots are read and written with
+ * pins it (epcm_entry.va_users, taken under the VA frame's lock), so that
+ * EWB and ELDU on different pages of one enclave can use slots of the same
+ * VA page at once; a leaf that takes a pinned VA page as its target gets
+ * #GP.  EWB pins before it locks its target; ELDU/ELDB, which the SDM has
+ * check the target before the VA page, pin with the target locked.  Either
+ * is safe: the VA frame's lock is held only to pin, or by a leaf whose
+ * target the VA page is, and neither waits for another frame meanwhile.  Slots are read and written with
  * atomic operations.  The SECS lock is taken last, and never held across
  * the cryptography: EWB keeps its page counted in child_count until the
  * page is gone, and ELDU counts the page it is loading before it decrypts,
@@ -289,7 +292,8 @@ static int paging_buffers(const struct sgx_cpu *cpu, const struct sgx_pageinfo *
 }
 
 /* Pins the VA page vidx for the use of one slot: #PF unless it is a valid
- * VA page, #MC if poisoned.  Called with no frame lock held. */
+ * VA page, #MC if poisoned.  Called with no frame lock held but, for
+ * ELDU/ELDB, the target's (see Locking above). */
 static int va_pin(struct sgx_cpu *cpu, uint64_t vidx)
 {
 	struct epcm_entry *v = &cpu->epcm[vidx];
@@ -643,7 +647,7 @@ static void eld_install(struct epcm_entry *e, uint64_t idx, uint64_t flags, uint
 	e->valid = true;
 }
 
-/* Context: target frame idx locked, VA page pinned. */
+/* Context: target frame idx locked and found free, VA page pinned. */
 static int eld_locked(struct sgx_cpu *cpu, const struct sgx_pageinfo *pi, uint64_t idx,
 		      uint64_t *slot, bool blocked)
 {
@@ -657,8 +661,6 @@ static int eld_locked(struct sgx_cpu *cpu, const struct sgx_pageinfo *pi, uint64
 	unsigned int type;
 	int ret, mac;
 
-	if (e->valid)
-		return PF;
 	if (cpu_frame_pinned(e))
 		return GP; /* the frame's former VA page is still in use */
 	c = ctx_get();
@@ -719,16 +721,27 @@ static int eld(struct sgx_cpu *cpu, const struct sgx_pageinfo *pginfo, void *epc
 	if (ret)
 		return ret;
 
-	ret = va_pin(cpu, vidx);
-	if (ret)
-		return ret;
+	/*
+	 * SDM, ELDB/ELDU, in the pseudo-code's order: "Check concurrency of
+	 * EPC by other Intel SGX instructions" (#GP), then "EPCM(DS:RCX).VALID
+	 * = 1" (#PF), and only then the VA page, "EPCM(DS:RDX & ~0FFFH).VALID
+	 * = 0 or PT != PT_VA" (#PF).  A slot inside the target frame names a
+	 * page that is not a valid VA page, since the target is free.
+	 */
 	ret = target_trylock_gp(cpu, idx);
 	if (ret)
-		goto out_unpin;
+		return ret;
+	if (cpu->epcm[idx].valid || vidx == idx) {
+		ret = PF;
+		goto out_target;
+	}
+	ret = va_pin(cpu, vidx);
+	if (ret)
+		goto out_target;
 	ret = eld_locked(cpu, &pi, idx, va_slot_ptr(cpu, vidx, va_slot), blocked);
-	cpu_frame_unlock(cpu, idx);
-out_unpin:
 	va_unpin(cpu, vidx);
+out_target:
+	cpu_frame_unlock(cpu, idx);
 	return ret;
 }
 
