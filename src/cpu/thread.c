@@ -15,17 +15,9 @@
  */
 #include <stdlib.h>
 
+#include "base/debug.h"
 #include "cpu/cpu_internal.h"
 
-#ifdef SGXEMU_DEBUG
-#define THREAD_CHECK(cond)                                                     \
-	do {                                                                   \
-		if (!(cond))                                                   \
-			abort();                                               \
-	} while (0)
-#else
-#define THREAD_CHECK(cond) ((void)0)
-#endif
 
 /* The TCS checks EENTER makes of its EPCM entry: a valid, unblocked TCS,
  * neither pending nor modified (else #PF), and not in use (else #GP). */
@@ -114,7 +106,7 @@ void sgx_cpu_thread_exit(struct sgx_cpu *cpu, struct sgx_cpu_thread *t)
 		return;
 	idx = cpu_frame_index(cpu, t->tcs);
 	sidx = cpu_frame_index(cpu, t->secs);
-	THREAD_CHECK(idx >= 0 && sidx >= 0);
+	SGXEMU_ASSERT(idx >= 0 && sidx >= 0);
 	if (idx < 0 || sidx < 0)
 		goto out;
 	/* While the thread is inside, its TCS stays busy and resident (EWB
@@ -123,19 +115,19 @@ void sgx_cpu_thread_exit(struct sgx_cpu *cpu, struct sgx_cpu_thread *t)
 	 * whatever the frames' poison state. */
 	e = &cpu->epcm[idx];
 	frame_raw_lock(&e->lock);
-	THREAD_CHECK(e->valid && e->type == SGX_PAGE_TYPE_TCS && e->tcs_busy &&
+	SGXEMU_ASSERT(e->valid && e->type == SGX_PAGE_TYPE_TCS && e->tcs_busy &&
 		     e->secs == (uint64_t)sidx);
 	e->tcs_busy = false;
 	frame_raw_lock(&cpu->epcm[sidx].lock);
 	sp = secs_private(cpu_frame_ptr(cpu, (uint64_t)sidx));
-	THREAD_CHECK(sp->nr_threads > 0);
+	SGXEMU_ASSERT(sp->nr_threads > 0);
 	sp->nr_threads--;
 	if (t->entry_epoch == sp->epoch) {
-		THREAD_CHECK(sp->nr_active_cur > 0);
+		SGXEMU_ASSERT(sp->nr_active_cur > 0);
 		sp->nr_active_cur--;
 	} else {
 		/* ETRACK cannot advance twice while this thread is inside. */
-		THREAD_CHECK(t->entry_epoch + 1 == sp->epoch && sp->nr_active_prev > 0);
+		SGXEMU_ASSERT(t->entry_epoch + 1 == sp->epoch && sp->nr_active_prev > 0);
 		sp->nr_active_prev--;
 	}
 	frame_raw_unlock(&cpu->epcm[sidx].lock);

@@ -122,8 +122,8 @@ void encl_contents_destroy(struct sgx_encl *encl)
 
 int encl_frame_bind(struct sgx_encl *encl, struct sgx_epc_page *frame, uint64_t index)
 {
-	CORE_ASSERT_HELD(&encl->lock);
-	CORE_ASSERT(index < encl->nr_index);
+	SGXEMU_ASSERT_HELD(&encl->lock);
+	SGXEMU_ASSERT(index < encl->nr_index);
 	if (sgx_cpu_frame_bind(encl->core->cpu, frame->addr, encl_contents_page(encl, index)))
 		return -EIO;
 	encl->nr_bound++;
@@ -134,19 +134,19 @@ void encl_frame_unbind(struct sgx_encl *encl, struct sgx_epc_page *frame)
 {
 	struct sgx_cpu *cpu = encl->core->cpu;
 
-	CORE_ASSERT_HELD(&encl->lock);
+	SGXEMU_ASSERT_HELD(&encl->lock);
 	if (sgx_cpu_frame_bytes(cpu, frame->addr) == frame->addr)
 		return; /* not bound (SECS, VA) */
 	if (sgx_cpu_frame_bind(cpu, frame->addr, NULL) == 0) {
-		CORE_ASSERT(encl->nr_bound > 0);
+		SGXEMU_ASSERT(encl->nr_bound > 0);
 		encl->nr_bound--;
 	}
 }
 
 void encl_contents_punch_range(struct sgx_encl *encl, uint64_t index, uint64_t n)
 {
-	CORE_ASSERT_HELD(&encl->lock);
-	CORE_ASSERT(index + n <= encl->nr_index);
+	SGXEMU_ASSERT_HELD(&encl->lock);
+	SGXEMU_ASSERT(index + n <= encl->nr_index);
 	(void)fallocate(encl->contents_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			(off_t)(index << SGX_PAGE_SHIFT), (off_t)(n << SGX_PAGE_SHIFT));
 }
@@ -176,8 +176,8 @@ bool encl_backing_charge(struct sgx_encl *encl, struct sgx_encl_page *page)
 	uint64_t slot = encl_pcmd_slot(page->index);
 	uint64_t need;
 
-	CORE_ASSERT_HELD(&encl->lock);
-	CORE_ASSERT(slot < encl->nr_pcmd_slots);
+	SGXEMU_ASSERT_HELD(&encl->lock);
+	SGXEMU_ASSERT(slot < encl->nr_pcmd_slots);
 	need = encl->pcmd_used[slot] ? 1 : 2;
 	if (!core_try_charge(encl->core, need)) {
 		core_count(encl->core, backing_limit_hits);
@@ -195,8 +195,8 @@ void encl_backing_refund(struct sgx_encl *encl, struct sgx_encl_page *page)
 	uint64_t slot = encl_pcmd_slot(page->index);
 	uint64_t n = 1;
 
-	CORE_ASSERT_HELD(&encl->lock);
-	CORE_ASSERT(encl->nr_in_flight > 0 && encl->pcmd_used[slot] > 0);
+	SGXEMU_ASSERT_HELD(&encl->lock);
+	SGXEMU_ASSERT(encl->nr_in_flight > 0 && encl->pcmd_used[slot] > 0);
 	encl->nr_in_flight--;
 	if (--encl->pcmd_used[slot] == 0) {
 		encl->nr_pcmd_pages--;
@@ -208,8 +208,8 @@ void encl_backing_refund(struct sgx_encl *encl, struct sgx_encl_page *page)
 
 void encl_backing_commit(struct sgx_encl *encl, struct sgx_encl_page *page)
 {
-	CORE_ASSERT_HELD(&encl->lock);
-	CORE_ASSERT(encl->nr_in_flight > 0);
+	SGXEMU_ASSERT_HELD(&encl->lock);
+	SGXEMU_ASSERT(encl->nr_in_flight > 0);
 	encl->nr_in_flight--;
 	encl->nr_written_back++;
 }
@@ -261,7 +261,7 @@ int encl_backing_write(struct sgx_encl *encl, uint64_t index, const void *conten
 	uint64_t pcmd_off = sgx_encl_backing_pcmd_offset(encl, index);
 	int ret;
 
-	CORE_ASSERT_HELD(&encl->lock);
+	SGXEMU_ASSERT_HELD(&encl->lock);
 	ret = write_full(encl->backing_fd, contents, SGX_PAGE_SIZE,
 			 sgx_encl_backing_page_offset(encl, index));
 	if (!ret)
@@ -298,8 +298,8 @@ void encl_backing_loaded(struct sgx_encl *encl, struct sgx_encl_page *page)
 	uint64_t pcmd_off = sgx_encl_backing_pcmd_offset(encl, page->index);
 	uint64_t n = 1;
 
-	CORE_ASSERT_HELD(&encl->lock);
-	CORE_ASSERT(encl->nr_written_back > 0 && encl->pcmd_used[slot] > 0);
+	SGXEMU_ASSERT_HELD(&encl->lock);
+	SGXEMU_ASSERT(encl->nr_written_back > 0 && encl->pcmd_used[slot] > 0);
 	backing_punch(encl, sgx_encl_backing_page_offset(encl, page->index));
 	encl->nr_written_back--;
 	if (--encl->pcmd_used[slot] == 0) {

@@ -96,11 +96,11 @@ void sgx_core_destroy(struct sgx_core *core)
 	core_reclaimer_stop(core);
 	sgx_core_quiesce(core);
 	sgx_epc_set_reclaimer(core->epc, NULL, NULL);
-	CORE_ASSERT(core->nr_encls == 0);
-	CORE_ASSERT(atomic_load(&core->nr_lru) == 0);
-	CORE_ASSERT(atomic_load(&core->backing_charged) == 0);
-	CORE_ASSERT(atomic_load(&core->nr_va_pages) == 0);
-	CORE_ASSERT(atomic_load(&core->nr_va_slots_used) == 0);
+	SGXEMU_ASSERT(core->nr_encls == 0);
+	SGXEMU_ASSERT(atomic_load(&core->nr_lru) == 0);
+	SGXEMU_ASSERT(atomic_load(&core->backing_charged) == 0);
+	SGXEMU_ASSERT(atomic_load(&core->nr_va_pages) == 0);
+	SGXEMU_ASSERT(atomic_load(&core->nr_va_slots_used) == 0);
 	/* The machine goes with the core: leaked frames go back so that the
 	 * page cache ends with every page accounted for. */
 	while (!list_empty(&core->leaked)) {
@@ -129,35 +129,13 @@ struct sgx_epc *sgx_core_epc(const struct sgx_core *core)
 	return core->epc;
 }
 
-#ifdef SGXEMU_DEBUG
-__thread pid_t core_cached_tid;
-
-static void core_tid_forget(void)
-{
-	core_cached_tid = 0;
-}
-
-static void core_tid_atfork(void)
-{
-	pthread_atfork(NULL, NULL, core_tid_forget);
-}
-
-void core_tid_init(void)
-{
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-	pthread_once(&once, core_tid_atfork);
-	core_cached_tid = gettid();
-}
-#endif
-
 /* ---- LRU ------------------------------------------------------------------ */
 
 /* Context: may hold the page's enclave lock. */
 void core_lru_add(struct sgx_core *core, struct sgx_epc_page *page)
 {
 	pthread_mutex_lock(&core->lru_lock);
-	CORE_ASSERT(!(page->flags & SGX_EPC_PAGE_RECLAIMER_TRACKED));
+	SGXEMU_ASSERT(!(page->flags & SGX_EPC_PAGE_RECLAIMER_TRACKED));
 	page->flags |= SGX_EPC_PAGE_RECLAIMER_TRACKED;
 	list_add_tail(&page->list, &core->lru);
 	atomic_fetch_add_explicit(&core->nr_lru, 1, memory_order_relaxed);
@@ -201,8 +179,8 @@ bool core_lru_isolate(struct sgx_core *core, struct sgx_epc_page *page)
 void core_lru_putback(struct sgx_core *core, struct sgx_epc_page *page)
 {
 	pthread_mutex_lock(&core->lru_lock);
-	CORE_ASSERT(page->flags & SGX_EPC_PAGE_RECLAIMER_TRACKED);
-	CORE_ASSERT(list_empty(&page->list));
+	SGXEMU_ASSERT(page->flags & SGX_EPC_PAGE_RECLAIMER_TRACKED);
+	SGXEMU_ASSERT(list_empty(&page->list));
 	list_add_tail(&page->list, &core->lru);
 	atomic_fetch_add_explicit(&core->nr_lru, 1, memory_order_relaxed);
 	pthread_mutex_unlock(&core->lru_lock);
@@ -211,7 +189,7 @@ void core_lru_putback(struct sgx_core *core, struct sgx_epc_page *page)
 void core_lru_untrack(struct sgx_core *core, struct sgx_epc_page *page)
 {
 	pthread_mutex_lock(&core->lru_lock);
-	CORE_ASSERT(list_empty(&page->list));
+	SGXEMU_ASSERT(list_empty(&page->list));
 	page->flags &= ~SGX_EPC_PAGE_RECLAIMER_TRACKED;
 	pthread_mutex_unlock(&core->lru_lock);
 }
@@ -247,7 +225,7 @@ void core_uncharge(struct sgx_core *core, uint64_t pages)
 	uint64_t old = atomic_fetch_sub_explicit(&core->backing_charged, pages,
 						 memory_order_relaxed);
 
-	CORE_ASSERT(old >= pages);
+	SGXEMU_ASSERT(old >= pages);
 	(void)old;
 }
 
@@ -273,7 +251,7 @@ void core_busy_begin(struct sgx_core *core)
 void core_busy_end(struct sgx_core *core)
 {
 	pthread_mutex_lock(&core->ksgxd_lock);
-	CORE_ASSERT(core->nr_busy > 0);
+	SGXEMU_ASSERT(core->nr_busy > 0);
 	if (--core->nr_busy == 0)
 		pthread_cond_broadcast(&core->idle_cond);
 	pthread_mutex_unlock(&core->ksgxd_lock);

@@ -48,42 +48,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/debug.h"
 #include "epc/core.h"
 #include "epc/encl.h"
 #include "epc/epc.h"
 #include "epc/list.h"
 
-#ifdef SGXEMU_DEBUG
-/* glibc's assert() back end: release-with-debug builds set NDEBUG. */
-extern void __assert_fail(const char *assertion, const char *file, unsigned int line,
-			  const char *function) __attribute__((noreturn));
-#define CORE_ASSERT(cond) \
-	((cond) ? (void)0 : __assert_fail(#cond, __FILE__, __LINE__, __func__))
-#define CORE_DEBUG 1
-#else
-#define CORE_ASSERT(cond) ((void)sizeof(cond))
-#define CORE_DEBUG 0
-#endif
-
-#ifdef SGXEMU_DEBUG
-#include <unistd.h>
-/* The calling thread's id, cached; fork() gives the child's only thread a
- * new one, so the cache is cleared there. */
-extern __thread pid_t core_cached_tid;
-void core_tid_init(void);
-static inline pid_t core_tid(void)
-{
-	if (!core_cached_tid)
-		core_tid_init();
-	return core_cached_tid;
-}
-/* A `Context:` line's lock, checked: the calling thread holds mutex m.
- * glibc records the owner's thread id in every mutex kind used here
- * (normal and adaptive), also across pthread_cond_wait(). */
-#define CORE_ASSERT_HELD(m) CORE_ASSERT((m)->__data.__owner == core_tid())
-#else
-#define CORE_ASSERT_HELD(m) ((void)(m))
-#endif
 
 /*
  * The enclave and LRU locks are held for a few microseconds (one leaf and
@@ -364,10 +334,10 @@ void core_busy_end(struct sgx_core *core);
  * write-back half done in this thread.  Context: encl->lock. */
 static inline void encl_assert_counts(const struct sgx_encl *encl)
 {
-	CORE_ASSERT_HELD(&encl->lock);
-	CORE_ASSERT(encl->charged ==
+	SGXEMU_ASSERT_HELD(&encl->lock);
+	SGXEMU_ASSERT(encl->charged ==
 		    encl->nr_written_back + encl->nr_in_flight + encl->nr_pcmd_pages);
-	CORE_ASSERT(encl->nr_va_pages * SGX_VA_SLOT_COUNT - encl->va_free_slots ==
+	SGXEMU_ASSERT(encl->nr_va_pages * SGX_VA_SLOT_COUNT - encl->va_free_slots ==
 		    encl->nr_written_back + encl->nr_ewb_waiting + encl->nr_va_retired);
 	(void)encl;
 }

@@ -51,7 +51,7 @@ void encl_free_epc_page(struct sgx_encl *encl, struct sgx_epc_page *page)
 {
 	int ret;
 
-	CORE_ASSERT_HELD(&encl->lock);
+	SGXEMU_ASSERT_HELD(&encl->lock);
 	ret = ENCLS_RETRY(encls_eremove(encl->core->cpu, encl_page_addr(page)));
 
 	/* A frame EREMOVE refuses is still valid: handing it out again would
@@ -83,14 +83,14 @@ static void encl_teardown(struct sgx_encl *encl)
 	pthread_mutex_unlock(&core->encls_lock);
 
 	pthread_mutex_lock(&encl->lock);
-	CORE_ASSERT(encl_check_locked(encl, NULL, 0) == 0);
-	CORE_ASSERT(encl->nr_in_flight == 0);
+	SGXEMU_ASSERT(encl_check_locked(encl, NULL, 0) == 0);
+	SGXEMU_ASSERT(encl->nr_in_flight == 0);
 	list_for_each_entry_safe(page, tmp, &encl->page_list, link) {
 		if (page->epc_page) {
 			bool off_lru = core_lru_del(core, page->epc_page);
 
 			/* No reclaimer holds a page: each holds a reference. */
-			CORE_ASSERT(off_lru);
+			SGXEMU_ASSERT(off_lru);
 			(void)off_lru;
 			encl_free_epc_page(encl, page->epc_page);
 			encl->secs_child_cnt--;
@@ -109,7 +109,7 @@ static void encl_teardown(struct sgx_encl *encl)
 	encl_contents_destroy(encl);
 	pthread_mutex_unlock(&encl->lock);
 
-	CORE_ASSERT(list_empty(&encl->views));
+	SGXEMU_ASSERT(list_empty(&encl->views));
 	pthread_rwlock_destroy(&encl->views_lock);
 	pthread_rwlock_destroy(&encl->hooks_lock);
 	pthread_cond_destroy(&encl->reclaim_cond);
@@ -520,7 +520,7 @@ static int encl_get_frame(struct sgx_encl *encl, struct load_ctx *ctx, struct sg
 {
 	int ret;
 
-	CORE_ASSERT_HELD(&encl->lock);
+	SGXEMU_ASSERT_HELD(&encl->lock);
 	if (ctx->spare) {
 		*out = ctx->spare;
 		ctx->spare = NULL;
@@ -548,8 +548,8 @@ static int encl_eldu(struct sgx_encl *encl, struct sgx_encl_page *page, struct s
 	struct sgx_pcmd pcmd;
 	int ret;
 
-	CORE_ASSERT_HELD(&encl->lock);
-	CORE_ASSERT(!page->epc_page && page->va_page);
+	SGXEMU_ASSERT_HELD(&encl->lock);
+	SGXEMU_ASSERT(!page->epc_page && page->va_page);
 	ret = encl_backing_read(encl, page->index, contents, &pcmd);
 	if (ret)
 		goto err;
@@ -615,7 +615,7 @@ static int encl_load(struct sgx_encl *encl, struct sgx_encl_page *page, struct l
 	struct sgx_epc_page *frame;
 	int ret;
 
-	CORE_ASSERT_HELD(&encl->lock);
+	SGXEMU_ASSERT_HELD(&encl->lock);
 	for (;;) {
 		if ((encl->flags & ENCL_SECS_POISONED) || (page->flags & ENCL_PAGE_POISONED))
 			return encl_poison_error(encl);
@@ -955,7 +955,7 @@ static int encl_check_locked(struct sgx_encl *encl, char *why, size_t why_len)
 	struct sgx_encl_page *page;
 	struct sgx_va_page *va;
 
-	CORE_ASSERT_HELD(&encl->lock);
+	SGXEMU_ASSERT_HELD(&encl->lock);
 	list_for_each_entry(page, &encl->page_list, link) {
 		if (page->epc_page)
 			resident++;

@@ -46,18 +46,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/debug.h"
 #include "epc/epc.h"
 
-#ifdef SGXEMU_DEBUG
-/* glibc's assert() back end; <assert.h> hides it when NDEBUG is set, and
- * release-with-debug builds set NDEBUG while SGXEMU_DEBUG wants checks. */
-extern void __assert_fail(const char *assertion, const char *file, unsigned int line,
-			  const char *function) __attribute__((noreturn));
-#define EPC_ASSERT(cond) \
-	((cond) ? (void)0 : __assert_fail(#cond, __FILE__, __LINE__, __func__))
-#else
-#define EPC_ASSERT(cond) ((void)sizeof(cond))
-#endif
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -453,10 +444,10 @@ static inline struct sgx_epc_page *tc_pop(struct epc_tcache *tc)
 {
 	struct sgx_epc_page *page;
 
-	EPC_ASSERT(epc_spin_is_locked(&tc->lock) && tc->nr > 0);
+	SGXEMU_ASSERT(epc_spin_is_locked(&tc->lock) && tc->nr > 0);
 	page = tc->pages[--tc->nr];
 	tc_publish(tc);
-	EPC_ASSERT(page->state == EPC_PAGE_CACHED);
+	SGXEMU_ASSERT(page->state == EPC_PAGE_CACHED);
 	page->state = EPC_PAGE_IN_USE;
 	page->flags = 0;
 	return page;
@@ -465,7 +456,7 @@ static inline struct sgx_epc_page *tc_pop(struct epc_tcache *tc)
 /* Context: tc->lock held, tc->nr < cap, page of tc->node, not poisoned. */
 static inline void tc_push(struct epc_tcache *tc, struct sgx_epc_page *page)
 {
-	EPC_ASSERT(epc_spin_is_locked(&tc->lock) && page->node == tc->node);
+	SGXEMU_ASSERT(epc_spin_is_locked(&tc->lock) && page->node == tc->node);
 	page->owner = NULL;
 	page->flags = SGX_EPC_PAGE_IS_FREE;
 	page->state = EPC_PAGE_CACHED;
@@ -481,7 +472,7 @@ static unsigned int tc_refill(struct sgx_epc *epc, struct epc_tcache *tc, unsign
 	unsigned int n;
 	uint64_t avail;
 
-	EPC_ASSERT(epc_spin_is_locked(&tc->lock) && tc->nr == 0);
+	SGXEMU_ASSERT(epc_spin_is_locked(&tc->lock) && tc->nr == 0);
 	tc->node = idx;
 	atomic_store_explicit(&tc->cached_node, idx, memory_order_relaxed);
 	if (!counter_read(&node->nr_free))
@@ -512,7 +503,7 @@ static void tc_drain(struct sgx_epc *epc, struct epc_tcache *tc, unsigned int co
 {
 	struct epc_node *node = &epc->nodes[tc->node];
 
-	EPC_ASSERT(epc_spin_is_locked(&tc->lock) && count <= tc->nr);
+	SGXEMU_ASSERT(epc_spin_is_locked(&tc->lock) && count <= tc->nr);
 	if (!count)
 		return;
 	pthread_mutex_lock(&node->lock);
@@ -884,7 +875,7 @@ int sgx_epc_create(struct sgx_cpu *cpu, const struct sgx_epc_config *cfg,
 		goto err_tcache_lock;
 	}
 #ifdef SGXEMU_DEBUG
-	EPC_ASSERT(sgx_epc_check(epc, NULL, 0) == 0);
+	SGXEMU_ASSERT(sgx_epc_check(epc, NULL, 0) == 0);
 #endif
 	*out = epc;
 	return 0;
@@ -915,12 +906,12 @@ void sgx_epc_destroy(struct sgx_epc *epc)
 	pthread_mutex_unlock(&epc->tcache_lock);
 
 #ifdef SGXEMU_DEBUG
-	EPC_ASSERT(sgx_epc_check(epc, NULL, 0) == 0);
+	SGXEMU_ASSERT(sgx_epc_check(epc, NULL, 0) == 0);
 	for (unsigned int i = 0; i < epc->nr_nodes; i++) {
 		struct epc_node *node = &epc->nodes[i];
 
 		/* Every page is free or quarantined. */
-		EPC_ASSERT(counter_read(&node->nr_free) + counter_read(&node->nr_poisoned) ==
+		SGXEMU_ASSERT(counter_read(&node->nr_free) + counter_read(&node->nr_poisoned) ==
 			   node->nr_total);
 	}
 #endif
@@ -1084,10 +1075,10 @@ void sgx_free_epc_page(struct sgx_epc *epc, struct sgx_epc_page *page)
 	struct epc_tcache *tc;
 
 	if (unlikely(!epc || !epc_page_ok(epc, page))) {
-		EPC_ASSERT(!"page of another page cache");
+		SGXEMU_ASSERT(!"page of another page cache");
 		return;
 	}
-	EPC_ASSERT(page->state == EPC_PAGE_IN_USE);
+	SGXEMU_ASSERT(page->state == EPC_PAGE_IN_USE);
 	tc = tc_get(epc);
 	if (unlikely(!tc)) {
 		node_free_page(epc, page);
@@ -1307,7 +1298,7 @@ int sgx_epc_poison(struct sgx_epc *epc, struct sgx_epc_page *page)
 			if (epc_uncache(epc, page))
 				node_quarantine(node, page);
 			else
-				EPC_ASSERT(!"cached page in no thread cache");
+				SGXEMU_ASSERT(!"cached page in no thread cache");
 			break;
 		case EPC_PAGE_IN_USE:
 			/* sgx_free_epc_page() quarantines it. */

@@ -74,7 +74,7 @@ static void item_drop(struct sgx_core *core, struct reclaim_item *it, int result
  * it.  Context: encl->lock. */
 static int encl_release_frame(struct sgx_encl *encl, struct sgx_epc_page *frame)
 {
-	CORE_ASSERT_HELD(&encl->lock);
+	SGXEMU_ASSERT_HELD(&encl->lock);
 	if (!encl->va_free_slots && encl_va_add_frame(encl, frame) == 0)
 		return 0;
 	sgx_free_epc_page(encl->core->epc, frame);
@@ -172,7 +172,7 @@ static int encl_ewb(struct sgx_encl *encl, struct sgx_encl_page *page)
 	void *slot;
 	int ret;
 
-	CORE_ASSERT_HELD(&encl->lock);
+	SGXEMU_ASSERT_HELD(&encl->lock);
 	/* A free slot is always there, unless EPA of a frame failed (see
 	 * phase_prepare()). */
 	if (encl_va_alloc_slot(encl, &va, &offset))
@@ -236,7 +236,7 @@ int encl_reclaim_secs(struct sgx_encl *encl)
 	struct sgx_epc_page *frame = secs->epc_page;
 	int ret;
 
-	CORE_ASSERT_HELD(&encl->lock);
+	SGXEMU_ASSERT_HELD(&encl->lock);
 	if (!(encl->flags & ENCL_INITIALIZED) || encl->secs_child_cnt || !frame ||
 	    (secs->flags & ENCL_PAGE_BEING_RECLAIMED) ||
 	    (encl->flags & (ENCL_RELEASED | ENCL_SECS_POISONED)))
@@ -465,7 +465,7 @@ int core_reclaim_chunk(struct sgx_core *core, struct sgx_epc_page **chunk, unsig
 	struct reclaim_item items[SGX_RECLAIM_BATCH_MAX];
 	int freed = 0;
 
-	CORE_ASSERT(cnt <= SGX_RECLAIM_BATCH_MAX);
+	SGXEMU_ASSERT(cnt <= SGX_RECLAIM_BATCH_MAX);
 	for (unsigned int i = 0; i < cnt; i++) {
 		items[i].frame = chunk[i];
 		items[i].page = chunk[i]->owner;

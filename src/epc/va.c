@@ -34,7 +34,7 @@ int encl_va_add_frame(struct sgx_encl *encl, struct sgx_epc_page *frame)
 	struct sgx_va_page *va;
 	int ret;
 
-	CORE_ASSERT_HELD(&encl->lock);
+	SGXEMU_ASSERT_HELD(&encl->lock);
 	va = calloc(1, sizeof(*va));
 	if (!va)
 		return -ENOMEM;
@@ -54,15 +54,15 @@ int encl_va_alloc_slot(struct sgx_encl *encl, struct sgx_va_page **vap, uint16_t
 	struct sgx_va_page *va;
 	unsigned int w, bit;
 
-	CORE_ASSERT_HELD(&encl->lock);
+	SGXEMU_ASSERT_HELD(&encl->lock);
 	if (!encl->va_free_slots)
 		return -ENOSPC;
 	va = list_first_entry(&encl->va_pages, struct sgx_va_page, list);
-	CORE_ASSERT(va->nr_used < SGX_VA_SLOT_COUNT);
+	SGXEMU_ASSERT(va->nr_used < SGX_VA_SLOT_COUNT);
 	for (w = 0; w < SGX_VA_SLOT_COUNT / 64; w++)
 		if (~va->used[w])
 			break;
-	CORE_ASSERT(w < SGX_VA_SLOT_COUNT / 64);
+	SGXEMU_ASSERT(w < SGX_VA_SLOT_COUNT / 64);
 	bit = (unsigned int)__builtin_ctzll(~va->used[w]);
 	va->used[w] |= 1ULL << bit;
 	va->nr_used++;
@@ -97,8 +97,8 @@ void encl_va_free_slot(struct sgx_encl *encl, struct sgx_va_page *va, uint16_t o
 {
 	unsigned int slot = offset / SGX_VA_SLOT_SIZE;
 
-	CORE_ASSERT_HELD(&encl->lock);
-	CORE_ASSERT(va->used[slot / 64] & (1ULL << (slot % 64)));
+	SGXEMU_ASSERT_HELD(&encl->lock);
+	SGXEMU_ASSERT(va->used[slot / 64] & (1ULL << (slot % 64)));
 	va->used[slot / 64] &= ~(1ULL << (slot % 64));
 	va->nr_used--;
 	encl->va_free_slots++;
@@ -115,7 +115,7 @@ void encl_va_retire(struct sgx_encl *encl, struct sgx_va_page *va)
 {
 	unsigned int n = SGX_VA_SLOT_COUNT - va->nr_used;
 
-	CORE_ASSERT_HELD(&encl->lock);
+	SGXEMU_ASSERT_HELD(&encl->lock);
 	if (!n)
 		return;
 	memset(va->used, 0xff, sizeof(va->used));
@@ -132,5 +132,5 @@ void encl_va_free_all(struct sgx_encl *encl)
 
 	list_for_each_entry_safe(va, tmp, &encl->va_pages, list)
 		va_remove(encl, va);
-	CORE_ASSERT(encl->nr_va_pages == 0 && encl->va_free_slots == 0);
+	SGXEMU_ASSERT(encl->nr_va_pages == 0 && encl->va_free_slots == 0);
 }
