@@ -467,24 +467,91 @@ TEST(eextend_and_debug_access)
 	CHECK_SGX(encls_edbgrd(cpu, (uint8_t *)frame(cpu, 1) + 8, &v), 0);
 	CHECK_EQ(v, 0x1122334455667788ULL);
 	CHECK_SGX(encls_edbgrd(cpu, (uint8_t *)frame(cpu, 1) + 4, &v), GP);
-	CHECK_SGX(encls_edbgrd(cpu, frame(cpu, 0), &v), SGX_PAGE_NOT_DEBUGGABLE);
+	CHECK_SGX(encls_edbgrd(cpu, frame(cpu, 0), &v), PF);
 	CHECK_SGX(encls_edbgrd(cpu, frame(cpu, 7), &v), PF);
 	free(data);
 	teardown(cpu);
 }
 
-TEST(debug_access_refused_for_production)
+/*
+ * SDM, EDBGRD/EDBGWR: what each page answers.  A production enclave's
+ * pages are #GP ("TMP_SECS.ATTRIBUTES.DEBUG = 0"), a SECS is #PF ("not
+ * PT_REG, PT_TCS or PT_VA"), a VA slot reads as all ones when it holds a
+ * version and as zero when free, and EDBGWR of a VA page is #PF; of a
+ * TCS, EDBGRD reads below SGX_TCS_LIMIT and EDBGWR writes FLAGS only, any
+ * other offset #GP.  SGX_PAGE_NOT_DEBUGGABLE is for PENDING and MODIFIED
+ * pages, which only SGX2's leaves make; the model has none to read.
+ */
+TEST(debug_access_as_the_sdm_answers)
 {
 	struct sgx_cpu *cpu = machine();
+	struct sgx_pcmd pcmd __attribute__((aligned(128)));
+	struct sgx_pageinfo pginfo __attribute__((aligned(32))) = { 0 };
+	struct sgx_tcs *tcs = page_alloc();
+	uint8_t *out = page_alloc();
 	struct sgx_secs s;
 	uint64_t v;
 
+	/* A production enclave: frame 0 SECS, 1 REG, 2 TCS. */
 	secs_default(&s);
 	s.attributes &= ~SGX_ATTR_DEBUG;
 	CHECK_SGX(ecreate(cpu, &s, frame(cpu, 0)), 0);
 	CHECK_SGX(eadd(cpu, frame(cpu, 0), frame(cpu, 1), ENCL_BASE, SGX_SECINFO_REG | 3, NULL), 0);
-	CHECK_SGX(encls_edbgrd(cpu, frame(cpu, 1), &v), SGX_PAGE_NOT_DEBUGGABLE);
-	CHECK_SGX(encls_edbgwr(cpu, frame(cpu, 1), 1), SGX_PAGE_NOT_DEBUGGABLE);
+	tcs->nr_ssa_frames = 1;
+	CHECK_SGX(eadd(cpu, frame(cpu, 0), frame(cpu, 2), ENCL_BASE + 4096, SGX_SECINFO_TCS, tcs), 0);
+	CHECK_SGX(encls_edbgrd(cpu, frame(cpu, 1), &v), GP);
+	CHECK_SGX(encls_edbgwr(cpu, frame(cpu, 1), 1), GP);
+	CHECK_SGX(encls_edbgrd(cpu, (uint8_t *)frame(cpu, 2) + 8, &v), GP);
+	CHECK_SGX(encls_edbgwr(cpu, (uint8_t *)frame(cpu, 2) + 8, 1), GP);
+	/* The TCS offset is checked before the enclave's DEBUG bit. */
+	CHECK_SGX(encls_edbgwr(cpu, frame(cpu, 2), 1), GP);
+	CHECK_SGX(encls_edbgrd(cpu, frame(cpu, 0), &v), PF);
+	CHECK_SGX(encls_edbgwr(cpu, frame(cpu, 0), 1), PF);
+
+	/* A debug enclave: frame 3 SECS, 4 REG, 5 TCS. */
+	secs_default(&s);
+	CHECK_SGX(ecreate(cpu, &s, frame(cpu, 3)), 0);
+	CHECK_SGX(eadd(cpu, frame(cpu, 3), frame(cpu, 4), ENCL_BASE, SGX_SECINFO_REG | 3, NULL), 0);
+	tcs->entry_offset = 0x1234;
+	tcs->gs_limit = 0xABCDEF;
+	CHECK_SGX(eadd(cpu, frame(cpu, 3), frame(cpu, 5), ENCL_BASE + 4096, SGX_SECINFO_TCS, tcs), 0);
+	CHECK_SGX(encls_edbgrd(cpu, frame(cpu, 3), &v), PF);
+	CHECK_SGX(encls_edbgwr(cpu, frame(cpu, 3), 1), PF);
+	CHECK_SGX(encls_edbgrd(cpu, (uint8_t *)frame(cpu, 5) + 32, &v), 0);
+	CHECK_EQ(v, 0x1234);
+	CHECK_SGX(encls_edbgrd(cpu, (uint8_t *)frame(cpu, 5) + SGX_TCS_LIMIT - 8, &v), 0);
+	CHECK_EQ(v, 0xABCDEFULL << 32);
+	CHECK_SGX(encls_edbgrd(cpu, (uint8_t *)frame(cpu, 5) + SGX_TCS_LIMIT, &v), GP);
+	CHECK_SGX(encls_edbgrd(cpu, (uint8_t *)frame(cpu, 5) + 4088, &v), GP);
+	for (size_t off = 0; off < 4096; off += 8)
+		if (off != offsetof(struct sgx_tcs, flags))
+			CHECK_SGX(encls_edbgwr(cpu, (uint8_t *)frame(cpu, 5) + off, 0), GP);
+	/* FLAGS takes the word as given; EENTER is the one that checks it. */
+	CHECK_SGX(encls_edbgwr(cpu, (uint8_t *)frame(cpu, 5) + 8, SGX_TCS_DBGOPTIN | (1ULL << 9)), 0);
+	CHECK_SGX(encls_edbgrd(cpu, (uint8_t *)frame(cpu, 5) + 8, &v), 0);
+	CHECK_EQ(v, SGX_TCS_DBGOPTIN | (1ULL << 9));
+
+	/* A VA page (frame 6): a free slot reads 0, one holding a version
+	 * all ones; it cannot be written. */
+	CHECK_SGX(encls_epa(cpu, frame(cpu, 6)), 0);
+	v = 42;
+	CHECK_SGX(encls_edbgrd(cpu, (uint8_t *)frame(cpu, 6) + 16, &v), 0);
+	CHECK_EQ(v, 0);
+	CHECK_SGX(encls_edbgwr(cpu, (uint8_t *)frame(cpu, 6) + 16, 1), PF);
+	CHECK_SGX(encls_eblock(cpu, frame(cpu, 4)), 0);
+	CHECK_SGX(encls_etrack(cpu, frame(cpu, 3)), 0);
+	pginfo.contents = (uintptr_t)out;
+	pginfo.metadata = (uintptr_t)&pcmd;
+	CHECK_SGX(encls_ewb(cpu, &pginfo, frame(cpu, 4), (uint8_t *)frame(cpu, 6) + 16), 0);
+	CHECK_SGX(encls_edbgrd(cpu, (uint8_t *)frame(cpu, 6) + 16, &v), 0);
+	CHECK_EQ(v, ~0ULL);
+	CHECK_SGX(encls_edbgrd(cpu, (uint8_t *)frame(cpu, 6) + 24, &v), 0);
+	CHECK_EQ(v, 0);
+	CHECK_SGX(encls_edbgrd(cpu, (uint8_t *)frame(cpu, 6) + 20, &v), GP);
+	/* The written-back page's frame is free. */
+	CHECK_SGX(encls_edbgrd(cpu, frame(cpu, 4), &v), PF);
+	free(tcs);
+	free(out);
 	teardown(cpu);
 }
 

@@ -164,6 +164,10 @@ enum sgx_key_name {
 #define SGX_KEYPOLICY_ISVEXTPRODID (1U << 5)
 #define SGX_KEYPOLICY_RESERVED_MASK (~0x3FU & 0xFFFFU)
 
+/* The end of the fields the SDM's TCS table defines, its SGX_TCS_LIMIT:
+ * EDBGRD reads no further into a TCS page; the rest is RESERVED. */
+#define SGX_TCS_LIMIT 72
+
 /* TCS.FLAGS bits. */
 #define SGX_TCS_DBGOPTIN (1ULL << 0)
 #define SGX_TCS_AEXNOTIFY (1ULL << 1)
@@ -472,7 +476,7 @@ SGX_ASSERT_LAYOUT(sgx_tcs, fs_offset, 48);
 SGX_ASSERT_LAYOUT(sgx_tcs, gs_offset, 56);
 SGX_ASSERT_LAYOUT(sgx_tcs, fs_limit, 64);
 SGX_ASSERT_LAYOUT(sgx_tcs, gs_limit, 68);
-SGX_ASSERT_LAYOUT(sgx_tcs, reserved, 72);
+SGX_ASSERT_LAYOUT(sgx_tcs, reserved, SGX_TCS_LIMIT);
 
 SGX_ASSERT_SIZE(sgx_pageinfo, 32);
 SGX_ASSERT_LAYOUT(sgx_pageinfo, addr, 0);

@@ -415,13 +415,25 @@ out_target:
 }
 
 /*
- * EDBGRD/EDBGWR: 8 bytes of a debug enclave's page.  A TCS may be read,
- * and of it only FLAGS.DBGOPTIN written; SECS and VA pages, and pages of
- * production enclaves, answer SGX_PAGE_NOT_DEBUGGABLE.
+ * EDBGRD/EDBGWR: 8 bytes of a debug enclave's page, in the order of the
+ * SDM's pseudo-code ("EDBGRD Read From a Debug Enclave", "EDBGWR Write to
+ * a Debug Enclave"):
+ *
+ *  1. RCX 8-byte aligned (#GP), in the EPC (#PF), the page not in use by
+ *     another leaf, EPCM(DS:RCX).VALID (#PF);
+ *  2. the page type: PT_REG or PT_TCS, and for EDBGRD also PT_VA; any
+ *     other (a SECS, a TRIM page) is #PF;
+ *  3. PENDING or MODIFIED: SGX_PAGE_NOT_DEBUGGABLE, the leaves' only code;
+ *  4. a TCS: EDBGRD within the architectural TCS (SGX_TCS_LIMIT), EDBGWR
+ *     only its FLAGS word, else #GP;
+ *  5. a REG or TCS page's enclave must be a debug enclave (#GP).
+ *
+ * EDBGRD of a VA slot tells only whether it holds a version: all ones if
+ * it does, else zero; the version itself never leaves the processor.
  */
 static int edbg(struct sgx_cpu *cpu, const void *addr, uint64_t *data, bool write)
 {
-	uint64_t idx, sidx;
+	uint64_t idx, sidx, slot;
 	struct epcm_entry *e;
 	struct sgx_secs *secs;
 	size_t off;
@@ -435,12 +447,27 @@ static int edbg(struct sgx_cpu *cpu, const void *addr, uint64_t *data, bool writ
 	if (ret)
 		return ret;
 	e = &cpu->epcm[idx];
-	if (!e->valid) {
+	if (!e->valid || (e->type != SGX_PAGE_TYPE_REG && e->type != SGX_PAGE_TYPE_TCS &&
+			  (write || e->type != SGX_PAGE_TYPE_VA))) {
 		ret = PF;
 		goto out_target;
 	}
-	if (e->type == SGX_PAGE_TYPE_SECS || e->type == SGX_PAGE_TYPE_VA) {
+	if (e->pending || e->modified) {
 		ret = SGX_PAGE_NOT_DEBUGGABLE;
+		goto out_target;
+	}
+	if (e->type == SGX_PAGE_TYPE_TCS &&
+	    (write ? off != offsetof(struct sgx_tcs, flags) : off >= SGX_TCS_LIMIT)) {
+		ret = GP;
+		goto out_target;
+	}
+	page = cpu_frame_ptr(cpu, idx);
+	if (e->type == SGX_PAGE_TYPE_VA) {
+		/* Slots are written by EWB and ELDU with atomics, under a pin
+		 * rather than the VA frame's lock. */
+		slot = __atomic_load_n((const uint64_t *)(page + off), __ATOMIC_ACQUIRE);
+		*data = (slot & ~7ULL) ? ~0ULL : 0;
+		ret = 0;
 		goto out_target;
 	}
 	sidx = e->secs;
@@ -449,25 +476,13 @@ static int edbg(struct sgx_cpu *cpu, const void *addr, uint64_t *data, bool writ
 		goto out_target;
 	secs = (struct sgx_secs *)cpu_frame_ptr(cpu, sidx);
 	if (!(secs->attributes & SGX_ATTR_DEBUG)) {
-		ret = SGX_PAGE_NOT_DEBUGGABLE;
+		ret = GP;
 		goto out_secs;
 	}
-	page = cpu_frame_ptr(cpu, idx);
-	if (!write) {
-		memcpy(data, page + off, 8);
-	} else if (e->type == SGX_PAGE_TYPE_TCS) {
-		uint64_t flags;
-
-		if (off != offsetof(struct sgx_tcs, flags) ||
-		    (*data & ~SGX_TCS_DBGOPTIN) != (((struct sgx_tcs *)page)->flags & ~SGX_TCS_DBGOPTIN)) {
-			ret = SGX_PAGE_NOT_DEBUGGABLE;
-			goto out_secs;
-		}
-		flags = *data;
-		memcpy(page + off, &flags, 8);
-	} else {
+	if (write)
 		memcpy(page + off, data, 8);
-	}
+	else
+		memcpy(data, page + off, 8);
 	ret = 0;
 out_secs:
 	cpu_frame_unlock(cpu, sidx);

@@ -149,7 +149,12 @@ int encls_eextend(struct sgx_cpu *cpu, void *secs, void *chunk);
 int encls_einit(struct sgx_cpu *cpu, const struct sgx_sigstruct *sigstruct,
 		const struct sgx_einittoken *token, void *secs);
 int encls_eremove(struct sgx_cpu *cpu, void *epc);
-/* EDBGRD/EDBGWR: 8 bytes at an 8-aligned EPC address of a debug enclave. */
+/* EDBGRD/EDBGWR: 8 bytes at an 8-aligned EPC address of a debug enclave's
+ * REG or TCS page (a TCS: EDBGRD below SGX_TCS_LIMIT, EDBGWR its FLAGS
+ * only), or, for EDBGRD, of a VA page (all ones for a slot that holds a
+ * version, else 0).  0; SGX_PAGE_NOT_DEBUGGABLE for a PENDING or MODIFIED
+ * page; #PF outside the EPC, for a free frame, a SECS or another type;
+ * #GP unaligned, for a non-debug enclave's page or the TCS offsets above. */
 int encls_edbgrd(struct sgx_cpu *cpu, const void *addr, uint64_t *data);
 int encls_edbgwr(struct sgx_cpu *cpu, void *addr, uint64_t data);
 

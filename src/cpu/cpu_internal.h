@@ -154,6 +154,11 @@ struct cpu_keys {
 	uint8_t paging_key[16]; /* per boot: EWB/ELDU AES-GCM */
 };
 
+/* EWB's versions count in steps of 8, from 8: the SDM's EDBGRD reports a
+ * VA slot as in use by its bits 63:3 alone, so no version may live in the
+ * low three bits. */
+#define VA_VERSION_STEP 8
+
 struct sgx_cpu {
 	struct sgx_cpu_config cfg;
 	uint64_t gen; /* unique per machine in this process */

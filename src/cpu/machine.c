@@ -120,7 +120,7 @@ int sgx_cpu_create(const struct sgx_cpu_config *cfg, struct sgx_cpu **out)
 	cpu->cfg = *cfg;
 	cpu->gen = atomic_fetch_add(&machine_generation, 1) + 1;
 	cpu->next_eid = 1;
-	cpu->next_version = 1;
+	cpu->next_version = VA_VERSION_STEP;
 	cpu->feat_ctl = FEAT_CTL_LOCKED | FEAT_CTL_SGX_ENABLED |
 			(cfg->lc_mode == SGX_LC_WRITABLE ? FEAT_CTL_SGX_LC_ENABLED : 0);
 

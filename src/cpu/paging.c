@@ -12,7 +12,7 @@
  * Cryptography.  EWB encrypts the page with AES-128-GCM under the machine's
  * paging key (cpu->keys.paging_key, which never leaves the processor).  The
  * 96-bit IV is the page's version, a per-machine counter that never
- * repeats, followed by four zero bytes.  The authenticated header binds
+ * repeats (in steps of VA_VERSION_STEP), followed by four zero bytes.  The authenticated header binds
  *
  *	PCMD bytes 0..111   SECINFO (type, RWX, PENDING, MODIFIED, PR),
  *	                    ENCLAVEID and RESERVED, exactly as written out
@@ -527,7 +527,7 @@ static int ewb_locked(struct sgx_cpu *cpu, const struct sgx_pageinfo *pi, uint64
 	memcpy(aad.pcmd_head, &pcmd, sizeof(aad.pcmd_head));
 	aad.linaddr = linaddr;
 	aad.eid = eid;
-	aad.version = atomic_fetch_add(&cpu->next_version, 1);
+	aad.version = atomic_fetch_add(&cpu->next_version, VA_VERSION_STEP);
 	if (page_seal(cpu, c, &aad, page, c->scratch, pcmd.mac))
 		return GP;
 
