@@ -373,23 +373,32 @@ static void *inside_main(void *p)
 	return NULL;
 }
 
-/* Builds an initialized enclave with hooks: REG pages 0..3, TCS at 4, 5. */
-static struct sgx_encl *build_with_ops(struct sgx_core *core, struct hook_log *log)
+#define BUILD_MAX_REG 62
+
+/* Builds an initialized enclave with hooks: REG pages 0..nr_reg-1 (filled
+ * with ch_fill(99, i)), then two TCS pages. */
+static struct sgx_encl *build_with_ops_n(struct sgx_core *core, struct hook_log *log,
+					 uint64_t nr_reg)
 {
-	struct sgx_layout_page lp[6];
+	struct sgx_layout_page lp[BUILD_MAX_REG + 2];
 	struct sgx_layout layout;
 	struct sgx_sign_params params;
 	struct sgx_sigstruct sig;
 	struct sgx_secinfo secinfo;
-	struct sgx_secs secs = good_secs(8 * PAGE);
+	struct sgx_secs secs;
 	struct sgx_encl *encl;
 	uint8_t page[PAGE], mr[32];
+	uint64_t size = 8 * PAGE;
 
+	CHECK_LE(nr_reg, BUILD_MAX_REG);
+	while (size < (nr_reg + 2) * PAGE)
+		size <<= 1;
+	secs = good_secs(size);
 	CHECK_EQ(sgx_encl_create(core, &secs, &hook_ops, log, &encl), 0);
 	memset(lp, 0, sizeof(lp));
-	for (uint64_t i = 0; i < 6; i++) {
+	for (uint64_t i = 0; i < nr_reg + 2; i++) {
 		memset(&secinfo, 0, sizeof(secinfo));
-		if (i < 4) {
+		if (i < nr_reg) {
 			ch_fill(page, 99, i, 0);
 			secinfo.flags = SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W;
 		} else {
@@ -406,7 +415,7 @@ static struct sgx_encl *build_with_ops(struct sgx_core *core, struct hook_log *l
 	layout.ssa_frame_size = 1;
 	layout.attributes = secs.attributes;
 	layout.xfrm = secs.xfrm;
-	layout.nr_pages = 6;
+	layout.nr_pages = nr_reg + 2;
 	layout.pages = lp;
 	CHECK_EQ(sgx_layout_measure(&layout, mr), 0);
 	memset(&params, 0, sizeof(params));
@@ -417,6 +426,12 @@ static struct sgx_encl *build_with_ops(struct sgx_core *core, struct hook_log *l
 	CHECK_EQ(sgx_sigstruct_sign(ch_key(), &params, mr, &sig), 0);
 	CHECK_EQ(sgx_encl_init(encl, &sig, NULL, NULL), 0);
 	return encl;
+}
+
+/* REG pages 0..3, TCS at 4, 5. */
+static struct sgx_encl *build_with_ops(struct sgx_core *core, struct hook_log *log)
+{
+	return build_with_ops_n(core, log, 4);
 }
 
 /* A thread inside holds EWB up: ETRACK, then the kick hook, which makes it
@@ -520,6 +535,180 @@ TEST(ewb_gives_up_while_thread_inside)
 	CHECK_EQ(sgx_encl_enter(encl, 0, &t), -EINVAL);
 	CHECK_EQ(sgx_encl_enter(encl, 6 * PAGE, &t), -EFAULT);
 	sgx_encl_release(encl);
+	ch_finish(core, cpu, -1);
+}
+
+/* Pages of enc resident and blocked: EBLOCKed, never written back. */
+static unsigned int count_blocked(struct sgx_encl *encl, uint64_t nr_pages)
+{
+	struct sgx_encl_page_info info;
+	unsigned int n = 0;
+
+	for (uint64_t i = 0; i < nr_pages; i++) {
+		CHECK_EQ(sgx_encl_page_info(encl, i * PAGE, &info), 0);
+		n += info.resident && info.blocked;
+	}
+	return n;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * A thread that never leaves enclave A while enclave B grows: the batches
+ * of B's allocations meet A's pages, which cannot be written back.  Each
+ * batch tracks A once (one ETRACK, one kick, one wait), not once per page,
+ * and gives A's pages back to the LRU; once the thread has left, later
+ * batches write every one of them back, and nothing stays blocked.
+ */
+#define TRACK_A_REG 40
+#define TRACK_B_ADDS 120
+
+TEST(tracking_waits_once_per_enclave_per_batch)
+{
+	struct sgx_core_config cfg = quiet_config();
+	struct sgx_cpu *cpu = ch_machine(64);
+	struct sgx_core *core;
+	struct hook_log log = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+	struct inside_arg a = { 0 };
+	struct sgx_secinfo secinfo;
+	struct sgx_core_stats st;
+	struct sgx_encl *encl;
+	struct ch_encl b;
+	uint8_t buf[PAGE], want[PAGE];
+	unsigned int blocked, rounds;
+	double t0;
+	pthread_t th;
+
+	cfg.ipi_wait_us = 3000;
+	cfg.backing_limit = 1024; /* B's pages all fit */
+	core = ch_core(cpu, &cfg);
+	encl = build_with_ops_n(core, &log, TRACK_A_REG);
+	a.encl = encl;
+	a.tcs = TRACK_A_REG * PAGE;
+	a.log = &log;
+	a.wait_for_kick = false; /* it stays until the test lets it go */
+	CHECK_EQ(pthread_create(&th, NULL, inside_main, &a), 0);
+	while (atomic_load(&a.state) != 1)
+		sched_yield();
+
+	CHECK_EQ(ch_build_ex(core, 3, 0, 0, 256 * PAGE, false, &b), 0);
+	memset(&secinfo, 0, sizeof(secinfo));
+	secinfo.flags = SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W;
+	t0 = now_s();
+	for (uint64_t i = 0; i < TRACK_B_ADDS; i++) {
+		ch_fill(buf, 3, i, 0);
+		CHECK_EQ(sgx_encl_add_page(b.encl, i * PAGE, buf, &secinfo, 0), 0);
+	}
+	CHECK_EQ(sgx_core_stats(core, &st), 0);
+	printf("%d adds of B beside a thread inside A: %.3f s, %llu batches, %llu ETRACKs, "
+	       "%llu kicks, %llu waits, %llu pages given up\n",
+	       TRACK_B_ADDS, now_s() - t0, (unsigned long long)st.reclaim_batches,
+	       (unsigned long long)st.ewb_etracks, (unsigned long long)log.kicks,
+	       (unsigned long long)st.ewb_ipi_waits, (unsigned long long)st.ewb_gave_up);
+	/* A's pages met the thread... */
+	CHECK_GT(st.ewb_gave_up, 0);
+	CHECK_GT(count_blocked(encl, TRACK_A_REG + 2), 0);
+	/* ...and each batch asked it to leave once and waited once: one
+	 * enclave with a thread inside, so at most one kick and one wait per
+	 * batch, and at most one ETRACK per enclave (A, B) per batch. */
+	CHECK_LE(log.kicks, st.reclaim_batches);
+	CHECK_EQ(st.ewb_kicks, log.kicks);
+	CHECK_EQ(st.ewb_ipi_waits, log.kicks);
+	CHECK_LE(st.ewb_etracks, 2 * st.reclaim_batches);
+	CHECK_LT(st.ewb_etracks, st.ewb_retry_etrack); /* pages that needed one */
+
+	atomic_store(&a.release, true);
+	pthread_mutex_lock(&log.lock);
+	pthread_cond_broadcast(&log.cond);
+	pthread_mutex_unlock(&log.lock);
+	pthread_join(th, NULL);
+
+	/* The thread has left: later batches write A's blocked pages back. */
+	blocked = count_blocked(encl, TRACK_A_REG + 2);
+	for (rounds = 0; blocked && rounds < 64; rounds++) {
+		CHECK_GE(sgx_core_reclaim(core), 0);
+		blocked = count_blocked(encl, TRACK_A_REG + 2);
+	}
+	CHECK_EQ(blocked, 0);
+	for (uint64_t i = 0; i < TRACK_A_REG; i++) {
+		ch_fill(want, 99, i, 0);
+		CHECK_EQ(sgx_encl_read(encl, i * PAGE, buf, PAGE), 0);
+		CHECK_MEM(buf, want, PAGE);
+	}
+	for (uint64_t i = 0; i < TRACK_B_ADDS; i++) {
+		ch_fill(want, 3, i, 0);
+		CHECK_EQ(sgx_encl_read(b.encl, i * PAGE, buf, PAGE), 0);
+		CHECK_MEM(buf, want, PAGE);
+	}
+	sgx_encl_release(b.encl);
+	sgx_encl_release(encl);
+	ch_finish(core, cpu, -1);
+}
+
+/* Two enclaves, each with a thread that stays inside, in one batch: one
+ * kick each, and the batch's waits overlap: two waits counted, one batch. */
+TEST(tracking_two_enclaves_one_batch)
+{
+	struct sgx_core_config cfg = quiet_config();
+	struct sgx_cpu *cpu = ch_machine(64);
+	struct sgx_core *core;
+	struct hook_log log[2] = {
+		{ .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER },
+		{ .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER },
+	};
+	struct inside_arg a[2];
+	struct sgx_core_stats st;
+	struct sgx_encl *encl[2];
+	pthread_t th[2];
+
+	cfg.ipi_wait_us = 20000;
+	core = ch_core(cpu, &cfg);
+	memset(a, 0, sizeof(a));
+	for (int k = 0; k < 2; k++) {
+		encl[k] = build_with_ops_n(core, &log[k], 4);
+		a[k].encl = encl[k];
+		a[k].tcs = 4 * PAGE;
+		a[k].log = &log[k];
+		CHECK_EQ(pthread_create(&th[k], NULL, inside_main, &a[k]), 0);
+		while (atomic_load(&a[k].state) != 1)
+			sched_yield();
+	}
+	/* 12 pages on the LRU, one batch takes them all; the entered TCS are
+	 * young and go back. */
+	CHECK_EQ(sgx_core_reclaim(core), 0);
+	CHECK_EQ(sgx_core_stats(core, &st), 0);
+	CHECK_EQ(st.reclaim_batches, 1);
+	CHECK_EQ(st.age_hits, 2);
+	CHECK_EQ(st.ewb_gave_up, 10);
+	CHECK_EQ(st.ewb_retry_etrack, 10);
+	CHECK_EQ(st.ewb_retry_ipi, 10);
+	CHECK_EQ(st.ewb_etracks, 2);
+	CHECK_EQ(st.ewb_kicks, 2);
+	CHECK_EQ(st.ewb_ipi_waits, 2);
+	CHECK_EQ(log[0].kicks, 1);
+	CHECK_EQ(log[1].kicks, 1);
+	CHECK_EQ(count_blocked(encl[0], 6) + count_blocked(encl[1], 6), 10);
+	for (int k = 0; k < 2; k++) {
+		atomic_store(&a[k].release, true);
+		pthread_mutex_lock(&log[k].lock);
+		pthread_cond_broadcast(&log[k].cond);
+		pthread_mutex_unlock(&log[k].lock);
+		pthread_join(th[k], NULL);
+	}
+	/* Gone: the next batch writes them back without a wait, the TCS
+	 * pages (aged once) too, then both SECS. */
+	CHECK_EQ(sgx_core_reclaim(core), 14);
+	CHECK_EQ(sgx_core_stats(core, &st), 0);
+	CHECK_EQ(st.ewb_ipi_waits, 2);
+	CHECK_EQ(count_blocked(encl[0], 6) + count_blocked(encl[1], 6), 0);
+	for (int k = 0; k < 2; k++)
+		sgx_encl_release(encl[k]);
 	ch_finish(core, cpu, -1);
 }
 

@@ -308,6 +308,9 @@ int sgx_core_stats(struct sgx_core *core, struct sgx_core_stats *st)
 	st->ewb_retry_etrack = LOAD(ewb_retry_etrack);
 	st->ewb_retry_ipi = LOAD(ewb_retry_ipi);
 	st->ewb_gave_up = LOAD(ewb_gave_up);
+	st->ewb_etracks = LOAD(ewb_etracks);
+	st->ewb_kicks = LOAD(ewb_kicks);
+	st->ewb_ipi_waits = LOAD(ewb_ipi_waits);
 	st->ewb_failures = LOAD(ewb_failures);
 	st->age_hits = LOAD(age_hits);
 	st->age_misses = LOAD(age_misses);

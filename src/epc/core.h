@@ -139,6 +139,12 @@ struct sgx_core_stats {
 	uint64_t ewb_retry_etrack; /* SGX_NOT_TRACKED: ETRACK and retry */
 	uint64_t ewb_retry_ipi; /* still not tracked: wait for threads to leave */
 	uint64_t ewb_gave_up; /* threads stayed inside: page left resident */
+	/* Tracking, enclave by enclave: a batch runs at most one ETRACK that
+	 * begins an epoch, one kick and one wait per enclave whose pages are
+	 * not tracked, and its waits overlap (one ipi_wait_us at most). */
+	uint64_t ewb_etracks; /* ETRACKs that began an epoch */
+	uint64_t ewb_kicks; /* threads inside asked to leave (the kernel's IPI) */
+	uint64_t ewb_ipi_waits; /* waits for them */
 	uint64_t ewb_failures; /* any other refusal: page left resident */
 	/* Aging: a page taken from the LRU head was young (hit, it goes back
 	 * to the tail) or old (miss, it is written back). */

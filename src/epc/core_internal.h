@@ -83,6 +83,9 @@ struct core_counters {
 	_Atomic uint64_t ewb_retry_etrack;
 	_Atomic uint64_t ewb_retry_ipi;
 	_Atomic uint64_t ewb_gave_up;
+	_Atomic uint64_t ewb_etracks;
+	_Atomic uint64_t ewb_kicks;
+	_Atomic uint64_t ewb_ipi_waits;
 	_Atomic uint64_t ewb_failures;
 	_Atomic uint64_t age_hits;
 	_Atomic uint64_t age_misses;

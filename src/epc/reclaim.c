@@ -12,19 +12,26 @@
  *   prepare  charge its backing (or leave it resident at the limit) and
  *            mark it being reclaimed, so the owner's faults wait;
  *   block    zap the application's views, EBLOCK;
- *   write    EWB into a VA slot and the backing object, with the kernel's
- *            retries: SGX_NOT_TRACKED -> ETRACK and EWB again -> still not
- *            tracked -> ask the threads inside to leave ("IPI") and retry
- *            until they have, or give the page up for this round; then the
- *            SECS if that was the last resident child of an initialized
- *            enclave; then free the frame (or make it the enclave's next VA
- *            page when its last free slot went);
+ *   write    enclave by enclave, the kernel's three-stage EWB
+ *            (sgx_encl_ewb()) for all of an enclave's pages at once: EWB
+ *            each into a VA slot and the backing object; if some answer
+ *            SGX_NOT_TRACKED, one ETRACK for the enclave and EWB those
+ *            again; if some still do, one kick asks the threads inside to
+ *            leave (the kernel's IPI), and one wait for the whole batch
+ *            gives them the time, after which the pages still held up go
+ *            back to the LRU, blocked, for a later batch.  Then the SECS if
+ *            that was the last resident child of an initialized enclave;
+ *            then free the frame (or make it the enclave's next VA page
+ *            when its last free slot went);
  *   release  give the host the contents pages of the pages written back,
  *            one fallocate() per run of consecutive pages (a punch costs a
  *            TLB shootdown; a streaming batch is one run), then drop the
  *            enclave references.
  *
- * Blocking every page before writing any lets one ETRACK cover the batch.
+ * Blocking every page before writing any lets one ETRACK cover the batch,
+ * and one wait cover every enclave whose threads hold it up: an allocation
+ * that reclaims waits at most core->ipi_wait_us per batch, whatever the
+ * number of pages or enclaves in it.
  *
  * The reclaimer thread sleeps until an allocation leaves fewer than the low
  * watermark of pages free, then reclaims until the high watermark is free;
@@ -44,9 +51,22 @@ struct reclaim_item {
 	struct sgx_epc_page *frame;
 	struct sgx_encl_page *page;
 	struct sgx_encl *encl;
+	struct sgx_va_page *va; /* the VA slot its EWB holds, in the write phase */
+	uint16_t va_offset;
 	int result; /* 0: written back; else the -errno sgx_encl_evict() gives */
 	bool active; /* still in the pipeline */
 	bool punch; /* written back: its contents page to release, reference held */
+	bool waiting; /* not tracked yet: holds its slot through the wait */
+	bool drop; /* out of the pipeline: item_drop() once no lock is held */
+	bool putback; /* for that drop */
+};
+
+/* The items of one enclave in the write phase, tracked together: the
+ * threads inside hold up all of its blocked pages or none. */
+struct track_group {
+	struct sgx_encl *encl;
+	unsigned int nr_waiting; /* items waiting for the threads to leave */
+	bool etracked; /* an ETRACK of this batch began a new epoch */
 };
 
 static void zap(struct sgx_encl *encl, struct sgx_encl_page *page, enum sgx_encl_zap_reason why)
@@ -120,78 +140,45 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-/*
- * The "IPI" stage: threads that were inside the enclave at the ETRACK hold
- * the write-back up.  Asks them to leave (the kick hook), then retries EWB
- * with the lock dropped in between, for up to core->ipi_wait_us.  Context:
- * encl->lock, page being reclaimed, its slot held.
- */
-static int encl_ewb_wait(struct sgx_encl *encl, const struct sgx_pageinfo *pginfo,
-			 struct sgx_epc_page *frame, void *slot)
-{
-	struct sgx_core *core = encl->core;
-	uint64_t deadline = now_us() + core->ipi_wait_us;
-	long delay_ns = 10000;
-	int ret = SGX_NOT_TRACKED;
+/* EWB's output, stored into the backing object right after each EWB that
+ * succeeds, before the next EWB runs. */
+struct ewb_out {
+	uint8_t contents[SGX_PAGE_SIZE];
+	struct sgx_pcmd pcmd;
+};
 
-	encl->nr_ewb_waiting++;
-	while (ret == SGX_NOT_TRACKED && now_us() < deadline) {
-		encl_hook_kick(encl);
-		pthread_mutex_unlock(&encl->lock);
-		nanosleep(&(struct timespec){ 0, delay_ns }, NULL);
-		if (delay_ns < 1000000)
-			delay_ns *= 2;
-		pthread_mutex_lock(&encl->lock);
-		/* A second ETRACK is refused until the first one's threads are
-		 * out, and then it completes the tracking: try it each time. */
-		(void)ENCLS_RETRY(encls_etrack(core->cpu, encl_page_addr(encl->secs.epc_page)));
-		ret = ewb_once(core, pginfo, frame, slot);
-	}
-	encl->nr_ewb_waiting--;
-	if (ret == SGX_NOT_TRACKED)
-		core_count(core, ewb_gave_up);
-	return ret;
+static __thread struct ewb_out ewb_out __attribute__((aligned(SGX_PAGE_SIZE)));
+
+/* One EWB of page into slot offset of va, out to ewb_out.  Context:
+ * encl->lock, page resident, being reclaimed; a child is blocked. */
+static int ewb_page(struct sgx_core *core, struct sgx_encl_page *page, struct sgx_va_page *va,
+		    uint16_t offset)
+{
+	struct sgx_pageinfo pginfo;
+
+	memset(&pginfo, 0, sizeof(pginfo));
+	pginfo.contents = (uintptr_t)ewb_out.contents;
+	pginfo.metadata = (uintptr_t)&ewb_out.pcmd;
+	return ewb_once(core, &pginfo, page->epc_page, encl_va_slot_addr(va, offset));
 }
 
 /*
- * EWB of page (the kernel's sgx_encl_ewb()) into a VA slot and the backing
- * object.  If the backing object cannot take the output, the page is
- * loaded back at once from what EWB produced.  Context: encl->lock, page
- * resident, being reclaimed and charged; a child is blocked.  Returns 0
- * (written back), -EAGAIN (threads stayed inside), -EHWPOISON, or -EIO.
+ * The end of a write-back (the kernel's sgx_encl_ewb() after its EWBs),
+ * given the last EWB's answer.  Written back, the output goes into the
+ * backing object (if it cannot take it, the page is loaded back at once
+ * from what EWB produced) and the page keeps the slot; otherwise the slot
+ * goes back.  Context: encl->lock, page resident, being reclaimed and
+ * charged, holding the slot.  Returns 0 (written back), -EAGAIN (threads
+ * stayed inside), -EHWPOISON, or -EIO.
  */
-static int encl_ewb(struct sgx_encl *encl, struct sgx_encl_page *page)
+static int ewb_end(struct sgx_encl *encl, struct sgx_encl_page *page, struct sgx_va_page *va,
+		   uint16_t offset, int ret)
 {
-	static __thread uint8_t contents[SGX_PAGE_SIZE] __attribute__((aligned(SGX_PAGE_SIZE)));
 	struct sgx_core *core = encl->core;
 	struct sgx_epc_page *frame = page->epc_page;
 	struct sgx_pageinfo pginfo;
-	struct sgx_va_page *va;
-	struct sgx_pcmd pcmd;
-	uint16_t offset;
-	void *slot;
-	int ret;
 
 	SGXEMU_ASSERT_HELD(&encl->lock);
-	/* A free slot is always there, unless EPA of a frame failed (see
-	 * phase_prepare()). */
-	if (encl_va_alloc_slot(encl, &va, &offset))
-		return -EAGAIN;
-	slot = encl_va_slot_addr(va, offset);
-	memset(&pginfo, 0, sizeof(pginfo));
-	pginfo.contents = (uintptr_t)contents;
-	pginfo.metadata = (uintptr_t)&pcmd;
-
-	ret = ewb_once(core, &pginfo, frame, slot);
-	if (ret == SGX_NOT_TRACKED) {
-		core_count(core, ewb_retry_etrack);
-		(void)ENCLS_RETRY(encls_etrack(core->cpu, encl_page_addr(encl->secs.epc_page)));
-		ret = ewb_once(core, &pginfo, frame, slot);
-		if (ret == SGX_NOT_TRACKED) {
-			core_count(core, ewb_retry_ipi);
-			ret = encl_ewb_wait(encl, &pginfo, frame, slot);
-		}
-	}
 	/* The page went out; someone had written into the free slot, and EWB
 	 * wrote the version over it. */
 	if (ret == SGX_VA_SLOT_OCCUPIED)
@@ -211,12 +198,16 @@ static int encl_ewb(struct sgx_encl *encl, struct sgx_encl_page *page)
 		return ewb_errno(ret);
 	}
 
-	if (encl_backing_write(encl, page->index, contents, &pcmd)) {
+	if (encl_backing_write(encl, page->index, ewb_out.contents, &ewb_out.pcmd)) {
 		bool is_secs = page == &encl->secs;
 
+		memset(&pginfo, 0, sizeof(pginfo));
 		pginfo.addr = is_secs ? 0 : encl->base + (page->index << SGX_PAGE_SHIFT);
+		pginfo.contents = (uintptr_t)ewb_out.contents;
+		pginfo.metadata = (uintptr_t)&ewb_out.pcmd;
 		pginfo.secs = is_secs ? 0 : (uintptr_t)encl_page_addr(encl->secs.epc_page);
-		if (ENCLS_RETRY(encls_eldu(core->cpu, &pginfo, encl_page_addr(frame), slot)) == 0) {
+		if (ENCLS_RETRY(encls_eldu(core->cpu, &pginfo, encl_page_addr(frame),
+					   encl_va_slot_addr(va, offset))) == 0) {
 			encl_va_free_slot(encl, va, offset);
 			page->flags &= ~ENCL_PAGE_BLOCKED;
 			core_count(core, ewb_failures);
@@ -234,6 +225,8 @@ int encl_reclaim_secs(struct sgx_encl *encl)
 {
 	struct sgx_encl_page *secs = &encl->secs;
 	struct sgx_epc_page *frame = secs->epc_page;
+	struct sgx_va_page *va;
+	uint16_t offset;
 	int ret;
 
 	SGXEMU_ASSERT_HELD(&encl->lock);
@@ -248,7 +241,12 @@ int encl_reclaim_secs(struct sgx_encl *encl)
 	if (!encl_backing_charge(encl, secs))
 		return -ENOMEM;
 	secs->flags |= ENCL_PAGE_BEING_RECLAIMED;
-	ret = encl_ewb(encl, secs);
+	/* A SECS needs no tracking (EWB answers SGX_CHILD_PRESENT while a
+	 * child is resident): one EWB. */
+	if (encl_va_alloc_slot(encl, &va, &offset))
+		ret = -EAGAIN;
+	else
+		ret = ewb_end(encl, secs, va, offset, ewb_page(encl->core, secs, va, offset));
 	secs->flags &= ~ENCL_PAGE_BEING_RECLAIMED;
 	pthread_cond_broadcast(&encl->reclaim_cond);
 	if (ret) {
@@ -268,7 +266,7 @@ int encl_reclaim_secs(struct sgx_encl *encl)
 /* Context (every phase): no lock held.  Each takes an item's enclave lock
  * around that item's step only, so that no enclave lock is held while
  * another enclave's is taken, nor while a zap or an allocation runs (the
- * kick hook alone runs under it, in encl_ewb_wait()). */
+ * kick hook alone runs under it, in group_kick()). */
 
 static void phase_age(struct sgx_core *core, struct reclaim_item *items, unsigned int cnt,
 		      bool age)
@@ -356,16 +354,21 @@ static void phase_block(struct sgx_core *core, struct reclaim_item *items, unsig
 	}
 }
 
-/* Returns the frames freed for this item (the page's and maybe the SECS's). */
-static int phase_write_one(struct sgx_core *core, struct reclaim_item *it)
+/*
+ * The bookkeeping of a write-back done (ret 0) or not made (the kernel's
+ * sgx_reclaimer_write() after sgx_encl_ewb()).  The item leaves the
+ * pipeline: written back, its reference goes in phase_release(); else it is
+ * marked for drop_pending().  Returns the frames freed (the page's and maybe
+ * the SECS's).  Context: encl->lock.
+ */
+static int write_done(struct sgx_core *core, struct reclaim_item *it, int ret)
 {
 	struct sgx_encl *encl = it->encl;
 	struct sgx_encl_page *page = it->page;
 	bool putback = true;
-	int freed = 0, ret;
+	int freed = 0;
 
-	pthread_mutex_lock(&encl->lock);
-	ret = it->result ? it->result : encl_ewb(encl, page);
+	SGXEMU_ASSERT_HELD(&encl->lock);
 	page->flags &= ~ENCL_PAGE_BEING_RECLAIMED;
 	if (ret == 0) {
 		encl_backing_commit(encl, page);
@@ -378,10 +381,9 @@ static int phase_write_one(struct sgx_core *core, struct reclaim_item *it)
 		 * page's memory goes back in phase_release(). */
 		encl_frame_unbind(encl, it->frame);
 		freed = encl_release_frame(encl, it->frame);
-		ret = encl_reclaim_secs(encl);
-		if (ret > 0)
-			freed += ret;
-		ret = 0;
+		if (encl_reclaim_secs(encl) > 0)
+			freed++;
+		it->punch = true;
 	} else {
 		encl_backing_refund(encl, page);
 		if (ret == -EHWPOISON) {
@@ -394,18 +396,235 @@ static int phase_write_one(struct sgx_core *core, struct reclaim_item *it)
 				putback = false;
 			}
 		}
+		it->drop = true;
+		it->putback = putback;
 	}
-	pthread_cond_broadcast(&encl->reclaim_cond);
-	encl_assert_counts(encl);
-	pthread_mutex_unlock(&encl->lock);
+	it->result = ret;
+	it->active = false;
+	return freed;
+}
 
-	if (ret == 0) {
-		it->result = 0;
-		it->active = false;
-		it->punch = true; /* the reference goes in phase_release() */
-	} else {
-		item_drop(core, it, ret, putback);
+/* Drops the items write_done() took out of the pipeline.  Context: no
+ * lock (a reference may be the last). */
+static void drop_pending(struct sgx_core *core, struct reclaim_item *items, unsigned int cnt)
+{
+	for (unsigned int i = 0; i < cnt; i++) {
+		if (!items[i].drop)
+			continue;
+		items[i].drop = false;
+		item_drop(core, &items[i], items[i].result, items[i].putback);
 	}
+}
+
+/* An item starts or stops waiting for the threads inside, its slot held
+ * while the lock is dropped (encl->nr_ewb_waiting).  Context: encl->lock. */
+static void item_wait(struct track_group *g, struct reclaim_item *it)
+{
+	it->waiting = true;
+	g->nr_waiting++;
+	g->encl->nr_ewb_waiting++;
+}
+
+static void item_unwait(struct track_group *g, struct reclaim_item *it)
+{
+	it->waiting = false;
+	g->nr_waiting--;
+	g->encl->nr_ewb_waiting--;
+}
+
+/* EWB of a waiting item again: done unless still not tracked.  Returns the
+ * frames freed.  Context: encl->lock. */
+static int item_retry(struct sgx_core *core, struct track_group *g, struct reclaim_item *it)
+{
+	int leaf = ewb_page(core, it->page, it->va, it->va_offset);
+
+	if (leaf == SGX_NOT_TRACKED)
+		return 0;
+	item_unwait(g, it);
+	return write_done(core, it, ewb_end(g->encl, it->page, it->va, it->va_offset, leaf));
+}
+
+/*
+ * The group's one ETRACK (sgx_encl_ewb()'s second stage): true if it began
+ * a new epoch now.  The processor refuses it while threads of the epoch
+ * before are inside; then the wait tries it again, and the first that runs
+ * completes the tracking of every page blocked before it once the threads
+ * inside at it have left.  Context: encl->lock.
+ */
+static bool group_etrack(struct sgx_core *core, struct track_group *g)
+{
+	if (g->etracked ||
+	    ENCLS_RETRY(encls_etrack(core->cpu, encl_page_addr(g->encl->secs.epc_page))))
+		return false;
+	g->etracked = true;
+	core_count(core, ewb_etracks);
+	return true;
+}
+
+/* Asks the threads inside to leave (the kernel's on_each_cpu_mask() of
+ * sgx_ipi_cb(), whose interrupt makes each CPU in the enclave exit it).
+ * Sent after the ETRACK, as the kernel builds its mask after it, so that
+ * threads entering later, which the tracking does not wait for, are not
+ * asked.  Context: encl->lock. */
+static void group_kick(struct sgx_core *core, struct track_group *g)
+{
+	core_count(core, ewb_kicks);
+	encl_hook_kick(g->encl);
+}
+
+/* Context: encl->lock, dropped here. */
+static void group_unlock(struct track_group *g)
+{
+	pthread_cond_broadcast(&g->encl->reclaim_cond);
+	encl_assert_counts(g->encl);
+	pthread_mutex_unlock(&g->encl->lock);
+}
+
+/*
+ * The first two stages of the kernel's sgx_encl_ewb(), for the pages of one
+ * enclave at once: EWB each; if some are not tracked, one ETRACK and EWB
+ * those again; if some still are not, one kick, and they wait (with their
+ * slots) for wait_for_threads().  Returns the frames freed.  Context: no
+ * lock.
+ */
+static int group_write(struct sgx_core *core, struct track_group *g, struct reclaim_item *items,
+		       unsigned int cnt)
+{
+	struct sgx_encl *encl = g->encl;
+	int freed = 0, leaf;
+
+	pthread_mutex_lock(&encl->lock);
+	for (unsigned int i = 0; i < cnt; i++) {
+		struct reclaim_item *it = &items[i];
+
+		if (!it->active || it->encl != encl)
+			continue;
+		if (it->result) { /* EBLOCK refused it */
+			freed += write_done(core, it, it->result);
+			continue;
+		}
+		/* A free slot is always there, unless EPA of a frame failed
+		 * (see phase_prepare()). */
+		if (encl_va_alloc_slot(encl, &it->va, &it->va_offset)) {
+			freed += write_done(core, it, -EAGAIN);
+			continue;
+		}
+		leaf = ewb_page(core, it->page, it->va, it->va_offset);
+		if (leaf == SGX_NOT_TRACKED)
+			item_wait(g, it);
+		else
+			freed += write_done(core, it,
+					    ewb_end(encl, it->page, it->va, it->va_offset, leaf));
+	}
+	if (g->nr_waiting) {
+		group_etrack(core, g);
+		for (unsigned int i = 0; i < cnt; i++) {
+			if (items[i].waiting && items[i].encl == encl) {
+				core_count(core, ewb_retry_etrack);
+				freed += item_retry(core, g, &items[i]);
+			}
+		}
+	}
+	if (g->nr_waiting) {
+		for (unsigned int i = 0; i < cnt; i++)
+			if (items[i].waiting && items[i].encl == encl)
+				core_count(core, ewb_retry_ipi);
+		core_count(core, ewb_ipi_waits);
+		group_kick(core, g);
+	}
+	group_unlock(g);
+	return freed;
+}
+
+/*
+ * The third stage, for every enclave of the batch at once: one wait of at
+ * most core->ipi_wait_us for the threads asked to leave, trying each
+ * enclave's waiting pages again as it goes, with its lock dropped in
+ * between so that its owner's calls go on.  An ETRACK that runs only now
+ * begins an epoch whose threads the first kick may have missed: they are
+ * asked too.  Pages still held up at the end are given up for this batch:
+ * their slots go back, and they go back to the LRU, blocked, for a later
+ * batch to write back (the kernel's IPI always ends in an AEX, so it never
+ * meets such a page; here a thread may stay inside).  Returns the frames
+ * freed.  Context: no lock.
+ */
+static int wait_for_threads(struct sgx_core *core, struct track_group *groups, unsigned int ng,
+			    struct reclaim_item *items, unsigned int cnt)
+{
+	uint64_t deadline = now_us() + core->ipi_wait_us;
+	long delay_ns = 10000;
+	unsigned int left = 0;
+	int freed = 0;
+
+	for (unsigned int g = 0; g < ng; g++)
+		left += groups[g].nr_waiting != 0;
+	while (left && now_us() < deadline) {
+		nanosleep(&(struct timespec){ 0, delay_ns }, NULL);
+		if (delay_ns < 1000000)
+			delay_ns *= 2;
+		for (unsigned int g = 0; g < ng; g++) {
+			struct track_group *grp = &groups[g];
+
+			if (!grp->nr_waiting)
+				continue;
+			pthread_mutex_lock(&grp->encl->lock);
+			if (group_etrack(core, grp))
+				group_kick(core, grp);
+			for (unsigned int i = 0; i < cnt && grp->nr_waiting; i++)
+				if (items[i].waiting && items[i].encl == grp->encl)
+					freed += item_retry(core, grp, &items[i]);
+			left -= grp->nr_waiting == 0;
+			group_unlock(grp);
+		}
+		drop_pending(core, items, cnt);
+	}
+	for (unsigned int g = 0; g < ng; g++) {
+		struct track_group *grp = &groups[g];
+
+		if (!grp->nr_waiting)
+			continue;
+		pthread_mutex_lock(&grp->encl->lock);
+		for (unsigned int i = 0; i < cnt; i++) {
+			struct reclaim_item *it = &items[i];
+
+			if (!it->waiting || it->encl != grp->encl)
+				continue;
+			item_unwait(grp, it);
+			core_count(core, ewb_gave_up);
+			freed += write_done(core, it, ewb_end(grp->encl, it->page, it->va,
+							      it->va_offset, SGX_NOT_TRACKED));
+		}
+		group_unlock(grp);
+	}
+	drop_pending(core, items, cnt);
+	return freed;
+}
+
+/* The write phase: the items grouped by enclave, in batch order. */
+static int phase_write(struct sgx_core *core, struct reclaim_item *items, unsigned int cnt)
+{
+	struct track_group groups[SGX_RECLAIM_BATCH_MAX];
+	unsigned int ng = 0, waiting = 0;
+	int freed = 0;
+
+	for (unsigned int i = 0; i < cnt; i++) {
+		unsigned int g = 0;
+
+		if (!items[i].active)
+			continue;
+		while (g < ng && groups[g].encl != items[i].encl)
+			g++;
+		if (g == ng)
+			groups[ng++] = (struct track_group){ .encl = items[i].encl };
+	}
+	for (unsigned int g = 0; g < ng; g++) {
+		freed += group_write(core, &groups[g], items, cnt);
+		waiting += groups[g].nr_waiting != 0;
+	}
+	/* A group with pages waiting keeps its enclave: their references. */
+	drop_pending(core, items, cnt);
+	if (waiting)
+		freed += wait_for_threads(core, groups, ng, items, cnt);
 	return freed;
 }
 
@@ -470,16 +689,19 @@ int core_reclaim_chunk(struct sgx_core *core, struct sgx_epc_page **chunk, unsig
 		items[i].frame = chunk[i];
 		items[i].page = chunk[i]->owner;
 		items[i].encl = items[i].page->encl;
+		items[i].va = NULL;
+		items[i].va_offset = 0;
 		items[i].result = 0;
 		items[i].active = true;
 		items[i].punch = false;
+		items[i].waiting = false;
+		items[i].drop = false;
+		items[i].putback = false;
 	}
 	phase_age(core, items, cnt, age);
 	phase_prepare(core, items, cnt);
 	phase_block(core, items, cnt);
-	for (unsigned int i = 0; i < cnt; i++)
-		if (items[i].active)
-			freed += phase_write_one(core, &items[i]);
+	freed = phase_write(core, items, cnt);
 	phase_release(items, cnt);
 	if (results)
 		for (unsigned int i = 0; i < cnt; i++)
