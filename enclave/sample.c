@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "arch/arch.h"
+#include "sgxemu/arch.h"
 #include "sample_abi.h"
 
 /* Every symbol is defined in this image: address it RIP-relative. */

@@ -10,7 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "sign/sign.h"
+#include "sgxemu/sign.h"
 
 static void check_layout(const struct sgx_layout *l, uint64_t heap)
 {

@@ -16,7 +16,7 @@
 
 #include <openssl/evp.h>
 
-#include "sign/sign.h"
+#include "sgxemu/sign.h"
 
 static bool has_unmeasured(const uint8_t *data, size_t size)
 {

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu/cpu.h"
+#include "sgxemu/cpu.h"
 
 #define ENCL_BASE 0x7f0000000000ULL
 

@@ -1,6 +1,6 @@
 /*
  * core_helpers.h: machines, cores and enclaves for the tests of the SGX
- * core (src/epc/core.h, encl.h): the reclaimer, backing accounting and
+ * core (sgxemu/core.h, encl.h): the reclaimer, backing accounting and
  * the tamper tests at the enclave level.
  *
  * Enclaves are built through the core's API (ECREATE, EADD, EINIT) with
@@ -20,11 +20,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "cpu/cpu.h"
-#include "epc/core.h"
-#include "epc/encl.h"
+#include "sgxemu/cpu.h"
+#include "sgxemu/core.h"
+#include "sgxemu/encl.h"
 #include "harness.h"
-#include "sign/sign.h"
+#include "sgxemu/sign.h"
 
 #define CH_KEY_PATH SGXEMU_TEST_DATA "/vectors/oracle_key.pem"
 

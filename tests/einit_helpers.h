@@ -14,9 +14,9 @@
 #include <openssl/evp.h>
 #include <stdlib.h>
 
-#include "cpu/cpu.h"
+#include "sgxemu/cpu.h"
 #include "harness.h"
-#include "sign/sign.h"
+#include "sgxemu/sign.h"
 
 #define T_EPC_FRAMES 128
 #define T_ENCL_BASE 0x7f0000000000ULL

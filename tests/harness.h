@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu/cpu.h"
+#include "sgxemu/cpu.h"
 
 /* The faults of cpu.h as the tests' expectations spell them. */
 #define GP ENCLS_GP

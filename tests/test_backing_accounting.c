@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 
 #include "core_helpers.h"
-#include "epc/epc.h"
+#include "sgxemu/epc.h"
 
 #define PAGE SGX_PAGE_SIZE
 

@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "cpu/cpu.h"
+#include "sgxemu/cpu.h"
 #include "harness.h"
 
 #define EPC_FRAMES 64

@@ -9,7 +9,7 @@
 #include <errno.h>
 
 #include "harness.h"
-#include "sign/sign.h"
+#include "sgxemu/sign.h"
 
 #define PAGE 4096
 #define MAX_PH 8

@@ -1,5 +1,5 @@
 /*
- * test_encl_view.c: application views of an enclave (src/epc/view.h):
+ * test_encl_view.c: application views of an enclave (sgxemu/view.h):
  * bytes touched through a view are the enclave's bytes both ways; pages
  * written back come back through the view's fault handler (ELDU); the
  * reclaimer's aging sees what was touched through the view, so a hot set
@@ -21,7 +21,7 @@
 #include <sys/wait.h>
 
 #include "core_helpers.h"
-#include "epc/view.h"
+#include "sgxemu/view.h"
 
 #define PAGE SGX_PAGE_SIZE
 

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 
 #include "bench/bench.h"
-#include "cpu/cpu.h"
-#include "epc/epc.h"
+#include "sgxemu/cpu.h"
+#include "sgxemu/epc.h"
 #include "harness.h"
 
 #ifdef __SANITIZE_ADDRESS__

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#include "cpu/cpu.h"
+#include "sgxemu/cpu.h"
 #include "harness.h"
 
 #define EPC_FRAMES 16

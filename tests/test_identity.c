@@ -23,9 +23,9 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
-#include "cpu/cpu.h"
+#include "sgxemu/cpu.h"
 #include "harness.h"
-#include "sign/sign.h"
+#include "sgxemu/sign.h"
 
 #ifdef __SANITIZE_ADDRESS__
 #include <sanitizer/lsan_interface.h>

@@ -9,7 +9,7 @@
 #include <pthread.h>
 #include <sched.h>
 
-#include "cpu/cpu.h"
+#include "sgxemu/cpu.h"
 #include "harness.h"
 #include "paging_helpers.h"
 

@@ -22,7 +22,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "arch/arch.h"
+#include "sgxemu/arch.h"
 #include "../enclave/sample_abi.h"
 
 /* --- A minimal ELF64 reader --------------------------------------------- */

@@ -17,7 +17,7 @@
  * #GP or #PF.  A flip of PCMD.RESERVED is a MAC failure: the SDM puts
  * RESERVED in the authenticated header.
  */
-#include "cpu/cpu.h"
+#include "sgxemu/cpu.h"
 #include "harness.h"
 #include "paging_helpers.h"
 

@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "cpu/cpu.h"
+#include "sgxemu/cpu.h"
 
 /*
  * Allocation (epc_bench.c).  cpu must be a machine with no valid EPC page

@@ -10,8 +10,8 @@
 #include <time.h>
 
 #include "bench/bench.h"
-#include "epc/core.h"
-#include "epc/encl.h"
+#include "sgxemu/core.h"
+#include "sgxemu/encl.h"
 
 static double now_s(void)
 {

@@ -20,9 +20,9 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
-#include "epc/core.h"
-#include "epc/encl.h"
-#include "epc/view.h"
+#include "sgxemu/core.h"
+#include "sgxemu/encl.h"
+#include "sgxemu/view.h"
 
 #ifndef UFFD_USER_MODE_ONLY
 #define UFFD_USER_MODE_ONLY 1

@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "bench/bench.h"
-#include "epc/epc.h"
+#include "sgxemu/epc.h"
 
 #define BENCH_MAX_THREADS 64
 #define BENCH_MAX_ITERATIONS 10000000000ULL

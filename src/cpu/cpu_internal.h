@@ -29,7 +29,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
-#include "cpu/cpu.h"
+#include "sgxemu/cpu.h"
 
 /* The leaves' shorthand for the faults of cpu.h. */
 #define GP ENCLS_GP

@@ -4,7 +4,7 @@
  */
 #include <stdio.h>
 
-#include "cpu/cpu.h"
+#include "sgxemu/cpu.h"
 
 static const char *const sgx_code_names[] = {
 	[SGX_SUCCESS] = "SGX_SUCCESS",

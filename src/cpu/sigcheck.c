@@ -24,7 +24,7 @@
 #include <openssl/bn.h>
 #include <openssl/evp.h>
 
-#include "cpu/cpu.h"
+#include "sgxemu/cpu.h"
 
 /* The byte streams Table "Layout of SIGSTRUCT" requires. */
 static const uint8_t sdm_header[16] = {

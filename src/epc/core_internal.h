@@ -49,10 +49,10 @@
 #include <stdint.h>
 
 #include "base/debug.h"
-#include "epc/core.h"
-#include "epc/encl.h"
-#include "epc/epc.h"
-#include "epc/list.h"
+#include "sgxemu/core.h"
+#include "sgxemu/encl.h"
+#include "sgxemu/epc.h"
+#include "sgxemu/list.h"
 
 
 /*

@@ -47,7 +47,7 @@
 #include <unistd.h>
 
 #include "base/debug.h"
-#include "epc/epc.h"
+#include "sgxemu/epc.h"
 
 
 #define likely(x) __builtin_expect(!!(x), 1)

@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "epc/core_internal.h"
-#include "epc/view.h"
+#include "sgxemu/view.h"
 
 /* Newer than some systems' headers (Linux 5.11, 6.1 and 6.6 UAPI). */
 #ifndef UFFD_USER_MODE_ONLY

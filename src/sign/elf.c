@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sign/sign.h"
+#include "sgxemu/sign.h"
 #include "sign/sign_internal.h"
 
 /* An image spans at most 4 GiB, so at most 2^20 pages before the heap. */

@@ -21,7 +21,7 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 
-#include "sign/sign.h"
+#include "sgxemu/sign.h"
 #include "sign/sign_internal.h"
 
 #define SGX_KEY_BITS (SGX_MODULUS_SIZE * 8)

@@ -16,7 +16,7 @@
 
 #include <openssl/evp.h>
 
-#include "sign/sign.h"
+#include "sgxemu/sign.h"
 #include "sign/sign_internal.h"
 
 void sgx_layout_free(struct sgx_layout *layout)

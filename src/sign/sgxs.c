@@ -23,7 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sign/sign.h"
+#include "sgxemu/sign.h"
 #include "sign/sign_internal.h"
 
 #define SGXS_RECORD 64

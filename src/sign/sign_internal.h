@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sign/sign.h"
+#include "sgxemu/sign.h"
 
 /* Formats a message into err (if not NULL and errlen > 0).  Returns
  * -EINVAL, so that a refusal can read "return sgx_sign_err(...)". */

@@ -19,7 +19,7 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
-#include "sign/sign.h"
+#include "sgxemu/sign.h"
 #include "sign/sign_internal.h"
 
 #define SIGNED_HEADER_SIZE sizeof(struct sgx_sigstruct_header)

@@ -30,9 +30,9 @@
 #include <openssl/rand.h>
 
 #include "bench/bench.h"
-#include "epc/core.h"
-#include "epc/epc.h"
-#include "epc/view.h"
+#include "sgxemu/core.h"
+#include "sgxemu/epc.h"
+#include "sgxemu/view.h"
 #include "tools/bench.h"
 #include "tools/build.h"
 #include "tools/json.h"

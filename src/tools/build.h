@@ -21,8 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cpu/cpu.h"
-#include "sign/sign.h"
+#include "sgxemu/cpu.h"
+#include "sgxemu/sign.h"
 
 struct build_enclave {
 	struct sgx_cpu *cpu;

@@ -14,7 +14,7 @@
 
 #include <openssl/evp.h>
 
-#include "cpu/cpu.h"
+#include "sgxemu/cpu.h"
 #include "tools/json.h"
 #include "tools/tools.h"
 

@@ -16,8 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "arch/arch.h"
-#include "sign/sign.h"
+#include "sgxemu/arch.h"
+#include "sgxemu/sign.h"
 
 #define EXIT_OK 0
 #define EXIT_CHECK_FAILED 1

@@ -14,9 +14,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "epc/core.h"
-#include "epc/encl.h"
-#include "sign/sign.h"
+#include "sgxemu/core.h"
+#include "sgxemu/encl.h"
+#include "sgxemu/sign.h"
 #include "tools/json.h"
 
 struct wl_encl {

@@ -35,7 +35,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "arch/arch.h"
+#include "sgxemu/arch.h"
 
 struct sgx_cpu;
 

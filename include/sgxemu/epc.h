@@ -40,8 +40,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cpu/cpu.h"
-#include "epc/list.h"
+#include "sgxemu/cpu.h"
+#include "sgxemu/list.h"
 
 struct sgx_epc;
 

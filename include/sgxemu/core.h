@@ -33,8 +33,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cpu/cpu.h"
-#include "epc/epc.h"
+#include "sgxemu/cpu.h"
+#include "sgxemu/epc.h"
 
 struct sgx_core;
 

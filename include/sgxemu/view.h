@@ -53,7 +53,7 @@
 
 #include <stdint.h>
 
-#include "epc/encl.h"
+#include "sgxemu/encl.h"
 
 struct sgx_encl_view;
 

@@ -40,8 +40,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "arch/arch.h"
-#include "cpu/cpu.h"
+#include "sgxemu/arch.h"
+#include "sgxemu/cpu.h"
 
 struct sgx_core;
 struct sgx_encl;

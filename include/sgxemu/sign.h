@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "arch/arch.h"
+#include "sgxemu/arch.h"
 
 typedef struct evp_pkey_st EVP_PKEY;
 
