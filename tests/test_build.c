@@ -605,7 +605,7 @@ TEST(cpuid_and_msrs)
 	CHECK_EQ(sgx_cpu_create(&cfg, &cpu), 0);
 	CHECK_EQ(sgx_cpu_nr_frames(cpu), 28);
 	sgx_cpu_cpuid(cpu, 0, r);
-	CHECK_EQ(r[0] & 3, 3);
+	CHECK_EQ(r[0], SGX_CPUID_SGX1);
 	CHECK_EQ(r[1], SGX_MISC_EXINFO);
 	for (unsigned int i = 0; i < 3; i++) {
 		uint64_t base, size;
@@ -645,4 +645,65 @@ TEST(cpuid_and_msrs)
 	sgx_cpu_config_default(&cfg, 4096);
 	cfg.sections[0].size = 4097;
 	CHECK_EQ(sgx_cpu_create(&cfg, &cpu), -EINVAL);
+}
+
+/*
+ * CPUID leaf 12H says only what the model does: SGX1 without SGX2 (no
+ * EAUG, EMODPR, EMODT, EACCEPT, EACCEPTCOPY, EMODPE), no 32-bit enclaves
+ * (MaxEnclaveSize_Not64 0: ECREATE refuses them), no AEX-Notify among the
+ * attributes; and a config that would claim more is refused.
+ */
+TEST(cpuid_claims_only_what_is_modelled)
+{
+	struct sgx_cpu_config cfg;
+	struct sgx_cpu *cpu;
+	struct sgx_secs s;
+	uint64_t attrs;
+	uint32_t r[4];
+
+	sgx_cpu_config_default(&cfg, EPC_FRAMES * 4096ULL);
+	CHECK_EQ(sgx_cpu_create(&cfg, &cpu), 0);
+	sgx_cpu_cpuid(cpu, 0, r);
+	CHECK_EQ(r[0] & SGX_CPUID_SGX1, SGX_CPUID_SGX1);
+	CHECK_EQ(r[0] & SGX_CPUID_SGX2, 0);
+	CHECK_EQ(r[0] & ~SGX_CPUID_SGX1, 0);
+	CHECK_EQ(r[3] & 0xFF, 0); /* MaxEnclaveSize_Not64 */
+	CHECK_EQ((r[3] >> 8) & 0xFF, 36);
+	sgx_cpu_cpuid(cpu, 1, r);
+	attrs = r[0] | (uint64_t)r[1] << 32;
+	CHECK_EQ(attrs & SGX_ATTR_AEXNOTIFY, 0);
+	CHECK_EQ(attrs & SGX_ATTR_KSS, SGX_ATTR_KSS);
+	CHECK_EQ(attrs & SGX_ATTR_MODE64BIT, SGX_ATTR_MODE64BIT);
+	/* What CPUID does not offer, ECREATE does not take. */
+	secs_default(&s);
+	s.attributes |= SGX_ATTR_AEXNOTIFY;
+	CHECK_SGX(ecreate(cpu, &s, frame(cpu, 0)), GP);
+	secs_default(&s);
+	s.attributes &= ~SGX_ATTR_MODE64BIT;
+	CHECK_SGX(ecreate(cpu, &s, frame(cpu, 0)), GP);
+	teardown(cpu);
+
+	/* Knobs turned on past the model. */
+	sgx_cpu_config_default(&cfg, EPC_FRAMES * 4096ULL);
+	cfg.sgx2 = true;
+	CHECK_EQ(sgx_cpu_create(&cfg, &cpu), -EINVAL);
+	sgx_cpu_config_default(&cfg, EPC_FRAMES * 4096ULL);
+	cfg.max_enclave_size_32 = 31;
+	CHECK_EQ(sgx_cpu_create(&cfg, &cpu), -EINVAL);
+	sgx_cpu_config_default(&cfg, EPC_FRAMES * 4096ULL);
+	cfg.attributes_valid |= SGX_ATTR_AEXNOTIFY;
+	CHECK_EQ(sgx_cpu_create(&cfg, &cpu), -EINVAL);
+	sgx_cpu_config_default(&cfg, EPC_FRAMES * 4096ULL);
+	cfg.attributes_valid |= 1ULL << 3;
+	CHECK_EQ(sgx_cpu_create(&cfg, &cpu), -EINVAL);
+	sgx_cpu_config_default(&cfg, EPC_FRAMES * 4096ULL);
+	cfg.miscselect_valid |= 1U << 1;
+	CHECK_EQ(sgx_cpu_create(&cfg, &cpu), -EINVAL);
+	/* Turning KSS off is a smaller claim, and allowed. */
+	sgx_cpu_config_default(&cfg, EPC_FRAMES * 4096ULL);
+	cfg.attributes_valid &= ~SGX_ATTR_KSS;
+	CHECK_EQ(sgx_cpu_create(&cfg, &cpu), 0);
+	sgx_cpu_cpuid(cpu, 1, r);
+	CHECK_EQ(r[0] & SGX_ATTR_KSS, 0);
+	teardown(cpu);
 }

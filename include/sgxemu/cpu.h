@@ -82,11 +82,30 @@ struct sgx_cpu_section_config {
 	int node; /* NUMA node the firmware reports for the section */
 };
 
+/*
+ * The model's CPUID leaf 0x12 comes from the knobs below.  Loaders switch
+ * on these bits (a runtime turns on dynamic memory management when SGX2 is
+ * there), so a knob may claim only what the model implements, and
+ * sgx_cpu_create() refuses with -EINVAL a config that claims more:
+ *
+ *   sgx2                 SGX2's leaves EAUG, EMODPR, EMODT, EACCEPT,
+ *                        EACCEPTCOPY and EMODPE: not modelled, so false.
+ *   max_enclave_size_32  32-bit enclaves, which ECREATE refuses: 0.
+ *   max_enclave_size_64  13..63; ECREATE takes SIZE below 2^this.
+ *   miscselect_valid     at most SGX_MISC_EXINFO.
+ *   attributes_valid     no reserved bit and not AEXNOTIFY (AEX-Notify
+ *                        is not modelled); KSS may be on or off.
+ *   xfrm_valid           x87 and SSE at least.
+ *
+ * The knobs stay so that a model that gains those leaves can turn them on
+ * by lifting the refusal.
+ */
 struct sgx_cpu_config {
 	unsigned int nr_sections; /* 1..SGX_MAX_EPC_SECTIONS */
 	struct sgx_cpu_section_config sections[SGX_MAX_EPC_SECTIONS];
 	bool sgx2; /* CPUID.(0x12,0).EAX bit 1 */
 	uint32_t miscselect_valid; /* CPUID.(0x12,0).EBX */
+	uint8_t max_enclave_size_32; /* CPUID.(0x12,0).EDX[7:0], log2 bytes */
 	uint8_t max_enclave_size_64; /* CPUID.(0x12,0).EDX[15:8], log2 bytes */
 	uint64_t attributes_valid; /* CPUID.(0x12,1).EBX:EAX */
 	uint64_t xfrm_valid; /* CPUID.(0x12,1).EDX:ECX */
@@ -101,13 +120,17 @@ struct sgx_cpu_config {
 	uint8_t cpusvn[16];
 };
 
-/* Fills cfg with a model like a recent server part: one section of
- * epc_bytes on node 0, SGX1+SGX2, EXINFO, writable launch control with the
- * Intel default hash, x87|SSE|AVX|AVX-512 XFRM, random fused keys. */
+/* Fills cfg with what the model implements, on the lines of a recent
+ * server part: one section of epc_bytes on node 0, SGX1 (no SGX2), 64-bit
+ * enclaves of up to 2^35 bytes and no 32-bit ones, EXINFO, KSS, writable
+ * launch control with the Intel default hash, x87|SSE|AVX|AVX-512 XFRM,
+ * random fused keys. */
 void sgx_cpu_config_default(struct sgx_cpu_config *cfg, uint64_t epc_bytes);
 
 /* Creates a machine.  Returns 0, -EINVAL for a config the model cannot be
- * (no sections, unaligned or zero sizes, more than 8 sections), or -ENOMEM.
+ * (no sections, unaligned or zero sizes, more than 8 sections, a CPUID
+ * knob claiming what is not modelled: see struct sgx_cpu_config), or
+ * -ENOMEM.
  * Every EPC frame starts invalid in the EPCM.  Section memory is backed by
  * the host on first use (see sgx_cpu_prefault()). */
 int sgx_cpu_create(const struct sgx_cpu_config *cfg, struct sgx_cpu **out);

@@ -37,12 +37,13 @@ void sgx_cpu_config_default(struct sgx_cpu_config *cfg, uint64_t epc_bytes)
 	cfg->nr_sections = 1;
 	cfg->sections[0].size = epc_bytes & ~(SGX_PAGE_SIZE - 1);
 	cfg->sections[0].node = 0;
-	cfg->sgx2 = true;
+	/* Only what the model implements (see struct sgx_cpu_config). */
+	cfg->sgx2 = false;
 	cfg->miscselect_valid = SGX_MISC_EXINFO;
+	cfg->max_enclave_size_32 = 0;
 	cfg->max_enclave_size_64 = 36;
 	cfg->attributes_valid = SGX_ATTR_INIT | SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT |
-				SGX_ATTR_PROVISIONKEY | SGX_ATTR_EINITTOKENKEY |
-				SGX_ATTR_KSS | SGX_ATTR_AEXNOTIFY;
+				SGX_ATTR_PROVISIONKEY | SGX_ATTR_EINITTOKENKEY | SGX_ATTR_KSS;
 	cfg->xfrm_valid = SGX_XFRM_LEGACY | SGX_XFRM_AVX | SGX_XFRM_AVX512;
 	cfg->lc_mode = SGX_LC_WRITABLE;
 	memcpy(cfg->lepubkeyhash, intel_lepubkeyhash, sizeof(cfg->lepubkeyhash));
@@ -63,6 +64,15 @@ static int config_check(const struct sgx_cpu_config *cfg)
 	if ((cfg->xfrm_valid & SGX_XFRM_LEGACY) != SGX_XFRM_LEGACY)
 		return -EINVAL;
 	if (cfg->max_enclave_size_64 < 13 || cfg->max_enclave_size_64 > 63)
+		return -EINVAL;
+	/* CPUID may not claim what the model does not do: SGX2's leaves,
+	 * 32-bit enclaves (ECREATE refuses them), AEX-Notify, or bits the
+	 * architecture reserves. */
+	if (cfg->sgx2 || cfg->max_enclave_size_32)
+		return -EINVAL;
+	if (cfg->attributes_valid & (SGX_ATTR_RESERVED_MASK | SGX_ATTR_AEXNOTIFY))
+		return -EINVAL;
+	if (cfg->miscselect_valid & SGX_MISC_RESERVED_MASK)
 		return -EINVAL;
 	return 0;
 }
@@ -215,7 +225,7 @@ void sgx_cpu_cpuid(const struct sgx_cpu *cpu, uint32_t subleaf, uint32_t regs[4]
 	if (subleaf == 0) {
 		regs[0] = SGX_CPUID_SGX1 | (cfg->sgx2 ? SGX_CPUID_SGX2 : 0);
 		regs[1] = cfg->miscselect_valid;
-		regs[3] = 31 | ((uint32_t)cfg->max_enclave_size_64 << 8);
+		regs[3] = cfg->max_enclave_size_32 | ((uint32_t)cfg->max_enclave_size_64 << 8);
 	} else if (subleaf == 1) {
 		regs[0] = (uint32_t)cfg->attributes_valid;
 		regs[1] = (uint32_t)(cfg->attributes_valid >> 32);
