@@ -179,7 +179,7 @@ expect "bench epc: every figure a positive number" \
 	"all(isinstance(d[k], (int, float)) and d[k] > 0 for k in $BENCH_KEYS)" \
 	"{k: d.get(k) for k in $BENCH_KEYS}"
 expect "bench epc: targets and verdicts for each target" \
-	"set(d['targets']) == set(d['pass']) == {'alloc_free_ns_1t', 'alloc_free_speedup_2t', 'ewb_ratio', 'eldu_ratio', 'reclaim_ratio'} and all(isinstance(v, bool) for v in d['pass'].values())" \
+	"set(d['targets']) == set(d['pass']) == {'alloc_free_ns_1t', 'alloc_free_speedup_2t', 'ewb_ratio', 'eldu_ratio', 'reclaim_ratio', 'steals_per_1k_allocs', 'global_lock_per_1k_allocs'} and all(isinstance(v, bool) for v in d['pass'].values())" \
 	"(d['targets'], d['pass'])"
 expect "bench epc: ratios are rate over the AES-GCM rate" \
 	"abs(d['ewb_ratio'] - d['ewb_pages_per_s'] / d['aes_gcm_pages_per_s']) < 1e-6 * d['ewb_ratio'] and abs(d['eldu_ratio'] - d['eldu_pages_per_s'] / d['aes_gcm_decrypt_pages_per_s']) < 1e-6 * d['eldu_ratio']" \
@@ -187,6 +187,9 @@ expect "bench epc: ratios are rate over the AES-GCM rate" \
 expect "bench epc: reclaim_ratio is the reclaim rate over the AES-GCM rate" \
 	"abs(d['reclaim_ratio'] - d['reclaim_pages_per_s'] / d['aes_gcm_pages_per_s']) < 1e-6 * d['reclaim_ratio']" \
 	"(d['reclaim_ratio'], d['reclaim_pages_per_s'], d['aes_gcm_pages_per_s'])"
+expect "bench epc: the allocation paths under the streaming workload" \
+	"d['reclaim_allocs'] > 0 and all(isinstance(d[k], (int, float)) and d[k] >= 0 for k in ('steals_per_1k_allocs', 'global_lock_per_1k_allocs'))" \
+	"{k: d.get(k) for k in ('reclaim_allocs', 'steals_per_1k_allocs', 'global_lock_per_1k_allocs')}"
 expect "bench epc: quick sizes" "d['quick'] is True and d['paging_pages'] == 256 and d['reclaim_enclave_pages'] == 4 * d['reclaim_epc_pages']" \
 	"(d['quick'], d['paging_pages'], d['reclaim_enclave_pages'], d['reclaim_epc_pages'])"
 run 0 "bench epc --quick (table)" "$SGXEMU" bench epc --quick
@@ -194,6 +197,8 @@ has out "EWB \(EBLOCK\+ETRACK\+EWB\) .*>= 0\.5 +(PASS|MISS)$" "bench epc: EWB ro
 has out "^  ELDU .*(PASS|MISS)$" "bench epc: ELDU row with verdict"
 has out "^  reclaim_ratio .*>= 0\.3 +(PASS|MISS)$" "bench epc: reclaim_ratio row with target and verdict"
 has out "page cache, 1 thread .*<= 50 ns +(PASS|MISS)$" "bench epc: allocation row with verdict"
+has out "^  steals per 1k allocations .*<= 1 +(PASS|MISS)$" "bench epc: steals row with verdict"
+has out "^  global locks per 1k allocs .*<= 1 +(PASS|MISS)$" "bench epc: global lock row with verdict"
 run 0 "bench epc --quick --threads 3" "$SGXEMU" bench epc --quick --json --threads 3 --pages 64
 expect "bench epc --threads 3: a third run" "[r['threads'] for r in d['alloc_runs']] == [1, 2, 3] and d['paging_pages'] == 64" \
 	"(d['alloc_runs'], d['paging_pages'])"

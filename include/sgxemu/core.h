@@ -124,6 +124,15 @@ struct sgx_core_stats {
 	 * the SECS of an enclave whose child page machine-checks (its child
 	 * count cannot drop), or a page removed while threads were inside. */
 	uint64_t epc_leaked;
+	/* The page cache's paths (sgx_epc_stats()): pages handed out, those
+	 * stolen from another thread's cache, registry lock and reclaim lock
+	 * (to wake the reclaimer) takes by allocations and frees; free pages
+	 * on the node lists now. */
+	uint64_t epc_allocs;
+	uint64_t epc_steals;
+	uint64_t epc_global_locks;
+	uint64_t epc_wake_locks;
+	uint64_t epc_listed;
 	unsigned int nr_nodes;
 	struct sgx_core_node_stats nodes[SGX_CORE_STATS_MAX_NODES];
 	/* Enclaves and the LRU. */

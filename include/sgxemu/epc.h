@@ -189,6 +189,34 @@ void sgx_free_epc_page(struct sgx_epc *epc, struct sgx_epc_page *page);
  * value.  Takes the page cache's registry lock, never the node locks. */
 uint64_t sgx_epc_nr_free(struct sgx_epc *epc);
 
+/*
+ * What the allocation paths did since creation, and where the free pages
+ * are now.  The README promises no machine-wide lock or atomic while a
+ * thread's cache can serve; these say how often it could not:
+ *   allocs        pages handed out;
+ *   steals        of those, pages taken out of another thread's cache (the
+ *                 last resort, under the registry lock);
+ *   global_locks  takes of the registry lock, the page cache's one
+ *                 machine-wide lock, by sgx_alloc_epc_page() and
+ *                 sgx_free_epc_page(): steals, sweeps of idle caches, a
+ *                 thread's first allocation;
+ *   wake_locks    takes of the reclaim lock by allocations to wake the
+ *                 reclaimer (the takes to reclaim directly are counted by
+ *                 the core as direct_reclaims);
+ *   listed        free pages on the node lists, where any thread finds them;
+ *   cached        free pages in thread caches.
+ * Takes the registry lock (not counted).  0, or -EINVAL.
+ */
+struct sgx_epc_stats {
+	uint64_t allocs;
+	uint64_t steals;
+	uint64_t global_locks;
+	uint64_t wake_locks;
+	uint64_t listed;
+	uint64_t cached;
+};
+int sgx_epc_stats(struct sgx_epc *epc, struct sgx_epc_stats *st);
+
 /* Frames in the page cache; quarantined (poisoned) frames. */
 uint64_t sgx_epc_nr_total(const struct sgx_epc *epc);
 uint64_t sgx_epc_nr_poisoned(struct sgx_epc *epc);

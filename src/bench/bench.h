@@ -38,6 +38,22 @@ int sgx_epc_bench_mutex_baseline(struct sgx_cpu *cpu, unsigned int threads,
 int sgx_bench_reclaim(struct sgx_cpu *cpu, uint64_t encl_pages, unsigned int passes,
 		      double *pages_per_s);
 
+/* The same run, with what the page cache's allocation paths did during the
+ * touching passes (struct sgx_epc_stats) and where the free pages were at
+ * their end. */
+struct sgx_bench_reclaim {
+	double pages_per_s;
+	uint64_t allocs; /* pages handed out */
+	uint64_t steals; /* of those, taken from another thread's cache */
+	uint64_t global_locks; /* registry lock takes by allocs and frees */
+	uint64_t wake_locks; /* reclaim lock takes by allocs to wake the reclaimer */
+	uint64_t direct_reclaims; /* batches reclaimed by allocations */
+	uint64_t free_end; /* free pages after the last touch */
+	uint64_t listed_end; /* of those, on the node lists */
+};
+int sgx_bench_reclaim_run(struct sgx_cpu *cpu, uint64_t encl_pages, unsigned int passes,
+			  struct sgx_bench_reclaim *out);
+
 /*
  * Views (bench_view.c), `sgxemu bench epc`'s view_* keys: on a machine cpu
  * with no valid EPC page that nothing else uses, makes a core and an

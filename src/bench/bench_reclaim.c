@@ -1,6 +1,7 @@
 /*
  * bench_reclaim.c: the reclaim-rate benchmark behind `sgxemu bench epc`'s
- * reclaim_pages_per_s.  A streaming workload: one enclave several times
+ * reclaim_pages_per_s, and what the page cache's allocation paths did
+ * meanwhile (steals_per_1k_allocs, global_lock_per_1k_allocs).  A streaming workload: one enclave several times
  * the EPC, touched in page order, so that nearly every touch faults a page
  * in and the reclaimer writes the oldest one out.  Nothing is printed.
  */
@@ -62,8 +63,8 @@ out:
 	return ret;
 }
 
-int sgx_bench_reclaim(struct sgx_cpu *cpu, uint64_t encl_pages, unsigned int passes,
-		      double *pages_per_s)
+int sgx_bench_reclaim_run(struct sgx_cpu *cpu, uint64_t encl_pages, unsigned int passes,
+			  struct sgx_bench_reclaim *out)
 {
 	struct sgx_core_config cfg;
 	struct sgx_core_stats before, after;
@@ -72,10 +73,11 @@ int sgx_bench_reclaim(struct sgx_cpu *cpu, uint64_t encl_pages, unsigned int pas
 	double start, elapsed;
 	int ret;
 
-	if (!cpu || !pages_per_s || passes == 0 || passes > 1000)
+	if (!cpu || !out || passes == 0 || passes > 1000)
 		return -EINVAL;
 	if (encl_pages < 2 * sgx_cpu_nr_frames(cpu) || encl_pages > (1ULL << 24))
 		return -EINVAL;
+	memset(out, 0, sizeof(*out));
 	sgx_core_config_default(&cfg);
 	/* Room for every page and its PCMD page: the limit is not measured. */
 	cfg.backing_limit = encl_pages + encl_pages / 32 + 64;
@@ -97,14 +99,36 @@ int sgx_bench_reclaim(struct sgx_cpu *cpu, uint64_t encl_pages, unsigned int pas
 	}
 	elapsed = now_s() - start;
 	sgx_core_stats(core, &after);
-	if (!ret)
-		*pages_per_s = elapsed > 0
-				       ? (double)(after.pages_written_back - before.pages_written_back) /
-						 elapsed
-				       : 0;
+	if (!ret) {
+		out->pages_per_s = elapsed > 0 ? (double)(after.pages_written_back -
+							  before.pages_written_back) /
+							 elapsed
+					       : 0;
+		out->allocs = after.epc_allocs - before.epc_allocs;
+		out->steals = after.epc_steals - before.epc_steals;
+		out->global_locks = after.epc_global_locks - before.epc_global_locks;
+		out->wake_locks = after.epc_wake_locks - before.epc_wake_locks;
+		out->direct_reclaims = after.direct_reclaims - before.direct_reclaims;
+		out->free_end = after.epc_free;
+		out->listed_end = after.epc_listed;
+	}
 	sgx_encl_release(encl);
 out_core:
 	sgx_core_quiesce(core);
 	sgx_core_destroy(core);
+	return ret;
+}
+
+int sgx_bench_reclaim(struct sgx_cpu *cpu, uint64_t encl_pages, unsigned int passes,
+		      double *pages_per_s)
+{
+	struct sgx_bench_reclaim r;
+	int ret;
+
+	if (!pages_per_s)
+		return -EINVAL;
+	ret = sgx_bench_reclaim_run(cpu, encl_pages, passes, &r);
+	if (!ret)
+		*pages_per_s = r.pages_per_s;
 	return ret;
 }

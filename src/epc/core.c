@@ -271,6 +271,7 @@ void sgx_core_quiesce(struct sgx_core *core)
 
 int sgx_core_stats(struct sgx_core *core, struct sgx_core_stats *st)
 {
+	struct sgx_epc_stats es;
 	unsigned int n;
 
 	if (!core || !st)
@@ -280,6 +281,13 @@ int sgx_core_stats(struct sgx_core *core, struct sgx_core_stats *st)
 	st->epc_free = sgx_epc_nr_free(core->epc);
 	st->epc_poisoned = sgx_epc_nr_poisoned(core->epc);
 	st->epc_leaked = atomic_load_explicit(&core->nr_leaked, memory_order_relaxed);
+	if (sgx_epc_stats(core->epc, &es) == 0) {
+		st->epc_allocs = es.allocs;
+		st->epc_steals = es.steals;
+		st->epc_global_locks = es.global_locks;
+		st->epc_wake_locks = es.wake_locks;
+		st->epc_listed = es.listed;
+	}
 	n = sgx_epc_nr_nodes(core->epc);
 	if (n > SGX_CORE_STATS_MAX_NODES)
 		n = SGX_CORE_STATS_MAX_NODES;

@@ -164,6 +164,7 @@ struct epc_tcache {
 	int pinned_nid; /* -1, or the node id the thread chose */
 	_Atomic unsigned int nr_cached; /* nr, for the summing side */
 	_Atomic unsigned int cached_node; /* node, for the summing side */
+	_Atomic uint64_t nr_allocs; /* pages this thread was handed, for stats */
 	_Atomic(struct sgx_epc *) epc; /* NULL once the page cache is gone */
 	atomic_bool exited; /* the thread is gone; set under lock */
 	atomic_int refs; /* thread + registry */
@@ -187,13 +188,27 @@ struct sgx_epc {
 	int16_t *host_cpu_nid;
 	unsigned int nr_host_cpus;
 
-	pthread_mutex_t tcache_lock; /* guards tcaches */
+	pthread_mutex_t tcache_lock; /* guards tcaches, the counters' writes below */
 	struct list_head tcaches; /* struct epc_tcache.registry_link */
+	/* Statistics (sgx_epc_stats()).  Each is written under tcache_lock or
+	 * (allocs_untracked) atomically, so the fast path touches none. */
+	_Atomic uint64_t nr_allocs_retired; /* of caches the registry dropped */
+	_Atomic uint64_t nr_steals;
+	_Atomic uint64_t nr_global_locks;
+	_Atomic uint64_t nr_wake_locks;
+	_Atomic uint64_t nr_allocs_untracked; /* by threads without a cache */
 
 	pthread_rwlock_t reclaim_lock; /* guards reclaim_ops, reclaim_ctx */
 	const struct sgx_epc_reclaim_ops *reclaim_ops;
 	void *reclaim_ctx;
 };
+
+/* Counts a take of the registry lock by an allocation or a free: an atomic
+ * add, made only on paths that take the lock anyway. */
+static void epc_count_global_lock(struct sgx_epc *epc)
+{
+	atomic_fetch_add_explicit(&epc->nr_global_locks, 1, memory_order_relaxed);
+}
 
 /* ---- Thread caches: lookup, registration, thread exit -------------------- */
 
@@ -309,6 +324,7 @@ static void registry_reap(struct sgx_epc *epc)
 
 	list_for_each_entry_safe(tc, tmp, &epc->tcaches, registry_link) {
 		if (atomic_load_explicit(&tc->exited, memory_order_acquire)) {
+			counter_add(&epc->nr_allocs_retired, counter_read(&tc->nr_allocs));
 			list_del(&tc->registry_link);
 			tc_put(tc);
 		}
@@ -355,6 +371,7 @@ static struct epc_tcache *tc_get_slow(struct sgx_epc *epc)
 	tl_caches = tc;
 
 	pthread_mutex_lock(&epc->tcache_lock);
+	epc_count_global_lock(epc);
 	registry_reap(epc);
 	list_add_tail(&tc->registry_link, &epc->tcaches);
 	pthread_mutex_unlock(&epc->tcache_lock);
@@ -527,6 +544,7 @@ static struct sgx_epc_page *epc_steal(struct sgx_epc *epc, struct epc_tcache *se
 	struct epc_tcache *tc;
 
 	pthread_mutex_lock(&epc->tcache_lock);
+	epc_count_global_lock(epc);
 	list_for_each_entry(tc, &epc->tcaches, registry_link) {
 		if (tc == self || !atomic_load_explicit(&tc->nr_cached, memory_order_relaxed))
 			continue;
@@ -534,8 +552,10 @@ static struct sgx_epc_page *epc_steal(struct sgx_epc *epc, struct epc_tcache *se
 		if (tc->nr)
 			page = tc_pop(tc);
 		epc_spin_unlock(&tc->lock);
-		if (page)
+		if (page) {
+			counter_add(&epc->nr_steals, 1);
 			break;
+		}
 	}
 	pthread_mutex_unlock(&epc->tcache_lock);
 	return page;
@@ -869,6 +889,11 @@ int sgx_epc_create(struct sgx_cpu *cpu, const struct sgx_epc_config *cfg,
 
 	pthread_mutex_init(&epc->tcache_lock, NULL);
 	list_init(&epc->tcaches);
+	atomic_init(&epc->nr_allocs_retired, 0);
+	atomic_init(&epc->nr_steals, 0);
+	atomic_init(&epc->nr_global_locks, 0);
+	atomic_init(&epc->nr_wake_locks, 0);
+	atomic_init(&epc->nr_allocs_untracked, 0);
 	ret = pthread_rwlock_init(&epc->reclaim_lock, NULL);
 	if (ret) {
 		ret = -ret;
@@ -968,6 +993,7 @@ static void epc_wake_if_low(struct sgx_epc *epc)
 
 	if (epc_nr_free_lists(epc) >= epc->cfg.low_watermark)
 		return;
+	atomic_fetch_add_explicit(&epc->nr_wake_locks, 1, memory_order_relaxed);
 	pthread_rwlock_rdlock(&epc->reclaim_lock);
 	ops = epc->reclaim_ops;
 	if (ops && ops->wake && ops->can_reclaim(epc->reclaim_ctx))
@@ -1039,6 +1065,13 @@ static __attribute__((noinline)) int epc_alloc_slow(struct sgx_epc *epc, struct 
 		if (ret == 0)
 			sched_yield();
 	}
+	if (tc) {
+		epc_spin_lock(&tc->lock);
+		counter_add(&tc->nr_allocs, 1);
+		epc_spin_unlock(&tc->lock);
+	} else {
+		atomic_fetch_add_explicit(&epc->nr_allocs_untracked, 1, memory_order_relaxed);
+	}
 	page->owner = owner;
 	*out = page;
 	ret = 0;
@@ -1060,6 +1093,7 @@ int sgx_alloc_epc_page(struct sgx_epc *epc, void *owner, bool reclaim,
 		if (likely(tc->nr)) {
 			struct sgx_epc_page *page = tc_pop(tc);
 
+			counter_add(&tc->nr_allocs, 1);
 			epc_spin_unlock(&tc->lock);
 			page->owner = owner;
 			*out = page;
@@ -1099,6 +1133,28 @@ void sgx_free_epc_page(struct sgx_epc *epc, struct sgx_epc_page *page)
 }
 
 /* ---- Counting ------------------------------------------------------------ */
+
+int sgx_epc_stats(struct sgx_epc *epc, struct sgx_epc_stats *st)
+{
+	struct epc_tcache *tc;
+
+	if (!epc || !st)
+		return -EINVAL;
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&epc->tcache_lock);
+	st->allocs = counter_read(&epc->nr_allocs_retired) +
+		     atomic_load_explicit(&epc->nr_allocs_untracked, memory_order_relaxed);
+	list_for_each_entry(tc, &epc->tcaches, registry_link) {
+		st->allocs += counter_read(&tc->nr_allocs);
+		st->cached += atomic_load_explicit(&tc->nr_cached, memory_order_relaxed);
+	}
+	st->steals = counter_read(&epc->nr_steals);
+	pthread_mutex_unlock(&epc->tcache_lock);
+	st->global_locks = atomic_load_explicit(&epc->nr_global_locks, memory_order_relaxed);
+	st->wake_locks = atomic_load_explicit(&epc->nr_wake_locks, memory_order_relaxed);
+	st->listed = epc_nr_free_lists(epc);
+	return 0;
+}
 
 uint64_t sgx_epc_nr_free(struct sgx_epc *epc)
 {

@@ -72,6 +72,7 @@
 #define TARGET_SPEEDUP 1.7
 #define TARGET_PAGING_RATIO 0.5
 #define TARGET_RECLAIM_RATIO 0.3
+#define TARGET_PER_1K_ALLOCS 1.0
 #define HW_SWAP_US 13.0
 
 enum { OPT_JSON = 256, OPT_THREADS, OPT_ITER, OPT_PAGES, OPT_QUICK };
@@ -100,6 +101,11 @@ const char bench_epc_help[] =
 	"    Real SGX swaps a page in about 40K cycles (13 us).  reclaim_ratio =\n"
 	"    reclaim pages/s / AES-GCM encrypt pages/s of the same run (each page\n"
 	"    written back is one EWB and, streaming, one ELDU), target >= 0.3.\n"
+	"    Meanwhile, per 1000 EPC allocations: pages stolen from another\n"
+	"    thread's cache, and takes of the page cache's machine-wide lock (its\n"
+	"    registry of thread caches) by allocations and frees.  Targets: <= 1\n"
+	"    each.  Also shown: reclaim lock takes to wake the reclaimer, and\n"
+	"    direct reclaims.\n"
 	"\n"
 	"      --quick         small sizes, for tests (figures are not meaningful)\n"
 	"      --iterations N  alloc+free pairs per thread (default 2000000)\n"
@@ -111,7 +117,8 @@ const char bench_epc_help[] =
 	"                      ewb_pages_per_s, ewb_leaf_pages_per_s,\n"
 	"                      eldu_pages_per_s, aes_gcm_pages_per_s, ewb_ratio,\n"
 	"                      ewb_leaf_ratio, eldu_ratio, reclaim_pages_per_s,\n"
-	"                      reclaim_ratio, ...\n"
+	"                      reclaim_ratio, steals_per_1k_allocs,\n"
+	"                      global_lock_per_1k_allocs, ...\n"
 	"ewb ratios are against AES-GCM encryption of the same pages\n"
 	"(aes_gcm_pages_per_s), eldu_ratio against their decryption\n"
 	"(aes_gcm_decrypt_pages_per_s).\n";
@@ -169,6 +176,8 @@ struct epc_bench {
 	uint64_t reclaim_epc_bytes, reclaim_frames, reclaim_pages;
 	unsigned int reclaim_passes;
 	double reclaim_pps;
+	uint64_t reclaim_allocs, reclaim_steals, reclaim_global_locks;
+	uint64_t reclaim_wake_locks, reclaim_direct;
 	/* Views; view_err is why there are none (no userfaultfd here). */
 	struct sgx_bench_view view;
 	int view_err;
@@ -584,16 +593,22 @@ static int paging_round(struct epc_bench *b)
 
 static int reclaim_round(struct epc_bench *b)
 {
-	double pps;
+	struct sgx_bench_reclaim r;
 	int ret;
 
-	ret = sgx_bench_reclaim(b->reclaim_cpu, b->reclaim_pages, b->reclaim_passes, &pps);
+	ret = sgx_bench_reclaim_run(b->reclaim_cpu, b->reclaim_pages, b->reclaim_passes, &r);
 	if (ret)
 		return tool_fail("bench", "reclaim benchmark failed: %s", strerror(-ret));
 	if (sgx_cpu_nr_valid(b->reclaim_cpu))
 		return tool_fail("bench", "reclaim benchmark left %llu EPC pages valid",
 				 (unsigned long long)sgx_cpu_nr_valid(b->reclaim_cpu));
-	b->reclaim_pps = fmax(b->reclaim_pps, pps);
+	b->reclaim_pps = fmax(b->reclaim_pps, r.pages_per_s);
+	/* The allocation paths' counts add up over the rounds. */
+	b->reclaim_allocs += r.allocs;
+	b->reclaim_steals += r.steals;
+	b->reclaim_global_locks += r.global_locks;
+	b->reclaim_wake_locks += r.wake_locks;
+	b->reclaim_direct += r.direct_reclaims;
 	return 0;
 }
 
@@ -651,7 +666,10 @@ struct epc_figures {
 	double ns1, ns2, mutex1, mutex2, speedup, mutex_speedup;
 	double ewb, ewb_leaf, eldu, aes, aes_dec, sha;
 	double ewb_ratio, ewb_leaf_ratio, eldu_ratio, reclaim_ratio;
+	double steals_1k, global_lock_1k; /* under the streaming workload */
+	double wake_lock_1k, direct_1k;
 	bool pass_alloc, pass_speedup, pass_ewb, pass_eldu, pass_reclaim;
+	bool pass_steals, pass_global_lock;
 };
 
 static void epc_figures(const struct epc_bench *b, struct epc_figures *f)
@@ -683,6 +701,13 @@ static void epc_figures(const struct epc_bench *b, struct epc_figures *f)
 	f->pass_ewb = f->ewb_ratio >= TARGET_PAGING_RATIO;
 	f->pass_eldu = f->eldu_ratio >= TARGET_PAGING_RATIO;
 	f->pass_reclaim = f->reclaim_ratio >= TARGET_RECLAIM_RATIO;
+	f->steals_1k = b->reclaim_allocs ? 1000.0 * b->reclaim_steals / b->reclaim_allocs : 0;
+	f->global_lock_1k =
+		b->reclaim_allocs ? 1000.0 * b->reclaim_global_locks / b->reclaim_allocs : 0;
+	f->wake_lock_1k = b->reclaim_allocs ? 1000.0 * b->reclaim_wake_locks / b->reclaim_allocs : 0;
+	f->direct_1k = b->reclaim_allocs ? 1000.0 * b->reclaim_direct / b->reclaim_allocs : 0;
+	f->pass_steals = f->steals_1k <= TARGET_PER_1K_ALLOCS;
+	f->pass_global_lock = f->global_lock_1k <= TARGET_PER_1K_ALLOCS;
 }
 
 static void epc_print_json(const struct epc_bench *b, const struct epc_figures *f)
@@ -731,6 +756,11 @@ static void epc_print_json(const struct epc_bench *b, const struct epc_figures *
 	json_u64(&j, "reclaim_epc_pages", b->reclaim_frames);
 	json_u64(&j, "reclaim_enclave_pages", b->reclaim_pages);
 	json_u64(&j, "reclaim_passes", b->reclaim_passes);
+	json_u64(&j, "reclaim_allocs", b->reclaim_allocs);
+	json_double(&j, "steals_per_1k_allocs", f->steals_1k);
+	json_double(&j, "global_lock_per_1k_allocs", f->global_lock_1k);
+	json_double(&j, "wake_lock_per_1k_allocs", f->wake_lock_1k);
+	json_double(&j, "direct_reclaims_per_1k_allocs", f->direct_1k);
 	json_double(&j, "hw_page_swap_us", HW_SWAP_US);
 	/* Views (null where userfaultfd is not available). */
 	if (b->view_err) {
@@ -763,6 +793,8 @@ static void epc_print_json(const struct epc_bench *b, const struct epc_figures *
 	json_double(&j, "ewb_ratio", TARGET_PAGING_RATIO);
 	json_double(&j, "eldu_ratio", TARGET_PAGING_RATIO);
 	json_double(&j, "reclaim_ratio", TARGET_RECLAIM_RATIO);
+	json_double(&j, "steals_per_1k_allocs", TARGET_PER_1K_ALLOCS);
+	json_double(&j, "global_lock_per_1k_allocs", TARGET_PER_1K_ALLOCS);
 	json_end_object(&j);
 	json_begin_object(&j, "pass");
 	json_bool(&j, "alloc_free_ns_1t", f->pass_alloc);
@@ -770,6 +802,8 @@ static void epc_print_json(const struct epc_bench *b, const struct epc_figures *
 	json_bool(&j, "ewb_ratio", f->pass_ewb);
 	json_bool(&j, "eldu_ratio", f->pass_eldu);
 	json_bool(&j, "reclaim_ratio", f->pass_reclaim);
+	json_bool(&j, "steals_per_1k_allocs", f->pass_steals);
+	json_bool(&j, "global_lock_per_1k_allocs", f->pass_global_lock);
 	json_end_object(&j);
 	json_end_object(&j);
 	json_finish(&j);
@@ -852,6 +886,15 @@ static void epc_print_human(const struct epc_bench *b, const struct epc_figures 
 	snprintf(v, sizeof(v), "%.3f", f->reclaim_ratio);
 	snprintf(fl, sizeof(fl), "AES-GCM %.0f pages/s", f->aes);
 	row("reclaim_ratio", v, fl, ">= 0.3", verdict(f->pass_reclaim));
+	snprintf(v, sizeof(v), "%.2f", f->steals_1k);
+	snprintf(fl, sizeof(fl), "of %llu allocations", (unsigned long long)b->reclaim_allocs);
+	row("steals per 1k allocations", v, fl, "<= 1", verdict(f->pass_steals));
+	snprintf(v, sizeof(v), "%.2f", f->global_lock_1k);
+	row("global locks per 1k allocs", v, "the registry lock", "<= 1",
+	    verdict(f->pass_global_lock));
+	snprintf(v, sizeof(v), "%.2f", f->wake_lock_1k);
+	snprintf(fl, sizeof(fl), "direct reclaims %.2f", f->direct_1k);
+	row("  wake-ups per 1k allocs", v, fl, "", "");
 	if (b->view_err) {
 		printf("views: not measured: no userfaultfd here (%s)\n", strerror(-b->view_err));
 	} else {
