@@ -21,8 +21,14 @@
  *
  * Concurrency.  Leaves may run at once from any number of threads.  Two
  * leaves that need the same EPC page at once behave as the hardware does:
- * the loser gets SGX_EPC_PAGE_CONFLICT (or, where the SDM says so, #GP).
- * Leaves that share a SECS serialize on it internally.
+ * the loser answers what its page's "Concurrency Restrictions" table in
+ * the SDM says for that operand: #GP for EADD, ECREATE, EEXTEND, EINIT,
+ * EREMOVE, EDBGRD/EDBGWR, EPA, EWB, ELDB/ELDU and EENTER, whichever
+ * operand met the other leaf; SGX_EPC_PAGE_CONFLICT for EBLOCK, and for an
+ * ETRACK that meets another ETRACK.  A #GP from a conflict is the same #GP
+ * as for a malformed operand; only the caller can tell them apart.  Leaves
+ * that only read or update a SECS (and EEXIT/AEX, EGETKEY) serialize on it
+ * internally and never conflict over it.
  *
  * Logical processors.  Every host thread is a logical processor of the
  * machine.  Per-LP state (the IA32_SGXLEPUBKEYHASH MSRs, the enclave the
@@ -279,9 +285,10 @@ int64_t sgx_cpu_frame_index(const struct sgx_cpu *cpu, const void *addr);
 int sgx_cpu_frame_bind(struct sgx_cpu *cpu, const void *epc, void *bytes);
 void *sgx_cpu_frame_bytes(const struct sgx_cpu *cpu, const void *epc);
 
-/* A snapshot of one EPCM entry, for tests.  Both introspection calls lock
- * EPCM entries as a leaf does, so a leaf racing with them on a frame sees it
- * busy: call them on a quiescent machine. */
+/* A snapshot of one EPCM entry, for tests.  A leaf racing with the
+ * introspection calls on a frame waits for them (it sees no conflict), but
+ * what they report of a frame a leaf is changing is stale at once: call
+ * them on a quiescent machine. */
 struct sgx_epcm_info {
 	bool valid;
 	bool blocked;
@@ -301,6 +308,25 @@ uint64_t sgx_cpu_nr_valid(const struct sgx_cpu *cpu);
  * -ENOMEM.  Quiescent machines only; debug builds (SGXEMU_DEBUG) run it
  * when a machine is destroyed. */
 int sgx_cpu_check(const struct sgx_cpu *cpu);
+
+/*
+ * Conflict injection, for tests of the software's handling of conflicts
+ * (as sgx_cpu_poison() is of memory failure).  SGX_CONFLICT_PAGE: the next
+ * n leaves that meet the frame at epc as their target or as an explicit
+ * SECS or VA operand find it held by another leaf working on it (an EWB of
+ * it, say) and answer what their concurrency table says, having done
+ * nothing; implicit SECS operands (the tables' "Concurrent") do not see it.
+ * SGX_CONFLICT_TRACKING: the next n ETRACKs of the SECS at epc find
+ * another ETRACK running.  n replaces what was left; n = 0 clears it.
+ * Returns how many of the previous injection were left (so a test learns
+ * how many leaves met it), or -EINVAL for an address not a page of the EPC.
+ */
+enum sgx_conflict_kind {
+	SGX_CONFLICT_PAGE,
+	SGX_CONFLICT_TRACKING,
+};
+int sgx_cpu_inject_conflict(struct sgx_cpu *cpu, const void *epc, enum sgx_conflict_kind kind,
+			    unsigned int n);
 
 /* Memory-failure injection: marks the frame poisoned; the next leaf that
  * touches it machine-checks (returns ENCLS_MC). */

@@ -122,12 +122,13 @@ int encls_ecreate(struct sgx_cpu *cpu, const struct sgx_pageinfo *pginfo, void *
 		return GP;
 	memcpy(&tmp, src, sizeof(tmp));
 
-	/* SDM, ECREATE: "Check the EPC page for concurrency" (#GP), then
-	 * "EPCM(DS:RCX).VALID = 1" (#PF), and only then the checks of the
-	 * SECS copied in. */
+	/* SDM, ECREATE: "Check the EPC page for concurrency" (#GP: the Base
+	 * Concurrency Restrictions of ECREATE have SECS [DS:RCX] Exclusive,
+	 * #GP on conflict), then "EPCM(DS:RCX).VALID = 1" (#PF), and only
+	 * then the checks of the SECS copied in. */
 	ret = cpu_frame_trylock(cpu, idx);
 	if (ret)
-		return ret == SGX_EPC_PAGE_CONFLICT ? GP : ret;
+		return cpu_conflict_as(ret, GP);
 	e = &cpu->epcm[idx];
 	if (e->valid) {
 		cpu_frame_unlock(cpu, idx);
@@ -216,10 +217,12 @@ int encls_eadd(struct sgx_cpu *cpu, const struct sgx_pageinfo *pginfo, void *epc
 		return GP;
 
 	/* "Check the EPC page for concurrency" (#GP), "EPCM(DS:RCX).VALID != 0"
-	 * (#PF), then the SECS: concurrency (#GP), valid and PT_SECS (#PF). */
+	 * (#PF), then the SECS: concurrency (#GP), valid and PT_SECS (#PF).
+	 * The Base Concurrency Restrictions of EADD: Target [DS:RCX]
+	 * Exclusive, SECS [DS:RBX]PAGEINFO.SECS Shared, #GP on either. */
 	ret = cpu_frame_trylock(cpu, idx);
 	if (ret)
-		return ret == SGX_EPC_PAGE_CONFLICT ? GP : ret;
+		return cpu_conflict_as(ret, GP);
 	e = &cpu->epcm[idx];
 	if (e->valid) {
 		ret = PF;
@@ -229,7 +232,7 @@ int encls_eadd(struct sgx_cpu *cpu, const struct sgx_pageinfo *pginfo, void *epc
 		ret = GP;
 		goto out_target;
 	}
-	ret = cpu_frame_lock(cpu, sidx);
+	ret = cpu_conflict_as(cpu_operand_lock(cpu, sidx), GP);
 	if (ret)
 		goto out_target;
 	if (!cpu->epcm[sidx].valid || cpu->epcm[sidx].type != SGX_PAGE_TYPE_SECS) {
@@ -318,9 +321,11 @@ int encls_eextend(struct sgx_cpu *cpu, void *secs_epc, void *chunk)
 		return ret;
 	off = (uintptr_t)chunk & (SGX_PAGE_SIZE - 1);
 
+	/* The Base Concurrency Restrictions of EEXTEND: Target [DS:RCX]
+	 * Shared, #GP on conflict; SECS [DS:RBX] Concurrent (it waits). */
 	ret = cpu_frame_trylock(cpu, idx);
 	if (ret)
-		return ret == SGX_EPC_PAGE_CONFLICT ? GP : ret;
+		return cpu_conflict_as(ret, GP);
 	e = &cpu->epcm[idx];
 	if (!e->valid || (e->type != SGX_PAGE_TYPE_REG && e->type != SGX_PAGE_TYPE_TCS)) {
 		ret = PF;
@@ -364,7 +369,9 @@ int encls_eremove(struct sgx_cpu *cpu, void *epc)
 	uint64_t idx, sidx;
 	int ret;
 
-	ret = cpu_lock_operand(cpu, epc, &idx);
+	/* The Base Concurrency Restrictions of EREMOVE: Target [DS:RCX]
+	 * Exclusive, #GP on conflict (the SECS of a child is Concurrent). */
+	ret = cpu_lock_operand(cpu, epc, &idx, GP);
 	if (ret)
 		return ret;
 	e = &cpu->epcm[idx];
@@ -374,9 +381,10 @@ int encls_eremove(struct sgx_cpu *cpu, void *epc)
 	}
 	switch (e->type) {
 	case SGX_PAGE_TYPE_VA:
-		/* A write-back or load is using one of its slots. */
+		/* A write-back or load is using one of its slots: it holds the
+		 * page Shared, a conflict as above. */
 		if (cpu_frame_pinned(e)) {
-			ret = SGX_EPC_PAGE_CONFLICT;
+			ret = GP;
 			goto out_target;
 		}
 		break;
@@ -443,7 +451,9 @@ static int edbg(struct sgx_cpu *cpu, const void *addr, uint64_t *data, bool writ
 	if ((uintptr_t)addr & 7)
 		return GP;
 	off = (uintptr_t)addr & (SGX_PAGE_SIZE - 1);
-	ret = cpu_lock_operand(cpu, (const uint8_t *)addr - off, &idx);
+	/* The Base Concurrency Restrictions of EDBGRD and of EDBGWR: Target
+	 * [DS:RCX] Shared, #GP on conflict. */
+	ret = cpu_lock_operand(cpu, (const uint8_t *)addr - off, &idx, GP);
 	if (ret)
 		return ret;
 	e = &cpu->epcm[idx];

@@ -6,16 +6,19 @@
  * Lock order.  Every EPC frame has a lock in its EPCM entry.  A leaf locks
  * the frames it needs in this order: the target page, then the SECS.  The
  * target lock is taken with cpu_frame_trylock(): a leaf that finds it
- * taken answers SGX_EPC_PAGE_CONFLICT (or #GP where the SDM says so), as
- * the hardware does when two leaves race for a page.  The SECS lock is
- * always taken last and blocks (the processor serializes leaves that
- * update one SECS), so no cycle can form.  Two exceptions keep to the
- * order: a paging leaf pins its VA page (paging.c, va_pin()) under the VA
- * frame's lock, taken blocking and released at once, before it locks its
- * target (EWB) or with only its target locked (ELDU/ELDB, which check the
- * target first as the SDM does); and a thread leaving its enclave
- * (thread.c) blocks on its TCS's lock, then its SECS's, as its bookkeeping
- * must complete.
+ * taken by another leaf answers what its concurrency table says
+ * (SGX_EPC_PAGE_CONFLICT or #GP), as the hardware does when two leaves
+ * race for a page; it waits only for the processor's own bookkeeping (see
+ * frame_holder below), which never waits for a lock a leaf holds while it
+ * takes its target.  The SECS lock is always taken last and waits out
+ * other leaves updating the SECS (an explicit SECS operand found held as a
+ * target answers a conflict instead), so no cycle can form.  Two
+ * exceptions keep to the order: a paging leaf pins its VA page (paging.c,
+ * va_pin()) under the VA frame's lock, taken and released at once, before
+ * it locks its target (EWB) or with only its target locked (ELDU/ELDB,
+ * which check the target first as the SDM does); and a thread leaving its
+ * enclave (thread.c) blocks on its TCS's lock, then its SECS's, as its
+ * bookkeeping must complete.
  */
 #ifndef SGXEMU_CPU_INTERNAL_H
 #define SGXEMU_CPU_INTERNAL_H
@@ -36,41 +39,92 @@
 #define PF ENCLS_PF
 
 /*
- * A frame lock is a test-and-set spinlock: leaves hold it for a few
- * hundred nanoseconds at most (EINIT's SIGSTRUCT check runs before it
- * locks), and an uncontended acquire and release cost one atomic exchange
- * and one store, against two atomic operations and two calls for a mutex.
- * The build leaves take two per call, so this is on the measured path.
+ * A frame lock is a spinlock whose word also says who holds it, because
+ * that decides what a leaf meeting it does (the SDM's concurrency tables):
+ *
+ *   FRAME_TARGET    a leaf working on the page as its target (EADD's page,
+ *                   EWB's source, EREMOVE's page; taken with a try-lock);
+ *   FRAME_OPERAND   a leaf reading or updating the page for a moment as
+ *                   its SECS or VA page (blocking);
+ *   FRAME_INTERNAL  the processor's own bookkeeping, which the SDM does not
+ *                   let a leaf see: EEXIT and AEX (they take no EPC
+ *                   page operand, so no table conflicts with them), EPCM
+ *                   snapshots, frame binding and poison injection.
+ *
+ * A leaf that wants the page as its target conflicts with a TARGET or an
+ * OPERAND holder; one that names it as an explicit SECS or VA operand (the
+ * tables' "Shared") conflicts with a TARGET holder and waits out an OPERAND
+ * one; an implicit SECS (the tables' "Concurrent") waits out every holder.
+ * All of them wait out FRAME_INTERNAL.  What a conflict answers is the
+ * leaf's own table's: each leaf says so where it takes the lock.
+ *
+ * Leaves hold the lock for a few hundred nanoseconds at most (EINIT's
+ * SIGSTRUCT check runs before it locks); an uncontended acquire and release
+ * cost one compare-and-swap and one store, against two atomic operations
+ * and two calls for a mutex.  The build leaves take two per call, so this
+ * is on the measured path.
+ *
+ * The model is stricter than the SDM in one way: two leaves that both take
+ * a page "Shared" (EBLOCK and EDBGRD of one page, say) may run together on
+ * hardware, while here the second sees the first as a TARGET holder and
+ * answers a conflict.  And leaves that update one SECS (EADD, EEXTEND,
+ * EINIT, ETRACK's epoch) wait for each other rather than fault.
  */
-typedef atomic_bool frame_lock_t;
+enum frame_holder {
+	FRAME_FREE,
+	FRAME_TARGET,
+	FRAME_OPERAND,
+	FRAME_INTERNAL,
+};
+typedef _Atomic uint8_t frame_lock_t;
 
-static inline bool frame_raw_trylock(frame_lock_t *l)
-{
-	return !atomic_exchange_explicit(l, true, memory_order_acquire);
-}
+#define FRAME_CONFLICTS(h) (1u << (h))
 
-static inline void frame_raw_lock(frame_lock_t *l)
+/* Takes the lock as holder `as` once it is free, or answers false at once
+ * if a holder in the mask `conflicts` has it; waits out the others. */
+static inline bool frame_acquire(frame_lock_t *l, enum frame_holder as, unsigned int conflicts)
 {
 	unsigned int spins = 0;
 
-	while (!frame_raw_trylock(l)) {
-		while (atomic_load_explicit(l, memory_order_relaxed)) {
-			if (++spins < 256)
-				__builtin_ia32_pause();
-			else
-				sched_yield();
+	for (;;) {
+		uint8_t v = atomic_load_explicit(l, memory_order_relaxed);
+
+		if (v == FRAME_FREE) {
+			if (atomic_compare_exchange_weak_explicit(l, &v, (uint8_t)as,
+								  memory_order_acquire,
+								  memory_order_relaxed))
+				return true;
+			continue;
 		}
+		if (conflicts & FRAME_CONFLICTS(v))
+			return false;
+		if (++spins < 256)
+			__builtin_ia32_pause();
+		else
+			sched_yield();
 	}
+}
+
+/* The processor's own bookkeeping (FRAME_INTERNAL): waits for any holder. */
+static inline void frame_raw_lock(frame_lock_t *l)
+{
+	(void)frame_acquire(l, FRAME_INTERNAL, 0);
 }
 
 static inline void frame_raw_unlock(frame_lock_t *l)
 {
-	atomic_store_explicit(l, false, memory_order_release);
+	atomic_store_explicit(l, FRAME_FREE, memory_order_release);
 }
 
 /* One EPCM entry: the processor's record of what an EPC frame holds. */
 struct epcm_entry {
 	frame_lock_t lock; /* guards every field below and the frame's bytes */
+	/* SECS: an ETRACK is running on it (the SDM's ETRACK vs ETRACK
+	 * restriction, which answers SGX_EPC_PAGE_CONFLICT).  Not guarded. */
+	atomic_bool tracking;
+	/* sgx_cpu_inject_conflict(): conflicts still to report.  Not guarded. */
+	_Atomic uint32_t inject_page;
+	_Atomic uint32_t inject_tracking;
 	bool valid;
 	bool blocked;
 	bool pending;
@@ -95,9 +149,10 @@ struct epcm_entry {
 	_Atomic uint32_t va_users;
 };
 
-/* True while a paging leaf uses a slot of this VA page: a leaf that would
- * remove or replace the frame (EREMOVE, EPA, EWB, ELDU) must answer as for
- * a conflict.  Context: the frame's lock held. */
+/* True while a paging leaf uses a slot of this VA page (holds it "Shared"):
+ * a leaf that would remove or replace the frame (EREMOVE, EPA, EWB, ELDU,
+ * all "Exclusive" on it) must answer as for a conflict, #GP in each one's
+ * table.  Context: the frame's lock held. */
 static inline bool cpu_frame_pinned(const struct epcm_entry *e)
 {
 	return atomic_load(&((struct epcm_entry *)e)->va_users) != 0;
@@ -232,22 +287,44 @@ static inline int cpu_epc_operand(const struct sgx_cpu *cpu, const void *addr, u
 	return 0;
 }
 
-/* Try-locks a target or VA frame: 0 or SGX_EPC_PAGE_CONFLICT.  A poisoned
- * frame answers ENCLS_FAULT(#MC) (and is left unlocked). */
+/* Try-locks a leaf's target frame (FRAME_TARGET): 0, or
+ * SGX_EPC_PAGE_CONFLICT if another leaf holds it (or a conflict was
+ * injected), which the caller turns into what its concurrency table says.
+ * A poisoned frame answers ENCLS_MC (and is left unlocked). */
 int cpu_frame_trylock(struct sgx_cpu *cpu, uint64_t index);
-/* Locks a SECS frame (blocking): 0, or ENCLS_FAULT(#MC) if poisoned. */
+/* Locks a frame a leaf names as an explicit SECS or VA operand (the SDM's
+ * "Shared", FRAME_OPERAND): waits out other operand holders; 0, or
+ * SGX_EPC_PAGE_CONFLICT if a leaf holds it as its target (or a conflict
+ * was injected), or ENCLS_MC if poisoned. */
+int cpu_operand_lock(struct sgx_cpu *cpu, uint64_t index);
+/* Locks an implicit SECS (the SDM's "Concurrent"), blocking: 0, or
+ * ENCLS_MC if poisoned. */
 int cpu_frame_lock(struct sgx_cpu *cpu, uint64_t index);
 void cpu_frame_unlock(struct sgx_cpu *cpu, uint64_t index);
+/* ETRACK's claim on its SECS's tracking facility: false if another ETRACK
+ * runs on it (or a conflict was injected), which ETRACK answers with
+ * SGX_EPC_PAGE_CONFLICT (the SDM's "vs. ETRACK, ETRACKC: Exclusive").
+ * cpu_tracking_end() gives it back. */
+bool cpu_tracking_begin(struct sgx_cpu *cpu, uint64_t index);
+void cpu_tracking_end(struct sgx_cpu *cpu, uint64_t index);
 
-/* The prologue of a leaf whose page operand is its target and whose
- * conflict code is SGX_EPC_PAGE_CONFLICT: the operand checks of
- * cpu_epc_operand(), then cpu_frame_trylock().  0 with the frame locked,
- * or the fault or code, with nothing locked. */
-static inline int cpu_lock_operand(struct sgx_cpu *cpu, const void *epc, uint64_t *index)
+/* Turns SGX_EPC_PAGE_CONFLICT from the lock helpers into the leaf's answer
+ * to a conflict on that operand (#GP or SGX_EPC_PAGE_CONFLICT). */
+static inline int cpu_conflict_as(int ret, int conflict)
+{
+	return ret == SGX_EPC_PAGE_CONFLICT ? conflict : ret;
+}
+
+/* The prologue of a leaf whose page operand is its target: the operand
+ * checks of cpu_epc_operand(), then cpu_frame_trylock(), a conflict
+ * answering `conflict` (the leaf's table's).  0 with the frame locked, or
+ * the fault or code, with nothing locked. */
+static inline int cpu_lock_operand(struct sgx_cpu *cpu, const void *epc, uint64_t *index,
+				   int conflict)
 {
 	int ret = cpu_epc_operand(cpu, epc, index);
 
-	return ret ? ret : cpu_frame_trylock(cpu, *index);
+	return ret ? ret : cpu_conflict_as(cpu_frame_trylock(cpu, *index), conflict);
 }
 
 static inline struct secs_private *secs_private(uint8_t *secs_page)

@@ -157,7 +157,9 @@ int encls_einit(struct sgx_cpu *cpu, const struct sgx_sigstruct *sigstruct,
 	if (ret)
 		return ret;
 
-	ret = cpu_frame_lock(cpu, idx);
+	/* The Base Concurrency Restrictions of EINIT: SECS [DS:RCX] Shared,
+	 * #GP on conflict. */
+	ret = cpu_conflict_as(cpu_operand_lock(cpu, idx), GP);
 	if (ret)
 		return ret;
 	e = &cpu->epcm[idx];

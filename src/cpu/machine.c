@@ -350,12 +350,21 @@ int64_t sgx_cpu_frame_index(const struct sgx_cpu *cpu, const void *addr)
 	return cpu_frame_index(cpu, addr);
 }
 
-int cpu_frame_trylock(struct sgx_cpu *cpu, uint64_t index)
+/* Takes one conflict injected at this frame, if any are left. */
+static bool injected(_Atomic uint32_t *left)
 {
-	struct epcm_entry *e = &cpu->epcm[index];
+	uint32_t n = atomic_load_explicit(left, memory_order_relaxed);
 
-	if (!frame_raw_trylock(&e->lock))
-		return SGX_EPC_PAGE_CONFLICT;
+	while (n)
+		if (atomic_compare_exchange_weak_explicit(left, &n, n - 1, memory_order_relaxed,
+							  memory_order_relaxed))
+			return true;
+	return false;
+}
+
+/* The frame's lock just taken: #MC for a poisoned frame. */
+static int frame_poison_check(struct epcm_entry *e)
+{
 	if (e->poisoned) {
 		frame_raw_unlock(&e->lock);
 		return ENCLS_MC;
@@ -363,16 +372,68 @@ int cpu_frame_trylock(struct sgx_cpu *cpu, uint64_t index)
 	return 0;
 }
 
+int cpu_frame_trylock(struct sgx_cpu *cpu, uint64_t index)
+{
+	struct epcm_entry *e = &cpu->epcm[index];
+
+	if (injected(&e->inject_page) ||
+	    !frame_acquire(&e->lock, FRAME_TARGET,
+			   FRAME_CONFLICTS(FRAME_TARGET) | FRAME_CONFLICTS(FRAME_OPERAND)))
+		return SGX_EPC_PAGE_CONFLICT;
+	return frame_poison_check(e);
+}
+
+int cpu_operand_lock(struct sgx_cpu *cpu, uint64_t index)
+{
+	struct epcm_entry *e = &cpu->epcm[index];
+
+	if (injected(&e->inject_page) ||
+	    !frame_acquire(&e->lock, FRAME_OPERAND, FRAME_CONFLICTS(FRAME_TARGET)))
+		return SGX_EPC_PAGE_CONFLICT;
+	return frame_poison_check(e);
+}
+
 int cpu_frame_lock(struct sgx_cpu *cpu, uint64_t index)
 {
 	struct epcm_entry *e = &cpu->epcm[index];
 
-	frame_raw_lock(&e->lock);
-	if (e->poisoned) {
-		frame_raw_unlock(&e->lock);
-		return ENCLS_MC;
+	(void)frame_acquire(&e->lock, FRAME_OPERAND, 0);
+	return frame_poison_check(e);
+}
+
+bool cpu_tracking_begin(struct sgx_cpu *cpu, uint64_t index)
+{
+	struct epcm_entry *e = &cpu->epcm[index];
+
+	if (injected(&e->inject_tracking))
+		return false;
+	return !atomic_exchange_explicit(&e->tracking, true, memory_order_acquire);
+}
+
+void cpu_tracking_end(struct sgx_cpu *cpu, uint64_t index)
+{
+	atomic_store_explicit(&cpu->epcm[index].tracking, false, memory_order_release);
+}
+
+int sgx_cpu_inject_conflict(struct sgx_cpu *cpu, const void *epc, enum sgx_conflict_kind kind,
+			    unsigned int n)
+{
+	struct epcm_entry *e;
+	int64_t i;
+
+	if (!cpu || ((uintptr_t)epc & (SGX_PAGE_SIZE - 1)) || n > INT32_MAX)
+		return -EINVAL;
+	i = cpu_frame_index(cpu, epc);
+	if (i < 0)
+		return -EINVAL;
+	e = &cpu->epcm[i];
+	switch (kind) {
+	case SGX_CONFLICT_PAGE:
+		return (int)atomic_exchange(&e->inject_page, n);
+	case SGX_CONFLICT_TRACKING:
+		return (int)atomic_exchange(&e->inject_tracking, n);
 	}
-	return 0;
+	return -EINVAL;
 }
 
 void cpu_frame_unlock(struct sgx_cpu *cpu, uint64_t index)
@@ -400,10 +461,11 @@ int cpu_lock_secs(struct sgx_cpu *cpu, uint64_t pginfo_secs, uint64_t *index)
 }
 
 /*
- * Introspection takes each EPCM entry's lock, like a leaf would: a leaf
- * that races with it for the same frame sees the page busy.  Use it on a
- * quiescent machine (tests, teardown); live statistics come from the
- * software's own counts.
+ * Introspection takes each EPCM entry's lock as the processor's own
+ * bookkeeping (FRAME_INTERNAL): a leaf that races with it for the same
+ * frame waits for it, and sees no conflict.  Use it on a quiescent machine
+ * all the same (tests, teardown): a snapshot of a frame a leaf is changing
+ * is stale at once; live statistics come from the software's own counts.
  */
 int sgx_cpu_epcm_info(const struct sgx_cpu *cpu, const void *epc, struct sgx_epcm_info *info)
 {

@@ -32,16 +32,23 @@
  * unknown type, or a SECS or VA type with a SECS operand, is #GP(0) as the
  * SDM's pseudo-code has it.
  *
- * Locking.  The target frame is try-locked (a conflict is #GP for EPA, EWB
- * and ELDU/ELDB, SGX_EPC_PAGE_CONFLICT for EBLOCK, as the SDM's concurrency
- * tables say).  The VA page is shared: a leaf that uses one of its slots
- * pins it (epcm_entry.va_users, taken under the VA frame's lock), so that
- * EWB and ELDU on different pages of one enclave can use slots of the same
- * VA page at once; a leaf that takes a pinned VA page as its target gets
- * #GP.  EWB pins before it locks its target; ELDU/ELDB, which the SDM has
- * check the target before the VA page, pin with the target locked.  Either
- * is safe: the VA frame's lock is held only to pin, or by a leaf whose
- * target the VA page is, and neither waits for another frame meanwhile.  Slots are read and written with
+ * Locking.  The target frame is try-locked; a conflict answers what the
+ * leaf's Base Concurrency Restrictions table says: #GP for EPA (VA
+ * [DS:RCX] Exclusive), EWB (Source [DS:RCX] Exclusive, VA [DS:RDX]
+ * Shared) and ELDB/ELDU (Target [DS:RCX] Exclusive, VA [DS:RDX] and SECS
+ * [PAGEINFO.SECS] Shared); SGX_EPC_PAGE_CONFLICT for EBLOCK (Target
+ * [DS:RCX] Shared); #GP for ETRACK (SECS [DS:RCX] Shared) except against
+ * another ETRACK, where its Additional table says SGX_EPC_PAGE_CONFLICT.
+ * The VA page is shared: a leaf that uses one of its slots pins it
+ * (epcm_entry.va_users, taken under the VA frame's lock), so that EWB and
+ * ELDU on different pages of one enclave can use slots of the same VA
+ * page at once; a leaf that takes a pinned VA page as its target gets #GP,
+ * and a pin that finds the VA page held by a leaf whose target it is gets
+ * #GP too.  EWB pins before it locks its target; ELDU/ELDB, which the SDM
+ * has check the target before the VA page, pin with the target locked.
+ * Either is safe: the VA frame's lock is held only to pin, or by a leaf
+ * whose target the VA page is, and neither waits for another frame
+ * meanwhile.  Slots are read and written with
  * atomic operations.  The SECS lock is taken last, and never held across
  * the cryptography: EWB keeps its page counted in child_count until the
  * page is gone, and ELDU counts the page it is loading before it decrypts,
@@ -229,18 +236,16 @@ static bool is_child_type(unsigned int type)
 }
 
 /* Takes a frame lock whatever the frame's poison state: for bookkeeping
- * that must complete once a leaf has committed. */
+ * that must complete once a leaf has committed (an implicit SECS). */
 static void frame_lock_always(struct sgx_cpu *cpu, uint64_t index)
 {
-	frame_raw_lock(&cpu->epcm[index].lock);
+	(void)frame_acquire(&cpu->epcm[index].lock, FRAME_OPERAND, 0);
 }
 
 /* Try-locks a target frame for a leaf whose conflicts are #GP. */
 static int target_trylock_gp(struct sgx_cpu *cpu, uint64_t index)
 {
-	int ret = cpu_frame_trylock(cpu, index);
-
-	return ret == SGX_EPC_PAGE_CONFLICT ? GP : ret;
+	return cpu_conflict_as(cpu_frame_trylock(cpu, index), GP);
 }
 
 /* The operands EWB and ELDU/ELDB share: PAGEINFO 32-byte aligned, the EPC
@@ -292,14 +297,15 @@ static int paging_buffers(const struct sgx_cpu *cpu, const struct sgx_pageinfo *
 }
 
 /* Pins the VA page vidx for the use of one slot: #PF unless it is a valid
- * VA page, #MC if poisoned.  Called with no frame lock held but, for
- * ELDU/ELDB, the target's (see Locking above). */
+ * VA page, #GP if a leaf holds it as its target (EWB and ELDB/ELDU take
+ * VA [DS:RDX] Shared), #MC if poisoned.  Called with no frame lock held
+ * but, for ELDU/ELDB, the target's (see Locking above). */
 static int va_pin(struct sgx_cpu *cpu, uint64_t vidx)
 {
 	struct epcm_entry *v = &cpu->epcm[vidx];
 	int ret;
 
-	ret = cpu_frame_lock(cpu, vidx);
+	ret = cpu_conflict_as(cpu_operand_lock(cpu, vidx), GP);
 	if (ret)
 		return ret;
 	if (!v->valid || v->type != SGX_PAGE_TYPE_VA) {
@@ -329,7 +335,8 @@ static bool tracking_done(const struct secs_private *sp, uint64_t bepoch)
 
 /* Locks the SECS an ETRACK or ELDU/ELDB operand names: #GP unaligned, #PF
  * not in the EPC, the frame not_idx (the leaf's locked target), or not a
- * valid SECS; #MC if poisoned. */
+ * valid SECS; #GP if a leaf holds it as its target (both take it Shared);
+ * #MC if poisoned. */
 static int secs_operand_lock(struct sgx_cpu *cpu, uint64_t addr, uint64_t not_idx, uint64_t *sidx)
 {
 	struct epcm_entry *s;
@@ -340,7 +347,7 @@ static int secs_operand_lock(struct sgx_cpu *cpu, uint64_t addr, uint64_t not_id
 		return ret;
 	if (*sidx == not_idx)
 		return PF;
-	ret = cpu_frame_lock(cpu, *sidx);
+	ret = cpu_conflict_as(cpu_operand_lock(cpu, *sidx), GP);
 	if (ret)
 		return ret;
 	s = &cpu->epcm[*sidx];
@@ -402,7 +409,9 @@ int encls_eblock(struct sgx_cpu *cpu, void *epc)
 	uint64_t idx, sidx;
 	int ret;
 
-	ret = cpu_lock_operand(cpu, epc, &idx);
+	/* The Base Concurrency Restrictions of EBLOCK: Target [DS:RCX]
+	 * Shared, SGX_EPC_PAGE_CONFLICT on conflict; the SECS is Concurrent. */
+	ret = cpu_lock_operand(cpu, epc, &idx, SGX_EPC_PAGE_CONFLICT);
 	if (ret)
 		return ret;
 	e = &cpu->epcm[idx];
@@ -437,9 +446,18 @@ int encls_etrack(struct sgx_cpu *cpu, void *secs)
 	uint64_t sidx;
 	int ret;
 
-	ret = secs_operand_lock(cpu, (uintptr_t)secs, UINT64_MAX, &sidx);
+	/* SDM, ETRACK: the operand checks, then "Other Intel SGX instructions
+	 * using tracking facility on this SECS" (SGX_EPC_PAGE_CONFLICT, its
+	 * Additional Concurrency Restrictions vs. ETRACK), then the SECS,
+	 * Shared against every other leaf (#GP). */
+	ret = cpu_epc_operand(cpu, secs, &sidx);
 	if (ret)
 		return ret;
+	if (!cpu_tracking_begin(cpu, sidx))
+		return SGX_EPC_PAGE_CONFLICT;
+	ret = secs_operand_lock(cpu, (uintptr_t)secs, UINT64_MAX, &sidx);
+	if (ret)
+		goto out_tracking;
 	sp = secs_private(cpu_frame_ptr(cpu, sidx));
 	if (sp->nr_active_prev) {
 		ret = SGX_PREV_TRK_INCMPL;
@@ -450,6 +468,8 @@ int encls_etrack(struct sgx_cpu *cpu, void *secs)
 		ret = 0;
 	}
 	cpu_frame_unlock(cpu, sidx);
+out_tracking:
+	cpu_tracking_end(cpu, sidx);
 	return ret;
 }
 

@@ -11,7 +11,11 @@
  * cannot reach it, rather than in TCS.STATE.
  *
  * Locks: the TCS frame, then its SECS, as every leaf takes a target and
- * then its SECS (cpu_internal.h).
+ * then its SECS (cpu_internal.h).  Leaving takes them as the processor's
+ * own bookkeeping (frame_raw_lock()), which no leaf sees as a conflict:
+ * EEXIT and AEX take no EPC page operand, so no leaf's concurrency table
+ * has a conflict with them, and a write-back of the TCS a thread is just
+ * leaving through waits for it rather than fault.
  */
 #include <stdlib.h>
 
@@ -59,9 +63,11 @@ int sgx_cpu_thread_enter(struct sgx_cpu *cpu, struct sgx_cpu_thread *t, void *tc
 	ret = cpu_epc_operand(cpu, tcs, &idx);
 	if (ret)
 		return ret;
+	/* The Base Concurrency Restrictions of EENTER: TCS [DS:RBX] Shared,
+	 * #GP on conflict; its SECS is Concurrent (it waits). */
 	ret = cpu_frame_trylock(cpu, idx);
 	if (ret)
-		return ret == SGX_EPC_PAGE_CONFLICT ? GP : ret;
+		return cpu_conflict_as(ret, GP);
 	e = &cpu->epcm[idx];
 	ret = tcs_usable(e);
 	if (ret)
