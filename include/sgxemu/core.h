@@ -155,6 +155,9 @@ struct sgx_core_stats {
 	uint64_t ewb_kicks; /* threads inside asked to leave (the kernel's IPI) */
 	uint64_t ewb_ipi_waits; /* waits for them */
 	uint64_t ewb_failures; /* any other refusal: page left resident */
+	/* EBLOCK and ETRACK run again after SGX_EPC_PAGE_CONFLICT: a leaf
+	 * outside the core held the page (a debugger's, say; encls.h). */
+	uint64_t conflict_retries;
 	/* Aging: a page taken from the LRU head was young (hit, it goes back
 	 * to the tail) or old (miss, it is written back). */
 	uint64_t age_hits;

@@ -49,6 +49,7 @@
 #include <stdint.h>
 
 #include "base/debug.h"
+#include "epc/encls.h"
 #include "sgxemu/core.h"
 #include "sgxemu/encl.h"
 #include "sgxemu/epc.h"
@@ -87,6 +88,7 @@ struct core_counters {
 	_Atomic uint64_t ewb_kicks;
 	_Atomic uint64_t ewb_ipi_waits;
 	_Atomic uint64_t ewb_failures;
+	_Atomic uint64_t conflict_retries; /* encls_retry() */
 	_Atomic uint64_t age_hits;
 	_Atomic uint64_t age_misses;
 	_Atomic uint64_t backing_limit_hits;
@@ -321,16 +323,6 @@ bool core_try_charge(struct sgx_core *core, uint64_t pages);
 void core_uncharge(struct sgx_core *core, uint64_t pages);
 void core_busy_begin(struct sgx_core *core);
 void core_busy_end(struct sgx_core *core);
-
-/* Runs an ENCLS leaf again while it answers SGX_EPC_PAGE_CONFLICT (a frame
- * briefly locked by an EPCM snapshot or a memory-failure injection). */
-#define ENCLS_RETRY(expr)                                                      \
-	({                                                                     \
-		int _r, _n = 0;                                                \
-		while ((_r = (expr)) == SGX_EPC_PAGE_CONFLICT && ++_n < 10000) \
-			sched_yield();                                         \
-		_r;                                                            \
-	})
 
 /* The counters' equations of struct sgx_encl, checked in O(1) in debug
  * builds wherever the enclave's lock is about to be dropped with no

@@ -52,14 +52,13 @@ void encl_free_epc_page(struct sgx_encl *encl, struct sgx_epc_page *page)
 	int ret;
 
 	SGXEMU_ASSERT_HELD(&encl->lock);
-	ret = ENCLS_RETRY(encls_eremove(encl->core->cpu, encl_page_addr(page)));
+	ret = epc_eremove(encl->core->cpu, page);
 
 	/* A frame EREMOVE refuses is still valid: handing it out again would
 	 * give its next owner a page in use.  The kernel leaks it too.  A
 	 * machine check of the frame itself leaves it to the page cache's
 	 * quarantine; one of its SECS leaves it valid, so it is leaked. */
-	if (ret && !(encls_faulted(ret) && encls_trapnr(ret) == X86_TRAP_MC &&
-		     sgx_epc_page_poisoned(page))) {
+	if (ret && !(encls_machine_checked(ret) && sgx_epc_page_poisoned(page))) {
 		core_leak_frame(encl->core, page);
 		return;
 	}
@@ -266,7 +265,7 @@ int sgx_encl_create(struct sgx_core *core, const struct sgx_secs *secs,
 	memset(&pginfo, 0, sizeof(pginfo));
 	pginfo.contents = (uintptr_t)src;
 	pginfo.metadata = (uintptr_t)&secinfo;
-	ret = ENCLS_RETRY(encls_ecreate(core->cpu, &pginfo, encl_page_addr(secs_frame)));
+	ret = epc_ecreate(core->cpu, &pginfo, secs_frame);
 	free(src);
 	if (ret) {
 		ret = -EIO;
@@ -377,7 +376,7 @@ int sgx_encl_add_page(struct sgx_encl *encl, uint64_t offset, const void *src,
 	ret = encl_frame_bind(encl, frame, index);
 	if (ret)
 		goto err_unlock;
-	ret = ENCLS_RETRY(encls_eadd(core->cpu, &pginfo, encl_page_addr(frame)));
+	ret = epc_eadd(core->cpu, &pginfo, frame);
 	if (ret) {
 		ret = -EIO;
 		goto err_unlock;
@@ -385,9 +384,7 @@ int sgx_encl_add_page(struct sgx_encl *encl, uint64_t offset, const void *src,
 	for (unsigned int c = 0; c < SGX_PAGE_SIZE / SGX_EEXTEND_CHUNK; c++) {
 		if (!(extend_mask & (1U << c)))
 			continue;
-		ret = ENCLS_RETRY(encls_eextend(core->cpu, encl_page_addr(encl->secs.epc_page),
-						(uint8_t *)encl_page_addr(frame) +
-							c * SGX_EEXTEND_CHUNK));
+		ret = epc_eextend(core->cpu, encl->secs.epc_page, frame, c * SGX_EEXTEND_CHUNK);
 		if (ret) {
 			encl_free_epc_page(encl, frame);
 			encl_contents_punch(encl, index);
@@ -438,7 +435,7 @@ static int encl_einit_once(struct sgx_encl *encl, const struct sgx_sigstruct *si
 			sgx_cpu_wrmsr(cpu, MSR_IA32_SGXLEPUBKEYHASH0 + i, v);
 		}
 	}
-	return encls_einit(cpu, sig, token, encl_page_addr(encl->secs.epc_page));
+	return epc_einit(cpu, sig, token, encl->secs.epc_page);
 }
 
 int sgx_encl_init(struct sgx_encl *encl, const struct sgx_sigstruct *sigstruct,
@@ -471,7 +468,7 @@ int sgx_encl_init(struct sgx_encl *encl, const struct sgx_sigstruct *sigstruct,
 	}
 	for (unsigned int i = 0; i < EINIT_SLEEP_COUNT; i++) {
 		for (unsigned int j = 0; j < EINIT_SPIN_COUNT; j++) {
-			leaf = ENCLS_RETRY(encl_einit_once(encl, sig, &tok, hash));
+			leaf = encl_einit_once(encl, sig, &tok, hash);
 			if (leaf != SGX_UNMASKED_EVENT)
 				break;
 		}
@@ -559,8 +556,7 @@ static int encl_eldu(struct sgx_encl *encl, struct sgx_encl_page *page, struct s
 	pginfo.contents = (uintptr_t)contents;
 	pginfo.metadata = (uintptr_t)&pcmd;
 	pginfo.secs = is_secs ? 0 : (uintptr_t)encl_page_addr(encl->secs.epc_page);
-	ret = ENCLS_RETRY(encls_eldu(core->cpu, &pginfo, encl_page_addr(frame),
-				     encl_va_slot_addr(page->va_page, page->va_offset)));
+	ret = epc_eldu(core->cpu, &pginfo, frame, encl_va_slot_addr(page->va_page, page->va_offset));
 	if (ret)
 		goto err;
 

@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "base/debug.h"
+#include "epc/encls.h"
 #include "sgxemu/epc.h"
 
 
@@ -776,11 +777,6 @@ static int epc_read_host_nodes(struct sgx_epc *epc)
 	return 0;
 }
 
-static bool eremove_machine_checked(int ret)
-{
-	return encls_faulted(ret) && encls_trapnr(ret) == X86_TRAP_MC;
-}
-
 /*
  * Every frame is dirty: EREMOVE it, as ksgxd does at boot.  The first pass
  * removes children (and SECS pages without any); SECS pages answer
@@ -806,12 +802,12 @@ static int epc_sanitize(struct sgx_epc *epc)
 		list_init(&left);
 		list_for_each_entry_safe(page, tmp, &dirty, list) {
 			struct epc_node *node = &epc->nodes[page->node];
-			int err = encls_eremove(epc->cpu, page->addr);
+			int err = epc_eremove(epc->cpu, page);
 
 			list_del(&page->list);
 			if (!err) {
 				node_put_free(node, page);
-			} else if (pass == 1 && (eremove_machine_checked(err) ||
+			} else if (pass == 1 && (encls_machine_checked(err) ||
 						 err == SGX_CHILD_PRESENT)) {
 				atomic_store_explicit(&page->poison, 1, memory_order_relaxed);
 				node_quarantine(node, page);

@@ -105,31 +105,9 @@ static int ewb_errno(int ret)
 {
 	if (ret == SGX_NOT_TRACKED)
 		return -EAGAIN;
-	if (encls_faulted(ret) && encls_trapnr(ret) == X86_TRAP_MC)
+	if (encls_machine_checked(ret))
 		return -EHWPOISON;
 	return -EIO;
-}
-
-/*
- * One EWB.  The processor answers #GP when another leaf holds the target
- * frame; a thread leaving through a TCS holds it for a moment after its
- * tracking is done, which is just when the write-back of that TCS is
- * retried.  So a #GP is tried again a few times before it counts.
- */
-#define EWB_CONFLICT_TRIES 100
-
-static int ewb_once(struct sgx_core *core, const struct sgx_pageinfo *pginfo,
-		    struct sgx_epc_page *frame, void *slot)
-{
-	int ret = 0;
-
-	for (unsigned int n = 0; n < EWB_CONFLICT_TRIES; n++) {
-		ret = encls_ewb(core->cpu, pginfo, encl_page_addr(frame), slot);
-		if (ret != SGX_EPC_PAGE_CONFLICT && ret != ENCLS_FAULT(X86_TRAP_GP))
-			break;
-		sched_yield();
-	}
-	return ret;
 }
 
 static uint64_t now_us(void)
@@ -149,7 +127,9 @@ struct ewb_out {
 
 static __thread struct ewb_out ewb_out __attribute__((aligned(SGX_PAGE_SIZE)));
 
-/* One EWB of page into slot offset of va, out to ewb_out.  Context:
+/* One EWB of page into slot offset of va, out to ewb_out.  A #GP is not
+ * retried (encls.h): within the core's contract no other leaf holds the
+ * page or the VA page, so it is a malformed operand.  Context:
  * encl->lock, page resident, being reclaimed; a child is blocked. */
 static int ewb_page(struct sgx_core *core, struct sgx_encl_page *page, struct sgx_va_page *va,
 		    uint16_t offset)
@@ -159,7 +139,7 @@ static int ewb_page(struct sgx_core *core, struct sgx_encl_page *page, struct sg
 	memset(&pginfo, 0, sizeof(pginfo));
 	pginfo.contents = (uintptr_t)ewb_out.contents;
 	pginfo.metadata = (uintptr_t)&ewb_out.pcmd;
-	return ewb_once(core, &pginfo, page->epc_page, encl_va_slot_addr(va, offset));
+	return epc_ewb(core->cpu, &pginfo, page->epc_page, encl_va_slot_addr(va, offset));
 }
 
 /*
@@ -206,8 +186,7 @@ static int ewb_end(struct sgx_encl *encl, struct sgx_encl_page *page, struct sgx
 		pginfo.contents = (uintptr_t)ewb_out.contents;
 		pginfo.metadata = (uintptr_t)&ewb_out.pcmd;
 		pginfo.secs = is_secs ? 0 : (uintptr_t)encl_page_addr(encl->secs.epc_page);
-		if (ENCLS_RETRY(encls_eldu(core->cpu, &pginfo, encl_page_addr(frame),
-					   encl_va_slot_addr(va, offset))) == 0) {
+		if (epc_eldu(core->cpu, &pginfo, frame, encl_va_slot_addr(va, offset)) == 0) {
 			encl_va_free_slot(encl, va, offset);
 			page->flags &= ~ENCL_PAGE_BLOCKED;
 			core_count(core, ewb_failures);
@@ -344,7 +323,7 @@ static void phase_block(struct sgx_core *core, struct reclaim_item *items, unsig
 		zap(it->encl, it->page, SGX_ZAP_RECLAIM);
 		pthread_mutex_lock(&it->encl->lock);
 		if (!(it->page->flags & ENCL_PAGE_BLOCKED)) {
-			ret = ENCLS_RETRY(encls_eblock(core->cpu, encl_page_addr(it->frame)));
+			ret = epc_eblock(core->cpu, it->frame, &core->counters.conflict_retries);
 			if (ret == 0 || ret == SGX_BLKSTATE)
 				it->page->flags |= ENCL_PAGE_BLOCKED;
 			else
@@ -454,7 +433,7 @@ static int item_retry(struct sgx_core *core, struct track_group *g, struct recla
 static bool group_etrack(struct sgx_core *core, struct track_group *g)
 {
 	if (g->etracked ||
-	    ENCLS_RETRY(encls_etrack(core->cpu, encl_page_addr(g->encl->secs.epc_page))))
+	    epc_etrack(core->cpu, g->encl->secs.epc_page, &core->counters.conflict_retries))
 		return false;
 	g->etracked = true;
 	core_count(core, ewb_etracks);

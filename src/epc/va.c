@@ -38,7 +38,7 @@ int encl_va_add_frame(struct sgx_encl *encl, struct sgx_epc_page *frame)
 	va = calloc(1, sizeof(*va));
 	if (!va)
 		return -ENOMEM;
-	ret = ENCLS_RETRY(encls_epa(core->cpu, encl_page_addr(frame)));
+	ret = epc_epa(core->cpu, frame);
 	if (ret) {
 		free(va);
 		return -EIO;

@@ -210,6 +210,7 @@ void wl_stats_json(struct json *j, const char *key, const struct sgx_core_stats 
 	json_u64(j, "ipi", st->ewb_retry_ipi);
 	json_u64(j, "gave_up", st->ewb_gave_up);
 	json_u64(j, "failures", st->ewb_failures);
+	json_u64(j, "conflicts", st->conflict_retries);
 	json_end_object(j);
 
 	json_begin_object(j, "tracking");
@@ -269,9 +270,10 @@ void wl_stats_print(FILE *f, const char *in, const struct sgx_core_stats *st)
 		"EWB retries", (unsigned long long)st->ewb_retry_etrack,
 		(unsigned long long)st->ewb_retry_ipi, (unsigned long long)st->ewb_gave_up,
 		(unsigned long long)st->ewb_failures);
-	fprintf(f, "%s%-12s %llu ETRACKs, %llu kicks, %llu waits for threads inside\n", in,
-		"tracking", (unsigned long long)st->ewb_etracks, (unsigned long long)st->ewb_kicks,
-		(unsigned long long)st->ewb_ipi_waits);
+	fprintf(f, "%s%-12s %llu ETRACKs, %llu kicks, %llu waits for threads inside, %llu conflicts retried\n",
+		in, "tracking", (unsigned long long)st->ewb_etracks,
+		(unsigned long long)st->ewb_kicks, (unsigned long long)st->ewb_ipi_waits,
+		(unsigned long long)st->conflict_retries);
 	fprintf(f, "%s%-12s %llu hits (young, kept), %llu misses (old, written back)\n", in,
 		"aging", (unsigned long long)st->age_hits, (unsigned long long)st->age_misses);
 	fprintf(f, "%s%-12s %llu pages charged of a limit of %llu, %llu write-backs refused\n", in,
