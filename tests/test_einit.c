@@ -59,8 +59,10 @@ static void r_header2(struct sgx_sigstruct *s, struct sgx_sign_params *p) { s->h
 static void r_vendor(struct sgx_sigstruct *s, struct sgx_sign_params *p) { s->header.vendor = 0x1234; }
 static void r_exponent(struct sgx_sigstruct *s, struct sgx_sign_params *p) { s->exponent = 65537; }
 static void r_reserved1(struct sgx_sigstruct *s, struct sgx_sign_params *p) { s->header.reserved1[5] = 1; }
-static void r_reserved2(struct sgx_sigstruct *s, struct sgx_sign_params *p) { s->body.reserved2[0] = 1; }
-static void r_reserved3(struct sgx_sigstruct *s, struct sgx_sign_params *p) { s->body.reserved3[31] = 1; }
+static void r_reserved3_first(struct sgx_sigstruct *s, struct sgx_sign_params *p) { s->body.reserved3[0] = 1; }
+static void r_reserved3(struct sgx_sigstruct *s, struct sgx_sign_params *p) { s->body.reserved3[15] = 1; }
+static void r_familyid(struct sgx_sigstruct *s, struct sgx_sign_params *p) { p->isvfamilyid[15] = 1; }
+static void r_extprodid(struct sgx_sigstruct *s, struct sgx_sign_params *p) { p->isvextprodid[0] = 1; }
 static void r_reserved4(struct sgx_sigstruct *s, struct sgx_sign_params *p) { s->reserved4[11] = 1; }
 static void r_signature(struct sgx_sigstruct *s, struct sgx_sign_params *p) { s->signature[100] ^= 0x40; }
 static void r_signed_date(struct sgx_sigstruct *s, struct sgx_sign_params *p) { s->header.date++; }
@@ -100,8 +102,12 @@ static const struct refusal refusals[] = {
 	{ "vendor 0x1234", r_vendor, false, SGX_INVALID_SIG_STRUCT },
 	{ "exponent 65537", r_exponent, false, SGX_INVALID_SIG_STRUCT },
 	{ "reserved1 nonzero", r_reserved1, false, SGX_INVALID_SIG_STRUCT },
-	{ "reserved2 nonzero", r_reserved2, false, SGX_INVALID_SIG_STRUCT },
-	{ "reserved3 nonzero", r_reserved3, false, SGX_INVALID_SIG_STRUCT },
+	{ "reserved3 (byte 992) nonzero", r_reserved3_first, false, SGX_INVALID_SIG_STRUCT },
+	{ "reserved3 (byte 1007) nonzero", r_reserved3, false, SGX_INVALID_SIG_STRUCT },
+	/* SDM, EINIT: "Verify ISVFAMILYID is not used on an enclave with KSS
+	 * disabled"; no such rule for ISVEXTPRODID. */
+	{ "ISVFAMILYID without KSS", r_familyid, true, SGX_INVALID_SIG_STRUCT },
+	{ "ISVEXTPRODID without KSS", r_extprodid, true, 0 },
 	{ "reserved4 nonzero", r_reserved4, false, SGX_INVALID_SIG_STRUCT },
 	{ "signature bit flipped", r_signature, false, SGX_INVALID_SIGNATURE },
 	{ "signed date changed", r_signed_date, false, SGX_INVALID_SIGNATURE },
@@ -294,8 +300,7 @@ static int expected_for_offset(size_t off)
 		{ 24, 40 }, /* HEADER2 */
 		{ 44, 128 }, /* reserved */
 		{ 512, 516 }, /* EXPONENT */
-		{ 908, 928 }, /* reserved */
-		{ 992, 1024 }, /* reserved */
+		{ 992, 1008 }, /* reserved; 908..927 and 1008..1023 are not */
 		{ 1028, 1040 }, /* reserved */
 	};
 
@@ -336,6 +341,60 @@ TEST(einit_every_byte_of_sigstruct)
 	CHECK_SGX(t_einit_kernel(cpu, sound, e.secs), 0);
 	free(sound);
 	free(bad);
+	EVP_PKEY_free(key);
+	t_teardown(cpu);
+}
+
+/*
+ * Key separation and sharing: SIGSTRUCT's ISVFAMILYID (bytes 912..927) and
+ * ISVEXTPRODID (1008..1023) are not reserved.  EINIT takes them for a KSS
+ * enclave and makes them its identity, which EGETKEY's ISVFAMILYID and
+ * ISVEXTPRODID policies then read (test_keys.c, kss_identity_keys); a
+ * non-KSS enclave may not have an ISVFAMILYID (SGX_INVALID_SIG_STRUCT),
+ * and the sound SIGSTRUCT still initializes it after the refusal.
+ */
+TEST(einit_kss_identity)
+{
+	struct sgx_cpu *cpu = t_machine(8, false, NULL);
+	struct t_spec spec = t_spec_default(8);
+	EVP_PKEY *key = t_key_fixed();
+	struct sgx_sign_params p;
+	struct sgx_sigstruct *sig, *plain;
+	struct t_encl e;
+
+	spec.attributes |= SGX_ATTR_KSS;
+	p = t_params(&spec);
+	for (int i = 0; i < 16; i++) {
+		p.isvfamilyid[i] = (uint8_t)(0xF0 + i);
+		p.isvextprodid[i] = (uint8_t)(0x10 + i);
+	}
+	t_build(cpu, &spec, &e);
+	sig = t_sign(key, &p, e.mrenclave);
+	CHECK_MEM(sig->body.isvfamilyid, p.isvfamilyid, 16);
+	CHECK_MEM((const uint8_t *)sig + 912, p.isvfamilyid, 16);
+	CHECK_MEM((const uint8_t *)sig + 1008, p.isvextprodid, 16);
+	CHECK_SGX(sgx_sigstruct_check(sig, NULL), SGX_SUCCESS);
+	CHECK_SGX(t_einit_kernel(cpu, sig, e.secs), 0);
+	free(sig);
+
+	/* Without KSS: ISVFAMILYID refused, ISVEXTPRODID alone taken. */
+	spec = t_spec_default(9);
+	t_build(cpu, &spec, &e);
+	p = t_params(&spec);
+	plain = t_sign(key, &p, e.mrenclave);
+	p.isvfamilyid[0] = 1;
+	sig = t_sign(key, &p, e.mrenclave);
+	CHECK_SGX(sgx_sigstruct_check(sig, NULL), SGX_SUCCESS);
+	CHECK_SGX(t_einit_kernel(cpu, sig, e.secs), SGX_INVALID_SIG_STRUCT);
+	free(sig);
+	p.isvfamilyid[0] = 0;
+	p.isvextprodid[7] = 0x77;
+	sig = t_sign(key, &p, e.mrenclave);
+	CHECK_SGX(t_einit_kernel(cpu, sig, e.secs), 0);
+	/* Initialized: the SIGSTRUCT without either initializes it no more. */
+	CHECK_SGX(t_einit_kernel(cpu, plain, e.secs), GP);
+	free(sig);
+	free(plain);
 	EVP_PKEY_free(key);
 	t_teardown(cpu);
 }

@@ -273,8 +273,9 @@ static const char *sig_field(size_t off)
 		{ 16, "HEADER" }, { 20, "VENDOR" }, { 24, "DATE" }, { 40, "HEADER2" },
 		{ 44, "SWDEFINED" }, { 128, "RESERVED1" }, { 512, "MODULUS" },
 		{ 516, "EXPONENT" }, { 900, "SIGNATURE" }, { 904, "MISCSELECT" },
-		{ 908, "MISCMASK" }, { 928, "RESERVED2" }, { 944, "ATTRIBUTES/XFRM" },
-		{ 960, "ATTRIBUTEMASK" }, { 992, "ENCLAVEHASH" }, { 1024, "RESERVED3" },
+		{ 908, "MISCMASK" }, { 912, "CET" }, { 928, "ISVFAMILYID" },
+		{ 944, "ATTRIBUTES/XFRM" }, { 960, "ATTRIBUTEMASK" }, { 992, "ENCLAVEHASH" },
+		{ 1008, "RESERVED3" }, { 1024, "ISVEXTPRODID" },
 		{ 1026, "ISVPRODID" }, { 1028, "ISVSVN" }, { 1040, "RESERVED4" },
 		{ 1424, "Q1" }, { 1808, "Q2" },
 	};
@@ -371,7 +372,8 @@ static bool in(size_t off, size_t start, size_t size)
 /*
  * The code EINIT gives for a SIGSTRUCT whose byte off was changed, from the
  * rule: the header words, a VENDOR other than 0 and 0x8086, the exponent
- * and the reserved fields make the structure invalid; any other change
+ * and the reserved fields (44..127, 992..1007, 1028..1039; not the KSS
+ * fields ISVFAMILYID and ISVEXTPRODID) make the structure invalid; any other change
  * breaks the signature (the signed regions, the modulus, the signature,
  * Q1 and Q2).
  */
@@ -379,7 +381,7 @@ static int expected_code(const struct sgx_sigstruct *mutated, size_t off)
 {
 	if (in(off, FIELD(header.header1)) || in(off, FIELD(header.header2)) ||
 	    in(off, FIELD(header.reserved1)) || in(off, FIELD(exponent)) ||
-	    in(off, FIELD(body.reserved2)) || in(off, FIELD(body.reserved3)) ||
+	    in(off, FIELD(body.reserved3)) ||
 	    in(off, FIELD(reserved4)))
 		return SGX_INVALID_SIG_STRUCT;
 	if (in(off, FIELD(header.vendor)) && mutated->header.vendor != 0 &&
@@ -1363,6 +1365,15 @@ static void random_vec(uint64_t *rng, struct vec *v)
 
 /* Writes LAYOUT.json and its blob, as sgxref.py takes them, for a layout
  * and the SIGSTRUCT fields to sign it with. */
+/* "name": "<hex>", as sgxref.py's layout takes the SIGSTRUCT's KSS fields. */
+static void fprintf_hex_field(FILE *f, const char *name, const uint8_t *p, size_t n)
+{
+	fprintf(f, "\"%s\": \"", name);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%02x", p[i]);
+	fprintf(f, "\", ");
+}
+
 static void write_oracle_layout(const struct sgx_layout *l, const struct sgx_sign_params *p,
 				const char *dir)
 {
@@ -1379,12 +1390,14 @@ static void write_oracle_layout(const struct sgx_layout *l, const struct sgx_sig
 	fprintf(f, "{\"size\": \"%#llx\", \"ssaframesize\": %u, \"vendor\": \"%#x\", \"date\": \"%#x\", "
 		"\"swdefined\": \"%#x\", \"miscselect\": \"%#x\", \"misc_mask\": \"%#x\", "
 		"\"attributes\": \"%#llx\", \"xfrm\": \"%#llx\", \"attributes_mask\": \"%#llx\", "
-		"\"xfrm_mask\": \"%#llx\", \"isvprodid\": %u, \"isvsvn\": %u, \"blob\": \"blob.bin\", "
-		"\"pages\": [",
+		"\"xfrm_mask\": \"%#llx\", \"isvprodid\": %u, \"isvsvn\": %u, \"blob\": \"blob.bin\", ",
 		(unsigned long long)l->size, l->ssa_frame_size, p->vendor, p->date, p->swdefined,
 		p->miscselect, p->misc_mask, (unsigned long long)p->attributes,
 		(unsigned long long)p->xfrm, (unsigned long long)p->attributes_mask,
 		(unsigned long long)p->xfrm_mask, p->isvprodid, p->isvsvn);
+	fprintf_hex_field(f, "isvfamilyid", p->isvfamilyid, sizeof(p->isvfamilyid));
+	fprintf_hex_field(f, "isvextprodid", p->isvextprodid, sizeof(p->isvextprodid));
+	fprintf(f, "\"pages\": [");
 	for (size_t j = 0; j < l->nr_pages; j++) {
 		const struct sgx_layout_page *pg = &l->pages[j];
 
@@ -1717,6 +1730,84 @@ TEST(oracle_live)
 	printf("  %d layout builds and %d ELF images agree with the live oracle (%d of each signed)\n",
 	       ORACLE_BUILDS, ORACLE_BUILDS, ORACLE_SIGNED);
 	CHECK(rmdir(root) == 0);
+	EVP_PKEY_free(key);
+	no_leaks();
+}
+
+/* --- SIGSTRUCT's KSS fields against the oracle --------------------------- */
+
+/*
+ * ISVFAMILYID (bytes 912..927) and ISVEXTPRODID (1008..1023) are signed
+ * identity, not reserved bytes: SIGSTRUCTs that carry them, signed here
+ * and by the live oracle from the same layout, agree byte for byte, the
+ * processor's check takes both, and the oracle's own check finds no
+ * problem with ours.
+ */
+TEST(kss_sigstruct_fields_match_oracle)
+{
+	char dir[] = "/tmp/sgxemu-kss-XXXXXX", cmd[2048], path[512], line[256];
+	bool live = have_live_oracle();
+	EVP_PKEY *key = oracle_key();
+	struct vec *v;
+	size_t n = load_vectors(&v);
+
+	CHECK_GE(n, 3);
+	if (live)
+		CHECK(mkdtemp(dir));
+	for (size_t k = 0; k < 3; k++) {
+		struct sgx_sign_params p = v[k].params;
+		struct sgx_sigstruct sig;
+		struct sgx_layout l;
+		uint8_t mr[32];
+
+		for (int i = 0; i < 16; i++) {
+			p.isvfamilyid[i] = k == 2 ? 0 : (uint8_t)(0xA0 + 16 * k + i);
+			p.isvextprodid[i] = k == 1 ? 0 : (uint8_t)(0x3C ^ (7 * i + k));
+		}
+		vec_layout(&v[k], true, &l);
+		CHECK_EQ(sgx_layout_measure(&l, mr), 0);
+		CHECK_EQ(sgx_sigstruct_sign(key, &p, mr, &sig), 0);
+		CHECK_MEM((const uint8_t *)&sig + 912, p.isvfamilyid, 16);
+		CHECK_MEM((const uint8_t *)&sig + 1008, p.isvextprodid, 16);
+		CHECK_SGX(sgx_sigstruct_check(&sig, NULL), SGX_SUCCESS);
+		if (live) {
+			uint8_t *osig;
+			size_t len;
+			FILE *f;
+			bool clean = false;
+
+			write_oracle_layout(&l, &p, dir);
+			snprintf(cmd, sizeof(cmd), "python3 '%s' sign '%s/layout.json' '%s/oracle_key.json' '%s/sig.bin'",
+				 ORACLE_PATH, dir, VEC_DIR, dir);
+			CHECK_EQ(system(cmd), 0);
+			snprintf(path, sizeof(path), "%s/sig.bin", dir);
+			osig = read_all(path, &len);
+			CHECK_EQ(len, sizeof(sig));
+			check_same_sigstruct(&sig, osig);
+			CHECK_SGX(sgx_sigstruct_check((const struct sgx_sigstruct *)osig, NULL), SGX_SUCCESS);
+			free(osig);
+			/* The oracle's checker on our bytes. */
+			write_all(path, &sig, sizeof(sig));
+			snprintf(cmd, sizeof(cmd), "python3 '%s' show '%s/sig.bin'", ORACLE_PATH, dir);
+			f = popen(cmd, "r");
+			CHECK(f);
+			while (fgets(line, sizeof(line), f))
+				clean |= strstr(line, "\"problems\": []") != NULL;
+			CHECK_EQ(pclose(f), 0);
+			CHECK_MSG(clean, "build %zu: the oracle finds problems in our SIGSTRUCT", k);
+			unlink(path);
+		}
+		sgx_layout_free(&l);
+	}
+	if (live) {
+		printf("  3 SIGSTRUCTs with ISVFAMILYID/ISVEXTPRODID agree with the live oracle\n");
+		snprintf(path, sizeof(path), "%s/layout.json", dir);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/blob.bin", dir);
+		unlink(path);
+		CHECK(rmdir(dir) == 0);
+	}
+	free(v);
 	EVP_PKEY_free(key);
 	no_leaks();
 }

@@ -246,6 +246,73 @@ TEST(keys_kss_config)
 	t_teardown(cpu);
 }
 
+/* A KSS enclave of one signer, whose SIGSTRUCT states ISVPRODID and every
+ * byte of ISVFAMILYID and ISVEXTPRODID. */
+static void build_kss(struct sgx_cpu *cpu, EVP_PKEY *key, uint8_t fill, uint16_t prodid,
+		      uint8_t family, uint8_t extprod, struct t_encl *e)
+{
+	struct t_spec spec = t_spec_default(fill);
+	struct sgx_sign_params p;
+	struct sgx_sigstruct *sig;
+
+	spec.attributes |= SGX_ATTR_KSS;
+	t_build(cpu, &spec, e);
+	p = t_params(&spec);
+	p.isvprodid = prodid;
+	memset(p.isvfamilyid, family, sizeof(p.isvfamilyid));
+	memset(p.isvextprodid, extprod, sizeof(p.isvextprodid));
+	sig = t_sign(key, &p, e->mrenclave);
+	CHECK_SGX(t_einit_kernel(cpu, sig, e->secs), 0);
+	free(sig);
+}
+
+/*
+ * SDM, EGETKEY, SEAL_KEY and PROVISION_SEAL_KEY: "Include enclave product
+ * family ID?" and "... extended product ID?": with KEYPOLICY.ISVFAMILYID
+ * (bit 4) or ISVEXTPRODID (bit 5) the key depends on the SIGSTRUCT's
+ * ISVFAMILYID or ISVEXTPRODID, which EINIT copied in, and without the bit
+ * it does not; so enclaves of one family can share sealed data across
+ * products (NOISVPRODID), and products that differ only in ISVEXTPRODID
+ * can keep it apart.
+ */
+TEST(keys_kss_family_and_ext_prodid)
+{
+	struct sgx_cpu *cpu = t_machine(8, false, NULL);
+	const uint16_t signer = SGX_KEYPOLICY_MRSIGNER;
+	const uint16_t family = signer | SGX_KEYPOLICY_ISVFAMILYID | SGX_KEYPOLICY_NOISVPRODID;
+	const uint16_t extprod = signer | SGX_KEYPOLICY_ISVEXTPRODID;
+	struct sgx_keyrequest r;
+	EVP_PKEY *key = t_key_fixed();
+	struct t_encl a, b, c, d;
+
+	build_kss(cpu, key, 1, 1, 0x11, 0x21, &a);
+	build_kss(cpu, key, 2, 2, 0x11, 0x22, &b); /* a's family, another product */
+	build_kss(cpu, key, 3, 1, 0x12, 0x21, &c); /* a's product, another family */
+	build_kss(cpu, key, 4, 1, 0x11, 0x22, &d); /* a but for ISVEXTPRODID */
+
+	r = seal_req(family);
+	CHECK_MSG(same(getkey(cpu, a.secs, &r), getkey(cpu, b.secs, &r)),
+		  "ISVFAMILYID policy: one family's products differ");
+	CHECK_MSG(!same(getkey(cpu, a.secs, &r), getkey(cpu, c.secs, &r)),
+		  "ISVFAMILYID policy: two families share a key");
+	r = seal_req(extprod);
+	CHECK_MSG(!same(getkey(cpu, a.secs, &r), getkey(cpu, d.secs, &r)),
+		  "ISVEXTPRODID policy: two extended products share a key");
+	CHECK_MSG(same(getkey(cpu, a.secs, &r), getkey(cpu, c.secs, &r)),
+		  "ISVEXTPRODID policy: the family counts");
+	/* Without the bits, neither field counts. */
+	r = seal_req(signer);
+	CHECK_MSG(same(getkey(cpu, a.secs, &r), getkey(cpu, c.secs, &r)),
+		  "MRSIGNER policy: ISVFAMILYID counts");
+	CHECK_MSG(same(getkey(cpu, a.secs, &r), getkey(cpu, d.secs, &r)),
+		  "MRSIGNER policy: ISVEXTPRODID counts");
+	r = seal_req(signer | SGX_KEYPOLICY_NOISVPRODID);
+	CHECK_MSG(same(getkey(cpu, a.secs, &r), getkey(cpu, c.secs, &r)),
+		  "NOISVPRODID alone: ISVFAMILYID counts");
+	EVP_PKEY_free(key);
+	t_teardown(cpu);
+}
+
 /* --- Refusals ---------------------------------------------------------------- */
 
 struct key_refusal {

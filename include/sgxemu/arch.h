@@ -278,16 +278,27 @@ struct sgx_sigstruct_header {
 	uint8_t reserved1[84];
 } __sgx_packed;
 
+/*
+ * The signed body, as Intel's css_body_t lays it out.  ISVFAMILYID and
+ * ISVEXTPRODID belong to key separation and sharing (KSS): EINIT copies
+ * them into the enclave's identity, and EGETKEY's ISVFAMILYID and
+ * ISVEXTPRODID key policies and EREPORT read them there.  Bytes 908..911
+ * (SIGSTRUCT offsets) carry CET_ATTRIBUTES and CET_ATTRIBUTES_MASK on
+ * parts with CET in enclaves; the model has none and does not look at
+ * them.  RESERVED3 is the one reserved range of the body.
+ */
 struct sgx_sigstruct_body {
 	uint32_t miscselect;
 	uint32_t misc_mask;
-	uint8_t reserved2[20];
+	uint8_t cet[4]; /* CET_ATTRIBUTES, CET_ATTRIBUTES_MASK, 2 bytes */
+	uint8_t isvfamilyid[16];
 	uint64_t attributes;
 	uint64_t xfrm;
 	uint64_t attributes_mask;
 	uint64_t xfrm_mask;
 	uint8_t mrenclave[32];
-	uint8_t reserved3[32];
+	uint8_t reserved3[16];
+	uint8_t isvextprodid[16];
 	uint16_t isvprodid;
 	uint16_t isvsvn;
 } __sgx_packed;
@@ -504,6 +515,8 @@ SGX_ASSERT_LAYOUT(sgx_sigstruct_header, reserved1, 44);
 SGX_ASSERT_SIZE(sgx_sigstruct_body, 128);
 SGX_ASSERT_LAYOUT(sgx_sigstruct_body, miscselect, 0);
 SGX_ASSERT_LAYOUT(sgx_sigstruct_body, misc_mask, 4);
+SGX_ASSERT_LAYOUT(sgx_sigstruct_body, cet, 8);
+SGX_ASSERT_LAYOUT(sgx_sigstruct_body, isvfamilyid, 12);
 SGX_ASSERT_LAYOUT(sgx_sigstruct_body, attributes, 28);
 SGX_ASSERT_LAYOUT(sgx_sigstruct_body, xfrm, 36);
 SGX_ASSERT_LAYOUT(sgx_sigstruct_body, attributes_mask, 44);
@@ -520,7 +533,10 @@ SGX_ASSERT_LAYOUT(sgx_sigstruct, body.attributes, 928);
 SGX_ASSERT_LAYOUT(sgx_sigstruct, body.xfrm, 936);
 SGX_ASSERT_LAYOUT(sgx_sigstruct, body.attributes_mask, 944);
 SGX_ASSERT_LAYOUT(sgx_sigstruct, body.xfrm_mask, 952);
+SGX_ASSERT_LAYOUT(sgx_sigstruct, body.isvfamilyid, 912);
 SGX_ASSERT_LAYOUT(sgx_sigstruct, body.mrenclave, 960);
+SGX_ASSERT_LAYOUT(sgx_sigstruct, body.reserved3, 992);
+SGX_ASSERT_LAYOUT(sgx_sigstruct, body.isvextprodid, 1008);
 SGX_ASSERT_LAYOUT(sgx_sigstruct, body.isvprodid, 1024);
 SGX_ASSERT_LAYOUT(sgx_sigstruct, body.isvsvn, 1026);
 SGX_ASSERT_LAYOUT(sgx_sigstruct, reserved4, 1028);

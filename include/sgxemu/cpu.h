@@ -211,7 +211,8 @@ int sgx_cpu_paging_prepare(struct sgx_cpu *cpu);
 
 /* The checks EINIT makes of a SIGSTRUCT on its own, in the SDM's order:
  * the header words, VENDOR 0 or 0x8086, exponent 3 and zero reserved
- * fields (else SGX_INVALID_SIG_STRUCT); then signature < modulus, Q1 and
+ * fields, bytes 44..127, 992..1007 and 1028..1039 (else
+ * SGX_INVALID_SIG_STRUCT; ISVFAMILYID and ISVEXTPRODID are not reserved); then signature < modulus, Q1 and
  * Q2, and the PKCS#1 v1.5 RSA-3072 signature over SHA-256 of the signed
  * regions (else SGX_INVALID_SIGNATURE).  Returns 0 or that code.  mrsigner,
  * if not NULL, receives SHA-256 of the modulus either way.  Safe to call

@@ -143,6 +143,10 @@ struct sgx_sign_params {
 	uint64_t xfrm_mask;
 	uint16_t isvprodid;
 	uint16_t isvsvn;
+	/* Key separation and sharing: EINIT refuses a non-zero ISVFAMILYID
+	 * unless the enclave has ATTRIBUTES.KSS. */
+	uint8_t isvfamilyid[16];
+	uint8_t isvextprodid[16];
 };
 
 /* Builds and signs a SIGSTRUCT for mrenclave: header words, modulus,

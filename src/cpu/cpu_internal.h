@@ -177,8 +177,10 @@ struct secs_private {
 	uint32_t reserved0;
 	uint64_t child_count;
 	SHA256_CTX meas; /* MRENCLAVE in progress, until EINIT */
-	uint64_t isvfamilyid[2]; /* from SIGSTRUCT (KSS), kept for keys */
-	uint64_t isvextprodid[2];
+	/* The SIGSTRUCT's KSS identity, copied in by EINIT: SECS.ISVFAMILYID
+	 * and SECS.ISVEXTPRODID, which EGETKEY's policies and EREPORT read. */
+	uint8_t isvfamilyid[16];
+	uint8_t isvextprodid[16];
 	/* Tracking (ETRACK/EWB): threads that entered in the current epoch,
 	 * and threads still inside that entered before the last ETRACK. */
 	uint64_t epoch;

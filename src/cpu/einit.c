@@ -169,13 +169,22 @@ int encls_einit(struct sgx_cpu *cpu, const struct sgx_sigstruct *sigstruct,
 	}
 	secs = (struct sgx_secs *)cpu_frame_ptr(cpu, idx);
 	priv = secs_private((uint8_t *)secs);
+	/* SDM, EINIT: "Verify ISVFAMILYID is not used on an enclave with KSS
+	 * disabled", right after the SECS is found valid.  The SDM makes no
+	 * such check of ISVEXTPRODID: it is copied in either way, though only
+	 * a KSS enclave's keys can depend on it. */
+	if (!(secs->attributes & SGX_ATTR_KSS) &&
+	    !cpu_all_zero(sig.body.isvfamilyid, sizeof(sig.body.isvfamilyid))) {
+		ret = SGX_INVALID_SIG_STRUCT;
+		goto out_unlock;
+	}
+
+	/* Then the SECS's initialized state (#GP), as the pseudo-code's next
+	 * step makes sure no other instruction changes it. */
 	if (priv->initialized) {
 		ret = GP;
 		goto out_unlock;
 	}
-	/* ISVFAMILYID and ISVEXTPRODID sit in SIGSTRUCT bytes the structure
-	 * check requires to be zero, so a KSS enclave's are zero and the SDM's
-	 * "ISVFAMILYID without KSS" refusal cannot arise. */
 
 	ret = einit_checks(cpu, &sig, &tok, secs, mrenclave, mrsigner);
 	if (ret)
@@ -186,8 +195,11 @@ int encls_einit(struct sgx_cpu *cpu, const struct sgx_sigstruct *sigstruct,
 	secs->isv_prod_id = sig.body.isvprodid;
 	secs->isv_svn = sig.body.isvsvn;
 	secs->attributes |= SGX_ATTR_INIT;
-	memset(priv->isvfamilyid, 0, sizeof(priv->isvfamilyid));
-	memset(priv->isvextprodid, 0, sizeof(priv->isvextprodid));
+	/* "DS:RCX.ISVEXTPRODID <- TMP_SIG.ISVEXTPRODID", "DS:RCX.ISVFAMILYID
+	 * <- TMP_SIG.ISVFAMILYID": kept with the processor's private SECS
+	 * state, where EGETKEY reads them (and EREPORT will). */
+	memcpy(priv->isvfamilyid, sig.body.isvfamilyid, sizeof(priv->isvfamilyid));
+	memcpy(priv->isvextprodid, sig.body.isvextprodid, sizeof(priv->isvextprodid));
 	priv->initialized = 1;
 out_unlock:
 	cpu_frame_unlock(cpu, idx);

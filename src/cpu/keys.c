@@ -50,7 +50,10 @@
  * shares a key with a production one. */
 #define REQUIRED_SEALING_MASK (SGX_ATTR_INIT | SGX_ATTR_DEBUG)
 
-/* KEYPOLICY bits that need ATTRIBUTES.KSS. */
+/* KEYPOLICY bits that need ATTRIBUTES.KSS: SDM, EGETKEY, "Verify that
+ * CONFIGSVN & New Policy bits are not used if KSS is not enabled" tests
+ * KEYPOLICY & 003CH, bits 2 (NOISVPRODID), 3 (CONFIGID), 4 (ISVFAMILYID)
+ * and 5 (ISVEXTPRODID). */
 #define KSS_POLICY_MASK                                                        \
 	(SGX_KEYPOLICY_CONFIGID | SGX_KEYPOLICY_ISVFAMILYID | SGX_KEYPOLICY_ISVEXTPRODID | \
 	 SGX_KEYPOLICY_NOISVPRODID)
@@ -217,7 +220,10 @@ static int svn_check(const struct sgx_cpu *cpu, const struct sgx_keyrequest *req
 	return 0;
 }
 
-/* The policy-selected identity of SEAL and PROVISION_SEAL keys. */
+/* The policy-selected identity of SEAL and PROVISION_SEAL keys (SDM,
+ * EGETKEY: "Include enclave product family ID?", "... product ID?",
+ * "... Config ID?", "... extended product ID?"): ISVFAMILYID and
+ * ISVEXTPRODID are the SIGSTRUCT's, as EINIT copied them in. */
 static void keydep_policy(struct key_dependencies *kd, const struct sgx_keyrequest *req,
 			  const struct egetkey_identity *id)
 {

@@ -6,8 +6,12 @@
  *
  *  1. The structure: HEADER and HEADER2 are the architectural byte
  *     streams, VENDOR is 0 or 8086h, EXPONENT is 3, and every reserved
- *     field (bytes 44-127, 908-927, 992-1023, 1028-1039) is zero; else
- *     SGX_INVALID_SIG_STRUCT.
+ *     field (bytes 44-127, 992-1007, 1028-1039) is zero; else
+ *     SGX_INVALID_SIG_STRUCT.  Bytes 912-927 (ISVFAMILYID) and 1008-1023
+ *     (ISVEXTPRODID) are not reserved: they are KSS identity, and only
+ *     EINIT, which sees the SECS, refuses an ISVFAMILYID without KSS.
+ *     Bytes 908-911 hold CET attributes on parts with CET in enclaves and
+ *     are not looked at.
  *  2. The signature, as the processor verifies it with Q1 and Q2 instead
  *     of a division of its own: with s the signature and n the modulus,
  *     s < n; r1 = s^2 - Q1 n lies in [0, n); r2 = s r1 - Q2 n lies in
@@ -51,10 +55,8 @@ static const uint8_t sha256_digestinfo[19] = {
 #define SIG_OFF_EXPONENT 512
 #define SIG_OFF_SIGNATURE 516
 #define SIG_OFF_BODY 900
-#define SIG_OFF_RESERVED2 908
-#define SIG_OFF_ATTRIBUTES 928
 #define SIG_OFF_RESERVED3 992
-#define SIG_OFF_ISVPRODID 1024
+#define SIG_OFF_ISVEXTPRODID 1008
 #define SIG_OFF_RESERVED4 1028
 #define SIG_OFF_Q1 1040
 #define SIG_OFF_Q2 1424
@@ -89,8 +91,7 @@ static bool sigstruct_well_formed(const uint8_t *b)
 	if (le32(b + SIG_OFF_EXPONENT) != 3)
 		return false;
 	return zero_range(b, SIG_OFF_RESERVED1, SIG_OFF_MODULUS) &&
-	       zero_range(b, SIG_OFF_RESERVED2, SIG_OFF_ATTRIBUTES) &&
-	       zero_range(b, SIG_OFF_RESERVED3, SIG_OFF_ISVPRODID) &&
+	       zero_range(b, SIG_OFF_RESERVED3, SIG_OFF_ISVEXTPRODID) &&
 	       zero_range(b, SIG_OFF_RESERVED4, SIG_OFF_Q1);
 }
 

@@ -90,11 +90,13 @@ static void sigstruct_fill(struct sgx_sigstruct *s, const struct sgx_sign_params
 	s->exponent = SGX_SIGSTRUCT_EXPONENT;
 	s->body.miscselect = p->miscselect;
 	s->body.misc_mask = p->misc_mask;
+	memcpy(s->body.isvfamilyid, p->isvfamilyid, sizeof(s->body.isvfamilyid));
 	s->body.attributes = p->attributes;
 	s->body.xfrm = p->xfrm;
 	s->body.attributes_mask = p->attributes_mask;
 	s->body.xfrm_mask = p->xfrm_mask;
 	memcpy(s->body.mrenclave, mrenclave, sizeof(s->body.mrenclave));
+	memcpy(s->body.isvextprodid, p->isvextprodid, sizeof(s->body.isvextprodid));
 	s->body.isvprodid = p->isvprodid;
 	s->body.isvsvn = p->isvsvn;
 }
