@@ -56,11 +56,11 @@
 /* Page 0 of each data enclave is read again every this many pages. */
 #define DEMO_HOT_EVERY 16
 
-enum { OPT_JSON = 256, OPT_HEAP, OPT_DEBUG, OPT_ENCLAVE, OPT_EXPORT };
+enum { OPT_JSON = 256, OPT_HEAP, OPT_DEBUG, OPT_ENCLAVE, OPT_EXPORT, OPT_FORCE };
 
 static const char demo_help[] =
 	"usage: sgxemu demo [--json] [--heap N] [--debug] [--enclave ELF]\n"
-	"       sgxemu demo --export-key FILE\n"
+	"       sgxemu demo --export-key FILE [--force]\n"
 	"\n"
 	"Loads the sample enclave, measures it, signs it with the embedded demo\n"
 	"key (RSA-3072, e = 3; public, for demonstrations only), builds it on an\n"
@@ -82,7 +82,9 @@ static const char demo_help[] =
 	"                        and its heap may have at most 4096 pages)\n"
 	"      --debug           sign and build a debug enclave\n"
 	"      --enclave ELF     another enclave image instead of the sample\n"
-	"      --export-key FILE write the demo key as PEM (for sgxemu sign) and exit\n"
+	"      --export-key FILE write the demo key as PEM (for sgxemu sign) and exit;\n"
+	"                        FILE must be new (or --force) and a regular file\n"
+	"      --force           with --export-key: replace FILE if it exists\n"
 	"      --json            print one JSON object\n";
 
 struct demo {
@@ -548,12 +550,14 @@ static void demo_print(const struct demo *d, const char *failed_step)
 	printf("EINIT: ok\n");
 }
 
-static int demo_export_key(const char *path)
+static int demo_export_key(const char *path, bool force)
 {
-	int ret = write_file(path, demo_key_pem, strlen(demo_key_pem));
+	/* Mode 0600 as for any private key, though this one is public. */
+	struct tool_output o = { .cmd = "demo", .force = force, .mode = 0600 };
+	int ret = tool_write_output(&o, path, demo_key_pem, strlen(demo_key_pem));
 
 	if (ret)
-		return tool_error("demo", "%s: %s", path, strerror(-ret));
+		return ret;
 	printf("wrote the demo key to %s\n", path);
 	return EXIT_OK;
 }
@@ -565,13 +569,15 @@ int cmd_demo(int argc, char **argv)
 		{ "debug", no_argument, NULL, OPT_DEBUG },
 		{ "enclave", required_argument, NULL, OPT_ENCLAVE },
 		{ "export-key", required_argument, NULL, OPT_EXPORT },
+		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct demo *d;
-	const char *failed = NULL;
-	int c, ret = 0, tret;
+	const char *failed = NULL, *export = NULL, *other = NULL;
+	bool force = false;
+	int c, idx = 0, ret = 0, tret;
 	uint64_t v;
 
 	d = calloc(1, sizeof(*d));
@@ -580,7 +586,9 @@ int cmd_demo(int argc, char **argv)
 	d->image = SGXEMU_SAMPLE_ENCLAVE;
 	d->eo.heap_pages = DEMO_HEAP_PAGES;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", opts, &idx)) != -1) {
+		if (c != OPT_EXPORT && c != OPT_FORCE && c != 'h' && c != '?')
+			other = opts[idx].name;
 		switch (c) {
 		case OPT_HEAP:
 			if (parse_u64(optarg, MAX_HEAP_PAGES, &v)) {
@@ -597,8 +605,11 @@ int cmd_demo(int argc, char **argv)
 			d->image = optarg;
 			break;
 		case OPT_EXPORT:
-			ret = demo_export_key(optarg);
-			goto out;
+			export = optarg;
+			continue;
+		case OPT_FORCE:
+			force = true;
+			continue;
 		case OPT_JSON:
 			d->json = true;
 			break;
@@ -612,6 +623,18 @@ int cmd_demo(int argc, char **argv)
 	}
 	if (optind != argc) {
 		ret = tool_usage("demo", "unexpected argument '%s'", argv[optind]);
+		goto out;
+	}
+	if (force && !export) {
+		ret = tool_usage("demo", "--force applies only to --export-key");
+		goto out;
+	}
+	if (export && other) {
+		ret = tool_usage("demo", "--export-key takes no other option (got '--%s')", other);
+		goto out;
+	}
+	if (export) {
+		ret = demo_export_key(export, force);
 		goto out;
 	}
 	if (d->debug)

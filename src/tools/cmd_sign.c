@@ -12,7 +12,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "sgxemu/cpu.h"
 #include "tools/json.h"
@@ -20,7 +24,7 @@
 
 enum { OPT_JSON = 256, OPT_ATTR, OPT_XFRM, OPT_ATTR_MASK, OPT_XFRM_MASK,
        OPT_MISC, OPT_MISC_MASK, OPT_PRODID, OPT_SVN, OPT_DATE, OPT_VENDOR, OPT_DEBUG,
-       OPT_KEY };
+       OPT_KEY, OPT_FORCE };
 
 /* --- keygen ------------------------------------------------------------- */
 
@@ -31,8 +35,32 @@ static const char keygen_help[] =
 	"only kind SIGSTRUCT allows, written as a PEM private key (mode 0600).\n"
 	"Prints the key's MRSIGNER (SHA-256 of its modulus).\n"
 	"\n"
-	"  -o, --output FILE  where to write the key (must not exist)\n"
+	"  -o, --output FILE  where to write the key (a new file: a key is never\n"
+	"                     replaced, and FILE is never a FIFO or device)\n"
 	"      --json         print {key, bits, exponent, mrsigner}\n";
+
+/* The key as PEM text in memory, then written as any output is (a new
+ * regular file, whole or not at all); the text is wiped after. */
+static int keygen_write(const struct tool_output *o, const char *out, EVP_PKEY *key)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *pem;
+	long len;
+	int ret;
+
+	if (!bio)
+		return tool_fail("keygen", "out of memory");
+	if (!PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)) {
+		ERR_clear_error();
+		BIO_free(bio);
+		return tool_fail("keygen", "cannot encode the key as PEM");
+	}
+	len = BIO_get_mem_data(bio, &pem);
+	ret = tool_write_output(o, out, pem, len);
+	OPENSSL_cleanse(pem, len);
+	BIO_free(bio);
+	return ret;
+}
 
 int cmd_keygen(int argc, char **argv)
 {
@@ -42,6 +70,8 @@ int cmd_keygen(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	/* A key is never replaced, with or without --force. */
+	struct tool_output o = { .cmd = "keygen", .mode = 0600 };
 	const char *out = NULL;
 	uint8_t mrsigner[32];
 	char hex[65];
@@ -69,20 +99,19 @@ int cmd_keygen(int argc, char **argv)
 		return tool_usage("keygen", "unexpected argument '%s'", argv[optind]);
 	if (!out)
 		return tool_usage("keygen", "no output file (-o KEY.pem)");
-	/* Checked first so a second takes no key generation; sgx_key_save()
-	 * creates the file exclusively, so a race cannot clobber one either. */
-	if (access(out, F_OK) == 0)
-		return tool_error("keygen", "%s already exists; not overwriting a key", out);
+	/* Checked first so a refusal takes no key generation; the write
+	 * checks again and never replaces a file that appeared meanwhile. */
+	ret = tool_check_output(&o, out);
+	if (ret)
+		return ret;
 
 	ret = sgx_key_generate(&key);
 	if (ret)
 		return tool_fail("keygen", "key generation failed: %s", strerror(-ret));
-	ret = sgx_key_save(out, key);
+	ret = keygen_write(&o, out, key);
 	if (ret) {
 		EVP_PKEY_free(key);
-		if (ret == -EEXIST)
-			return tool_error("keygen", "%s already exists; not overwriting a key", out);
-		return tool_error("keygen", "%s: %s", out, strerror(-ret));
+		return ret;
 	}
 	ret = sgx_key_mrsigner(key, mrsigner);
 	EVP_PKEY_free(key);
@@ -192,7 +221,9 @@ static const char sign_help[] =
 	"SIGSTRUCT (1808 bytes), signed with KEY.pem (RSA-3072, e = 3).\n"
 	"\n"
 	"  -k, --key KEY.pem         signing key\n"
-	"  -o, --output FILE         where to write the SIGSTRUCT\n"
+	"  -o, --output FILE         where to write the SIGSTRUCT (a new file; never\n"
+	"                            the key or the image, nor a FIFO or device)\n"
+	"      --force               replace FILE if it exists\n"
 	"      --attributes X        SECS attributes the enclave runs with\n"
 	"                            (default MODE64BIT = 0x4, | DEBUG = 0x2 with --debug)\n"
 	"      --xfrm X              XSAVE features (default 0x3: x87 | SSE)\n"
@@ -230,6 +261,7 @@ struct sign_args {
 	struct sgx_sign_params p;
 	struct sgx_elf_options eo;
 	bool json;
+	bool force;
 };
 
 /* Reads the options into a, defaults filled in and the parameters
@@ -251,6 +283,7 @@ static int sign_parse(int argc, char **argv, struct sign_args *a)
 		{ "date", required_argument, NULL, OPT_DATE },
 		{ "vendor", required_argument, NULL, OPT_VENDOR },
 		{ "debug", no_argument, NULL, OPT_DEBUG },
+		{ "force", no_argument, NULL, OPT_FORCE },
 		TOOL_IMAGE_OPTIONS,
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
@@ -326,6 +359,9 @@ static int sign_parse(int argc, char **argv, struct sign_args *a)
 			break;
 		case OPT_DEBUG:
 			debug = true;
+			break;
+		case OPT_FORCE:
+			a->force = true;
 			break;
 		case OPT_JSON:
 			a->json = true;
@@ -409,6 +445,8 @@ static void sign_print(const struct sign_args *a, const struct sgx_layout *layou
 int cmd_sign(int argc, char **argv)
 {
 	struct sign_args a;
+	struct tool_output o = { .cmd = "sign", .mode = 0644, .nr_inputs = 2 };
+	const char *inputs[2];
 	struct sgx_sigstruct ss;
 	struct sgx_layout layout;
 	uint8_t mrenclave[32], mrsigner[32];
@@ -419,6 +457,13 @@ int cmd_sign(int argc, char **argv)
 	ret = sign_parse(argc, argv, &a);
 	if (ret)
 		return ret < 0 ? EXIT_OK : ret;
+	inputs[0] = a.keypath;
+	inputs[1] = a.image;
+	o.inputs = inputs;
+	o.force = a.force;
+	ret = tool_check_output(&o, a.out);
+	if (ret)
+		return ret;
 	ret = sgx_key_load(a.keypath, &key, err, sizeof(err));
 	if (ret)
 		return tool_path_error("sign", a.keypath, err[0] ? err : strerror(-ret));
@@ -433,11 +478,9 @@ int cmd_sign(int argc, char **argv)
 		ret = tool_fail("sign", "signing failed: %s", strerror(-ret));
 		goto out_layout;
 	}
-	ret = write_file(a.out, &ss, sizeof(ss));
-	if (ret) {
-		ret = tool_error("sign", "%s: %s", a.out, strerror(-ret));
+	ret = tool_write_output(&o, a.out, &ss, sizeof(ss));
+	if (ret)
 		goto out_layout;
-	}
 	sgx_sigstruct_mrsigner(&ss, mrsigner);
 	sign_print(&a, &layout, mrenclave, mrsigner);
 	ret = EXIT_OK;

@@ -183,31 +183,6 @@ uint32_t today_bcd(void)
 	return bcd;
 }
 
-int write_file(const char *path, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	int fd, ret = 0;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			break;
-		}
-		p += n;
-		len -= n;
-	}
-	if (close(fd) < 0 && !ret)
-		ret = -errno;
-	return ret;
-}
-
 int tool_path_error(const char *cmd, const char *path, const char *msg)
 {
 	/* Library messages often start with the path already. */

@@ -53,8 +53,25 @@ int parse_date_bcd(const char *s, uint32_t *out);
 /* Today's date (UTC) as BCD 0xYYYYMMDD. */
 uint32_t today_bcd(void);
 
-/* Writes len bytes to path (created 0644, or truncated).  0 or -errno. */
-int write_file(const char *path, const void *buf, size_t len);
+/* How a command writes one output file (output.c). */
+struct tool_output {
+	const char *cmd;		/* for messages */
+	bool force;			/* --force: an existing regular file may be replaced */
+	unsigned int mode;		/* permissions, less the umask */
+	const char *const *inputs;	/* the command's input files: never written over */
+	size_t nr_inputs;
+};
+/* Writes len bytes to path through a temporary file in path's directory
+ * (created with O_EXCL, fsync()ed, renamed onto path; removed on any
+ * failure).  Refused, with nothing written: a path that is not a regular
+ * file (FIFO, directory, device: never opened), one that is the same
+ * file (st_dev, st_ino) as an input, and an existing one without force.
+ * 0, or EXIT_USAGE after a message. */
+int tool_write_output(const struct tool_output *o, const char *path, const void *buf,
+		      size_t len);
+/* tool_write_output()'s refusals alone, for a command to make before its
+ * work as well as at the write: 0, or EXIT_USAGE after a message. */
+int tool_check_output(const struct tool_output *o, const char *path);
 
 /* What the command signs unless told otherwise: a production 64-bit
  * enclave with x87 and SSE, every attribute and MISCSELECT bit compared,
