@@ -64,7 +64,8 @@ run 0 "stat" "$SGXEMU" stat
 has out "^workload: 3 enclaves of 1024 pages \(3\.0x the EPC\)" "stat: default workload overcommits 3x"
 has out "^  paging +[1-9][0-9]* written back" "stat: pages were written back"
 has out "^  aging " "stat: aging line"
-has out "^  VA " "stat: VA line"
+has out "^  VA .*\(kernel policy\)" "stat: VA line, with the policy"
+has out "^VA policy: kernel " "stat: the kernel's VA policy by default"
 has out "^    node 0 +1024 total" "stat: per-node line"
 has out "^after release: 1024 of 1024 EPC pages free, 0 backing pages charged, 0 VA pages, 0 enclaves; check: ok$" \
 	"stat: everything back after release"
@@ -82,6 +83,9 @@ expect "stat --json: pages written back and loaded" \
 expect "stat --json: VA pages and charges while loaded" \
 	"d['stats']['va']['pages'] > 0 and 0 < d['stats']['backing']['charged'] <= d['stats']['backing']['limit'] == 3 * 512" \
 	"(d['stats']['va'], d['stats']['backing'])"
+expect "stat --json: the kernel's VA policy, one VA page per 512 pages and SECS" \
+	"d['va_policy'] == d['stats']['va']['policy'] == 'kernel' and d['stats']['va']['pages'] == 3 * 2" \
+	"(d['va_policy'], d['stats']['va'], d['workload'])"
 expect "stat --json: aging saw pages" "d['stats']['aging']['misses'] > 0" "d['stats']['aging']"
 expect "stat --json: final state empty" "(lambda f: $EMPTY)(d['final'])" "(lambda f: $EMPTY_SHOW)(d['final'])"
 expect "stat --json: final_ok and check ok" "d['final_ok'] is True and d['check'] == 'ok'" "(d['final_ok'], d['check'])"
@@ -105,6 +109,16 @@ expect "stat: the limit stops the workload, and is reported" \
 expect "stat: limit hit, charges within it" \
 	"d['stats']['backing']['charged'] <= 128" "d['stats']['backing']"
 expect "stat --limit-pct 50: final state empty" "(lambda f: $EMPTY)(d['final'])" "(lambda f: $EMPTY_SHOW)(d['final'])"
+
+run 0 "stat --va-policy on-demand" "$SGXEMU" stat --json --epc-mb 1 --va-policy on-demand
+expect "stat: --va-policy on-demand is on, and said" \
+	"d['va_policy'] == d['stats']['va']['policy'] == d['final']['va']['policy'] == 'on-demand' and d['stats']['va']['pages'] > 0 and d['final_ok'] is True" \
+	"(d['va_policy'], d['stats']['va'], d['final_ok'])"
+expect "stat --va-policy on-demand: final state empty" "(lambda f: $EMPTY)(d['final'])" "(lambda f: $EMPTY_SHOW)(d['final'])"
+run 0 "stat --va-policy on-demand (text)" "$SGXEMU" stat --epc-mb 1 --va-policy on-demand
+has out "^VA policy: on-demand " "stat: the on-demand VA policy said"
+run 2 "stat --va-policy other" "$SGXEMU" stat --va-policy other
+has err "sgxemu stat: --va-policy: 'other' is not kernel or on-demand" "stat --va-policy names the choices"
 
 run 2 "stat --epc-mb 0" "$SGXEMU" stat --epc-mb 0
 has err "sgxemu stat: --epc-mb: '0' is not in 1\.\.1024" "stat --epc-mb 0 names the range"

@@ -322,8 +322,9 @@ TEST(allocation_past_limit_enomem)
 	ch_finish(core, cpu, -1);
 }
 
-/* VA pages come as pages are written back and go as they are loaded. */
-TEST(va_pages_follow_written_back)
+/* Under the on-demand VA policy, VA pages come as pages are written back
+ * and go as they are loaded. */
+TEST(on_demand_va_pages_follow_written_back)
 {
 	struct sgx_core_config cfg = quiet_config();
 	struct sgx_cpu *cpu = ch_machine(2048);
@@ -333,9 +334,11 @@ TEST(va_pages_follow_written_back)
 	const uint64_t n = harness_sanitized() ? 1100 : 1500;
 
 	cfg.backing_limit = 4096;
+	cfg.va_policy = SGX_VA_POLICY_ON_DEMAND;
 	core = ch_core(cpu, &cfg);
 	CHECK_EQ(ch_build(core, 9, n, 0, true, &e), 0);
 	CHECK_EQ(sgx_core_stats(core, &st), 0);
+	CHECK_EQ(st.va_policy, SGX_VA_POLICY_ON_DEMAND);
 	CHECK_EQ(st.va_pages, 1);
 	for (uint64_t i = 0; i < n; i++)
 		CHECK_EQ(sgx_encl_evict(e.encl, i * PAGE), 0);
@@ -352,9 +355,90 @@ TEST(va_pages_follow_written_back)
 	ch_finish(core, cpu, -1);
 }
 
-/* The SECS asked out takes its enclave's last free VA slot: its frame
- * becomes the next VA page, and the write-back still succeeds. */
-TEST(secs_evict_into_last_va_slot)
+/* VA pages under the kernel's policy, as its sgx_encl_grow() counts: with
+ * p pages in the enclave, the SECS included (encl->page_cnt), there are
+ * ceil(p / 512), made as the pages are added, whatever is written back or
+ * loaded, until release.  A page whose EADD fails takes the VA page it grew
+ * with it (sgx_encl_shrink()). */
+static uint64_t kernel_va_pages(uint64_t children)
+{
+	return (children + 1 + SGX_VA_SLOT_COUNT - 1) / SGX_VA_SLOT_COUNT;
+}
+
+TEST(kernel_va_policy_one_per_512_pages)
+{
+	struct sgx_core_config cfg = quiet_config();
+	struct sgx_cpu *cpu = ch_machine(2048);
+	struct sgx_core *core;
+	struct sgx_core_stats st;
+	struct sgx_secinfo secinfo;
+	struct ch_encl e;
+	uint8_t page[PAGE];
+	const uint64_t n = harness_sanitized() ? 1100 : 1500;
+	char why[256];
+
+	cfg.backing_limit = 4096;
+	core = ch_core(cpu, &cfg);
+	CHECK_EQ(sgx_core_stats(core, &st), 0);
+	CHECK_EQ(st.va_policy, SGX_VA_POLICY_KERNEL); /* the default */
+	CHECK_EQ(ch_build_ex(core, 16, 0, 0, 2048 * PAGE, false, &e), 0);
+	CHECK_EQ(sgx_core_stats(core, &st), 0);
+	CHECK_EQ(st.va_pages, 1); /* with the SECS */
+	memset(&secinfo, 0, sizeof(secinfo));
+	secinfo.flags = SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W;
+	for (uint64_t i = 0; i < n; i++) {
+		if (i + 1 == SGX_VA_SLOT_COUNT) {
+			/* This page needs the second VA page: an EADD that
+			 * faults (W without R) takes it back. */
+			secinfo.flags = SGX_SECINFO_REG | SGX_SECINFO_W;
+			CHECK_EQ(sgx_encl_add_page(e.encl, i * PAGE, page, &secinfo, 0), -EIO);
+			CHECK_EQ(sgx_core_stats(core, &st), 0);
+			CHECK_EQ(st.va_pages, 1);
+			secinfo.flags = SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W;
+		}
+		ch_fill(page, e.tag, i, 0);
+		CHECK_EQ(sgx_encl_add_page(e.encl, i * PAGE, page, &secinfo, 0), 0);
+		CHECK_EQ(sgx_core_stats(core, &st), 0);
+		CHECK_MSG(st.va_pages == kernel_va_pages(i + 1),
+			  "%" PRIu64 " pages added: %" PRIu64 " VA pages, not %" PRIu64, i + 1,
+			  st.va_pages, kernel_va_pages(i + 1));
+	}
+	CHECK_EQ(kernel_va_pages(n), 3);
+	/* Written back and loaded again: the count stays. */
+	for (uint64_t i = 0; i < n; i++)
+		CHECK_EQ(sgx_encl_evict(e.encl, i * PAGE), 0);
+	CHECK_EQ(sgx_core_stats(core, &st), 0);
+	CHECK_EQ(st.va_slots_used, n);
+	CHECK_EQ(st.va_pages, kernel_va_pages(n));
+	for (uint64_t i = 0; i < n; i++)
+		check_page(&e, i);
+	CHECK_EQ(sgx_core_stats(core, &st), 0);
+	CHECK_EQ(st.va_slots_used, 0);
+	CHECK_EQ(st.va_pages, kernel_va_pages(n));
+	CHECK_MSG(sgx_core_check(core, true, why, sizeof(why)) == 0, "%s", why);
+	sgx_encl_release(e.encl);
+	/* An enclave of 511 pages and its SECS: one VA page, all its slots
+	 * taken when everything is written back. */
+	CHECK_EQ(ch_build(core, 17, SGX_VA_SLOT_COUNT - 1, 0, true, &e), 0);
+	CHECK_EQ(sgx_core_stats(core, &st), 0);
+	CHECK_EQ(st.va_pages, 1);
+	sgx_encl_release(e.encl);
+	ch_check_empty(core, 0);
+	sgx_core_destroy(core);
+	/* An unknown policy is refused. */
+	cfg.va_policy = (enum sgx_va_policy)2;
+	CHECK_EQ(sgx_core_create(cpu, &cfg, &core), -EINVAL);
+	CHECK(sgx_va_policy_name((enum sgx_va_policy)2) == NULL);
+	CHECK_STR(sgx_va_policy_name(SGX_VA_POLICY_KERNEL), "kernel");
+	CHECK_STR(sgx_va_policy_name(SGX_VA_POLICY_ON_DEMAND), "on-demand");
+	sgx_cpu_destroy(cpu);
+}
+
+/* The SECS asked out takes its enclave's last free VA slot.  Under the
+ * on-demand policy its frame becomes the next VA page; under the kernel's,
+ * the enclave's 512 pages have their 512 slots.  Either way the write-back
+ * succeeds. */
+static void secs_into_last_slot(enum sgx_va_policy policy, uint64_t va_after)
 {
 	struct sgx_core_config cfg = quiet_config();
 	struct sgx_cpu *cpu = ch_machine(1024);
@@ -367,6 +451,7 @@ TEST(secs_evict_into_last_va_slot)
 	const uint64_t limit = n + (n + 31) / 32;
 
 	cfg.backing_limit = limit;
+	cfg.va_policy = policy;
 	core = ch_core(cpu, &cfg);
 	CHECK_EQ(ch_build(core, 14, n, 0, true, &e), 0);
 	for (uint64_t i = 0; i < n; i++)
@@ -380,7 +465,7 @@ TEST(secs_evict_into_last_va_slot)
 	CHECK_EQ(sgx_encl_evict(e.encl, e.size), 0);
 	check_resident(&e, e.size, false);
 	CHECK_EQ(sgx_core_stats(core, &st), 0);
-	CHECK_EQ(st.va_pages, 2);
+	CHECK_EQ(st.va_pages, va_after);
 	CHECK_EQ(st.va_slots_used, n + 1);
 	CHECK_EQ(st.secs_written_back, 1);
 	CHECK_EQ(sgx_encl_evict(e.encl, e.size), -EALREADY);
@@ -388,6 +473,12 @@ TEST(secs_evict_into_last_va_slot)
 	check_resident(&e, e.size, true);
 	sgx_encl_release(e.encl);
 	ch_finish(core, cpu, -1);
+}
+
+TEST(secs_evict_into_last_va_slot)
+{
+	secs_into_last_slot(SGX_VA_POLICY_ON_DEMAND, 2);
+	secs_into_last_slot(SGX_VA_POLICY_KERNEL, 1);
 }
 
 TEST(evict_errors)

@@ -45,6 +45,27 @@ struct sgx_core;
 /* backing_limit value that asks for the default: 150% of the EPC. */
 #define SGX_BACKING_LIMIT_DEFAULT UINT64_MAX
 
+/* When an enclave's version-array (VA) pages are made and freed. */
+enum sgx_va_policy {
+	/* The kernel's (sgx_encl_grow(), sgx_encl_shrink()): one VA page for
+	 * every 512 pages an enclave has, its SECS included, made with the
+	 * page that needs it (at ECREATE, then every 512th EADD) and kept
+	 * until the enclave is released, whether anything is written back or
+	 * not.  EPC counters then read as a kernel's. */
+	SGX_VA_POLICY_KERNEL,
+	/* As many as the pages written back need: the first with the SECS, a
+	 * write-back that takes the last free slot turns the frame it has
+	 * just freed into the next one, and a VA page that empties is freed
+	 * while the others keep some free slots.  Fewer frames held for
+	 * enclaves that are mostly resident. */
+	SGX_VA_POLICY_ON_DEMAND,
+};
+
+/* "kernel", "on-demand", or NULL for a value outside the enum. */
+const char *sgx_va_policy_name(enum sgx_va_policy policy);
+/* The policy a name gives: 0, or -EINVAL for an unknown name. */
+int sgx_va_policy_parse(const char *name, enum sgx_va_policy *policy);
+
 struct sgx_core_config {
 	/* Page cache: watermarks, NUMA policy, thread caches. */
 	struct sgx_epc_config epc;
@@ -61,6 +82,8 @@ struct sgx_core_config {
 	 * the enclave before the ETRACK to leave (the kernel's IPI) before it
 	 * gives the page up for this round.  0 picks 20000. */
 	unsigned int ipi_wait_us;
+	/* VA pages: the kernel's policy (the default) or on demand. */
+	enum sgx_va_policy va_policy;
 };
 
 void sgx_core_config_default(struct sgx_core_config *cfg);
@@ -167,6 +190,7 @@ struct sgx_core_stats {
 	uint64_t backing_charged; /* content pages + PCMD pages charged now */
 	uint64_t backing_limit_hits; /* write-backs not made: limit reached */
 	/* VA pages. */
+	enum sgx_va_policy va_policy;
 	uint64_t va_pages;
 	uint64_t va_slots_used;
 	/* Reclaimer. */

@@ -93,8 +93,11 @@ int sgx_encl_create(struct sgx_core *core, const struct sgx_secs *secs,
  * EPC page, reclaiming if need be, runs EADD with src (4096 bytes, any
  * alignment) and secinfo, then EEXTEND for each 256-byte chunk whose bit is
  * set in extend_mask (0xFFFF: the whole page, the driver's
- * SGX_PAGE_MEASURE).  The page then joins the LRU, as the kernel marks it
- * reclaimable right after EADD.  Returns 0; -EINVAL for a bad offset or an
+ * SGX_PAGE_MEASURE).  Under the kernel's VA policy (core.h), a page that
+ * brings the enclave's pages, its SECS included, past a multiple of 512
+ * allocates a VA page first (EPA), which a failed EADD frees again.  The
+ * page then joins the LRU, as the kernel marks it reclaimable right after
+ * EADD.  Returns 0; -EINVAL for a bad offset or an
  * initialized enclave; -EBUSY if the offset was added already; -EIO when
  * EADD or EEXTEND faults or fails (the page is then not added); -ENOMEM or
  * -EINTR from the allocation.

@@ -21,6 +21,31 @@ void sgx_core_config_default(struct sgx_core_config *cfg)
 	cfg->batch = SGX_NR_TO_SCAN;
 	cfg->no_reclaimer_thread = false;
 	cfg->ipi_wait_us = 0;
+	cfg->va_policy = SGX_VA_POLICY_KERNEL;
+}
+
+static const char *const va_policy_names[] = {
+	[SGX_VA_POLICY_KERNEL] = "kernel",
+	[SGX_VA_POLICY_ON_DEMAND] = "on-demand",
+};
+
+const char *sgx_va_policy_name(enum sgx_va_policy policy)
+{
+	if ((unsigned int)policy >= sizeof(va_policy_names) / sizeof(va_policy_names[0]))
+		return NULL;
+	return va_policy_names[policy];
+}
+
+int sgx_va_policy_parse(const char *name, enum sgx_va_policy *policy)
+{
+	for (unsigned int p = 0; name && p < sizeof(va_policy_names) / sizeof(va_policy_names[0]);
+	     p++) {
+		if (!strcmp(name, va_policy_names[p])) {
+			*policy = (enum sgx_va_policy)p;
+			return 0;
+		}
+	}
+	return -EINVAL;
 }
 
 int sgx_core_create(struct sgx_cpu *cpu, const struct sgx_core_config *cfg,
@@ -41,6 +66,8 @@ int sgx_core_create(struct sgx_cpu *cpu, const struct sgx_core_config *cfg,
 		return -EINVAL;
 	if (cfg->ipi_wait_us > 10 * 1000 * 1000)
 		return -EINVAL;
+	if (!sgx_va_policy_name(cfg->va_policy))
+		return -EINVAL;
 
 	core = calloc(1, sizeof(*core));
 	if (!core)
@@ -48,6 +75,7 @@ int sgx_core_create(struct sgx_cpu *cpu, const struct sgx_core_config *cfg,
 	core->cpu = cpu;
 	core->batch = cfg->batch;
 	core->ipi_wait_us = cfg->ipi_wait_us ? cfg->ipi_wait_us : 20000;
+	core->va_policy = cfg->va_policy;
 	core_mutex_init(&core->lru_lock);
 	list_init(&core->lru);
 	pthread_mutex_init(&core->encls_lock, NULL);
@@ -326,6 +354,7 @@ int sgx_core_stats(struct sgx_core *core, struct sgx_core_stats *st)
 	st->backing_limit = atomic_load(&core->backing_limit);
 	st->backing_charged = atomic_load(&core->backing_charged);
 	st->backing_limit_hits = LOAD(backing_limit_hits);
+	st->va_policy = core->va_policy;
 	st->va_pages = atomic_load(&core->nr_va_pages);
 	st->va_slots_used = atomic_load(&core->nr_va_slots_used);
 	st->reclaim_batches = LOAD(reclaim_batches);

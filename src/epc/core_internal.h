@@ -106,6 +106,7 @@ struct sgx_core {
 	struct sgx_epc *epc;
 	unsigned int batch;
 	unsigned int ipi_wait_us;
+	enum sgx_va_policy va_policy; /* fixed at creation */
 
 	/* lru_lock guards lru (threaded through sgx_epc_page.list) and the
 	 * RECLAIMER_TRACKED bit of the pages on it or isolated from it.
@@ -211,12 +212,14 @@ struct sgx_va_page {
 #define ENCL_SECS_POISONED (1U << 3) /* the SECS frame failed */
 
 /*
- * Keep one VA page spare when emptied ones are freed: an enclave always
- * has at least one free slot, so a write-back never has to allocate (a
- * reclaimer that uses the last free slot turns the frame it just freed into
- * a new VA page).  An emptied VA page is freed only while the others
- * still have this many free slots, so that a load and a write-back in turn
- * at a page boundary do not EPA and EREMOVE each time.
+ * Under the on-demand VA policy, keep one VA page spare when emptied ones
+ * are freed: an enclave always has at least one free slot, so a write-back
+ * never has to allocate (a reclaimer that uses the last free slot turns the
+ * frame it just freed into a new VA page).  An emptied VA page is freed
+ * only while the others still have this many free slots, so that a load
+ * and a write-back in turn at a page boundary do not EPA and EREMOVE each
+ * time.  (Under the kernel's policy there is a slot for every page the
+ * enclave has, and VA pages stay until release.)
  */
 #define ENCL_VA_FREE_KEEP 64
 
@@ -278,7 +281,9 @@ struct sgx_encl {
 	 *   sum of pcmd_used[] == nr_written_back + nr_in_flight
 	 *   nr_pcmd_pages == number of nonzero pcmd_used[]
 	 *   sum of va_page->nr_used == nr_written_back + nr_ewb_waiting +
- *                              nr_va_retired
+	 *                              nr_va_retired
+	 *   under the kernel's VA policy:
+	 *   nr_va_pages == ceil(page_cnt / 512) + nr_va_spare
 	 *   secs_child_cnt == number of resident children
 	 */
 	pthread_mutex_t lock;
@@ -299,6 +304,12 @@ struct sgx_encl {
 	uint64_t nr_in_flight; /* charged for a write-back not done yet */
 	uint64_t nr_ewb_waiting; /* EWBs holding a slot while the lock is dropped */
 	uint64_t nr_va_retired; /* free slots of VA pages whose frame failed */
+	/* Pages the enclave has, its SECS included: the kernel's page_cnt,
+	 * by which sgx_encl_grow() adds a VA page at every 512th. */
+	uint64_t page_cnt;
+	/* VA pages made beyond the policy's count, for write-backs that found
+	 * no free slot after a VA page failed (phase_prepare()). */
+	uint64_t nr_va_spare;
 	uint64_t nr_pcmd_pages;
 	uint64_t charged;
 	/* Frames whose bytes are bound into contents.  A frame EREMOVE
@@ -334,6 +345,9 @@ static inline void encl_assert_counts(const struct sgx_encl *encl)
 		    encl->nr_written_back + encl->nr_in_flight + encl->nr_pcmd_pages);
 	SGXEMU_ASSERT(encl->nr_va_pages * SGX_VA_SLOT_COUNT - encl->va_free_slots ==
 		    encl->nr_written_back + encl->nr_ewb_waiting + encl->nr_va_retired);
+	SGXEMU_ASSERT(encl->core->va_policy != SGX_VA_POLICY_KERNEL ||
+		      encl->nr_va_pages == (encl->page_cnt + SGX_VA_SLOT_COUNT - 1) /
+						   SGX_VA_SLOT_COUNT + encl->nr_va_spare);
 	(void)encl;
 }
 
@@ -400,18 +414,26 @@ void encl_views_zap(struct sgx_encl *encl, uint64_t offset);
 
 /* --- va.c --- (Context: encl->lock for all) */
 /* Turns a frame the caller owns (invalid in the EPCM) into a VA page of the
- * enclave.  0 or -EIO (the frame is then the caller's still). */
-int encl_va_add_frame(struct sgx_encl *encl, struct sgx_epc_page *frame);
+ * enclave (*va, if va is not NULL).  0 or -EIO (the frame is then the
+ * caller's still). */
+int encl_va_add_frame(struct sgx_encl *encl, struct sgx_epc_page *frame, struct sgx_va_page **va);
+/* Under the kernel's VA policy, whether the enclave's next page needs a new
+ * VA page first (sgx_encl_grow(): page_cnt is a multiple of 512).  The
+ * first VA page, made with the SECS, is made under both policies. */
+bool encl_va_grow_needed(const struct sgx_encl *encl);
+/* EREMOVEs and frees a VA page none of whose slots is in use: the one a
+ * page that was not added after all grew (sgx_encl_shrink()). */
+void encl_va_remove(struct sgx_encl *encl, struct sgx_va_page *va);
 /* Takes a free slot: 0 and the page and offset, or -ENOSPC. */
 int encl_va_alloc_slot(struct sgx_encl *encl, struct sgx_va_page **va, uint16_t *offset);
-/* Gives a slot back; frees its VA page when empty and others have enough
- * free slots. */
+/* Gives a slot back; under the on-demand policy, frees its VA page when
+ * empty and others have enough free slots. */
+void encl_va_free_slot(struct sgx_encl *encl, struct sgx_va_page *va, uint16_t offset);
 /* Takes a VA page whose frame failed out of use: its free slots count as
  * used (encl->nr_va_retired) so that no write-back picks it again; the
  * pages written back there are lost.  Freed with the enclave.  A slot the
  * caller holds on it is the caller's to count. */
 void encl_va_retire(struct sgx_encl *encl, struct sgx_va_page *va);
-void encl_va_free_slot(struct sgx_encl *encl, struct sgx_va_page *va, uint16_t offset);
 void *encl_va_slot_addr(struct sgx_va_page *va, uint16_t offset);
 /* EREMOVEs and frees every VA page (teardown). */
 void encl_va_free_all(struct sgx_encl *encl);

@@ -276,7 +276,11 @@ int sgx_encl_create(struct sgx_core *core, const struct sgx_secs *secs,
 	encl->secs.epc_page = secs_frame;
 	if (secs->attributes & SGX_ATTR_DEBUG)
 		encl->flags |= ENCL_DEBUG;
-	ret = encl_va_add_frame(encl, va_frame);
+	/* The kernel's sgx_encl_create() grows first: the SECS is the
+	 * enclave's first page, and its VA page the first VA page. */
+	ret = encl_va_add_frame(encl, va_frame, NULL);
+	if (!ret)
+		encl->page_cnt = 1;
 	if (ret) {
 		encl->secs.epc_page = NULL;
 		pthread_mutex_unlock(&encl->lock);
@@ -320,6 +324,18 @@ err_free:
 
 /* ---- Adding pages ------------------------------------------------------------ */
 
+/* A page counted by the kernel's VA policy was not added after all (the
+ * kernel's sgx_encl_shrink()): uncount it, and free the VA page it grew,
+ * whose slots nothing can have used while the lock was held.  Context:
+ * encl->lock, held since the page was counted. */
+static void encl_shrink(struct sgx_encl *encl, struct sgx_va_page *va)
+{
+	SGXEMU_ASSERT_HELD(&encl->lock);
+	encl->page_cnt--;
+	if (va)
+		encl_va_remove(encl, va);
+}
+
 int sgx_encl_add_page(struct sgx_encl *encl, uint64_t offset, const void *src,
 		      const struct sgx_secinfo *secinfo, uint16_t extend_mask)
 {
@@ -327,7 +343,8 @@ int sgx_encl_add_page(struct sgx_encl *encl, uint64_t offset, const void *src,
 	struct sgx_pageinfo pginfo;
 	struct sgx_secinfo si;
 	struct sgx_encl_page *page;
-	struct sgx_epc_page *frame;
+	struct sgx_epc_page *frame, *va_frame = NULL;
+	struct sgx_va_page *va = NULL;
 	uint8_t *buf;
 	uint64_t index;
 	int ret;
@@ -357,29 +374,51 @@ int sgx_encl_add_page(struct sgx_encl *encl, uint64_t offset, const void *src,
 		goto err_free;
 
 	pthread_mutex_lock(&encl->lock);
-	if (encl->flags & (ENCL_INITIALIZED | ENCL_RELEASED)) {
-		ret = -EINVAL;
-		goto err_unlock;
+	for (;;) {
+		if (encl->flags & (ENCL_INITIALIZED | ENCL_RELEASED)) {
+			ret = -EINVAL;
+			goto err_unlock;
+		}
+		if (encl->pages[index]) {
+			ret = -EBUSY;
+			goto err_unlock;
+		}
+		if (!encl->secs.epc_page || (encl->flags & ENCL_SECS_POISONED)) {
+			ret = -EIO; /* the SECS of an enclave being built stays resident */
+			goto err_unlock;
+		}
+		if (!encl_va_grow_needed(encl) || va_frame)
+			break;
+		/* The kernel's VA policy (sgx_encl_grow()): this page needs a
+		 * new VA page first.  No allocation runs under the lock:
+		 * allocate, then look at the enclave anew. */
+		pthread_mutex_unlock(&encl->lock);
+		ret = sgx_alloc_epc_page(core->epc, NULL, true, &va_frame);
+		if (ret) {
+			sgx_free_epc_page(core->epc, frame);
+			goto err_free;
+		}
+		pthread_mutex_lock(&encl->lock);
 	}
-	if (encl->pages[index]) {
-		ret = -EBUSY;
-		goto err_unlock;
+	if (encl_va_grow_needed(encl)) {
+		if (encl_va_add_frame(encl, va_frame, &va)) {
+			ret = -EIO;
+			goto err_unlock;
+		}
+		va_frame = NULL;
 	}
-	if (!encl->secs.epc_page || (encl->flags & ENCL_SECS_POISONED)) {
-		ret = -EIO; /* the SECS of an enclave being built stays resident */
-		goto err_unlock;
-	}
+	encl->page_cnt++;
 	pginfo.addr = encl->base + offset;
 	pginfo.contents = (uintptr_t)buf;
 	pginfo.metadata = (uintptr_t)&si;
 	pginfo.secs = (uintptr_t)encl_page_addr(encl->secs.epc_page);
 	ret = encl_frame_bind(encl, frame, index);
 	if (ret)
-		goto err_unlock;
+		goto err_shrink;
 	ret = epc_eadd(core->cpu, &pginfo, frame);
 	if (ret) {
 		ret = -EIO;
-		goto err_unlock;
+		goto err_shrink;
 	}
 	for (unsigned int c = 0; c < SGX_PAGE_SIZE / SGX_EEXTEND_CHUNK; c++) {
 		if (!(extend_mask & (1U << c)))
@@ -388,6 +427,7 @@ int sgx_encl_add_page(struct sgx_encl *encl, uint64_t offset, const void *src,
 		if (ret) {
 			encl_free_epc_page(encl, frame);
 			encl_contents_punch(encl, index);
+			encl_shrink(encl, va);
 			pthread_mutex_unlock(&encl->lock);
 			ret = -EIO;
 			goto err_free;
@@ -406,12 +446,18 @@ int sgx_encl_add_page(struct sgx_encl *encl, uint64_t offset, const void *src,
 	 * has none (a poisoned entry): let its next touch fault again. */
 	encl_views_zap(encl, offset);
 	free(buf);
+	if (va_frame)
+		sgx_free_epc_page(core->epc, va_frame); /* another add grew meanwhile */
 	return 0;
 
+err_shrink:
+	encl_shrink(encl, va);
 err_unlock:
 	encl_frame_unbind(encl, frame);
 	pthread_mutex_unlock(&encl->lock);
 	sgx_free_epc_page(core->epc, frame); /* EADD did not run or failed */
+	if (va_frame)
+		sgx_free_epc_page(core->epc, va_frame);
 err_free:
 	free(buf);
 	free(page);
@@ -982,6 +1028,12 @@ static int encl_check_locked(struct sgx_encl *encl, char *why, size_t why_len)
 		     "VA slots in use vs pages written back");
 	CHECK_EQ_WHY(free_slots, encl->va_free_slots, "VA free slots");
 	CHECK_EQ_WHY(va_pages, encl->nr_va_pages, "VA pages");
+	CHECK_EQ_WHY(encl->page_cnt, encl->nr_pages + 1, "pages counted vs children and SECS");
+	if (encl->core->va_policy == SGX_VA_POLICY_KERNEL)
+		CHECK_EQ_WHY(va_pages,
+			     (encl->page_cnt + SGX_VA_SLOT_COUNT - 1) / SGX_VA_SLOT_COUNT +
+				     encl->nr_va_spare,
+			     "VA pages vs one per 512 pages (kernel policy)");
 	CHECK_EQ_WHY(pcmd_sum, encl->nr_written_back + encl->nr_in_flight,
 		     "PCMD records vs pages written back and in flight");
 	CHECK_EQ_WHY(pcmd_pages, encl->nr_pcmd_pages, "PCMD pages in use");

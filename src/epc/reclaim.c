@@ -21,8 +21,8 @@
  *            gives them the time, after which the pages still held up go
  *            back to the LRU, blocked, for a later batch.  Then the SECS if
  *            that was the last resident child of an initialized enclave;
- *            then free the frame (or make it the enclave's next VA page
- *            when its last free slot went);
+ *            then free the frame (or, under the on-demand VA policy, make
+ *            it the enclave's next VA page when its last free slot went);
  *   release  give the host the contents pages of the pages written back,
  *            one fallocate() per run of consecutive pages (a punch costs a
  *            TLB shootdown; a streaming batch is one run), then drop the
@@ -89,13 +89,14 @@ static void item_drop(struct sgx_core *core, struct reclaim_item *it, int result
 	encl_put(it->encl);
 }
 
-/* Hands a frame freed by EWB back: to the page cache, or to the enclave as
- * a VA page if it has no free slot left.  Returns 1 if the page cache got
- * it.  Context: encl->lock. */
+/* Hands a frame freed by EWB back: to the page cache, or, under the
+ * on-demand VA policy, to the enclave as a VA page if it has no free slot
+ * left.  Returns 1 if the page cache got it.  Context: encl->lock. */
 static int encl_release_frame(struct sgx_encl *encl, struct sgx_epc_page *frame)
 {
 	SGXEMU_ASSERT_HELD(&encl->lock);
-	if (!encl->va_free_slots && encl_va_add_frame(encl, frame) == 0)
+	if (encl->core->va_policy == SGX_VA_POLICY_ON_DEMAND && !encl->va_free_slots &&
+	    encl_va_add_frame(encl, frame, NULL) == 0)
 		return 0;
 	sgx_free_epc_page(encl->core->epc, frame);
 	return 1;
@@ -301,12 +302,17 @@ static void phase_prepare(struct sgx_core *core, struct reclaim_item *items, uns
 			item_drop(core, it, result, putback);
 			continue;
 		}
-		/* No free slot only after EPA of a frame failed: try for a
-		 * free frame, outside the lock as every allocation. */
+		/* No free slot only after a VA page failed (its free slots
+		 * retired) or EPA of a frame did: try for a free frame,
+		 * outside the lock as every allocation.  Under the kernel's
+		 * policy it is a VA page beyond the policy's count. */
 		if (need_va && sgx_alloc_epc_page(core->epc, NULL, false, &frame) == 0) {
 			pthread_mutex_lock(&encl->lock);
-			if (encl->va_free_slots || encl_va_add_frame(encl, frame))
+			if (encl->va_free_slots || encl_va_add_frame(encl, frame, NULL))
 				sgx_free_epc_page(core->epc, frame);
+			else
+				encl->nr_va_spare++;
+			encl_assert_counts(encl);
 			pthread_mutex_unlock(&encl->lock);
 		}
 	}

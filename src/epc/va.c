@@ -2,13 +2,21 @@
  * va.c: an enclave's version-array pages.
  *
  * Every page written back leaves its version in a slot of one of its
- * enclave's VA pages until it is loaded again.  VA pages come and go as the
- * number of pages written back does: an enclave starts with one (made with
- * its SECS, as the kernel's sgx_encl_create() grows the list first), a
- * write-back that takes the last free slot turns the frame it has just
- * freed into a new VA page, and a VA page that empties is freed while the
- * others keep ENCL_VA_FREE_KEEP free slots.  So a write-back never has to
- * allocate an EPC page when none may be free.
+ * enclave's VA pages until it is loaded again.  When VA pages are made and
+ * freed is the core's VA policy (core.h):
+ *
+ *   kernel     as the kernel's sgx_encl_grow(): a VA page with the SECS
+ *              (sgx_encl_create() grows first) and one more with every
+ *              512th page added, so that there is a slot for every page
+ *              the enclave has; all kept until release.  A page whose EADD
+ *              fails takes the VA page it grew with it (sgx_encl_shrink()).
+ *   on-demand  a VA page with the SECS; a write-back that takes the last
+ *              free slot turns the frame it has just freed into the next
+ *              one, and a VA page that empties is freed while the others
+ *              keep ENCL_VA_FREE_KEEP free slots.
+ *
+ * Under either, a write-back never has to allocate an EPC page when none
+ * may be free.
  *
  * encl->va_pages keeps the pages with free slots ahead of the full ones.
  * Every function here runs under encl->lock.
@@ -28,7 +36,7 @@ static void va_attach(struct sgx_encl *encl, struct sgx_va_page *va)
 	atomic_fetch_add_explicit(&encl->core->nr_va_pages, 1, memory_order_relaxed);
 }
 
-int encl_va_add_frame(struct sgx_encl *encl, struct sgx_epc_page *frame)
+int encl_va_add_frame(struct sgx_encl *encl, struct sgx_epc_page *frame, struct sgx_va_page **out)
 {
 	struct sgx_core *core = encl->core;
 	struct sgx_va_page *va;
@@ -46,7 +54,16 @@ int encl_va_add_frame(struct sgx_encl *encl, struct sgx_epc_page *frame)
 	frame->owner = va;
 	va->epc_page = frame;
 	va_attach(encl, va);
+	if (out)
+		*out = va;
 	return 0;
+}
+
+bool encl_va_grow_needed(const struct sgx_encl *encl)
+{
+	SGXEMU_ASSERT_HELD(&encl->lock);
+	return encl->core->va_policy == SGX_VA_POLICY_KERNEL &&
+	       encl->page_cnt % SGX_VA_SLOT_COUNT == 0;
 }
 
 int encl_va_alloc_slot(struct sgx_encl *encl, struct sgx_va_page **vap, uint16_t *offset)
@@ -93,6 +110,13 @@ static void va_remove(struct sgx_encl *encl, struct sgx_va_page *va)
 	free(va);
 }
 
+void encl_va_remove(struct sgx_encl *encl, struct sgx_va_page *va)
+{
+	SGXEMU_ASSERT_HELD(&encl->lock);
+	SGXEMU_ASSERT(va->nr_used == 0);
+	va_remove(encl, va);
+}
+
 void encl_va_free_slot(struct sgx_encl *encl, struct sgx_va_page *va, uint16_t offset)
 {
 	unsigned int slot = offset / SGX_VA_SLOT_SIZE;
@@ -103,7 +127,7 @@ void encl_va_free_slot(struct sgx_encl *encl, struct sgx_va_page *va, uint16_t o
 	va->nr_used--;
 	encl->va_free_slots++;
 	atomic_fetch_sub_explicit(&encl->core->nr_va_slots_used, 1, memory_order_relaxed);
-	if (va->nr_used == 0 &&
+	if (va->nr_used == 0 && encl->core->va_policy == SGX_VA_POLICY_ON_DEMAND &&
 	    encl->va_free_slots >= SGX_VA_SLOT_COUNT + ENCL_VA_FREE_KEEP) {
 		va_remove(encl, va);
 		return;

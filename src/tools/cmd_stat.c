@@ -32,18 +32,18 @@
 /* Page 0 of each enclave is read again after this many pages: kept young. */
 #define STAT_HOT_EVERY 16
 
-enum { OPT_JSON = 256, OPT_EPC_MB, OPT_ENCLAVES, OPT_PAGES, OPT_LIMIT };
+enum { OPT_JSON = 256, OPT_EPC_MB, OPT_ENCLAVES, OPT_PAGES, OPT_LIMIT, OPT_VA_POLICY };
 
 static const char stat_help[] =
 	"usage: sgxemu stat [--json] [--epc-mb N] [--enclaves N] [--pages N]\n"
-	"                   [--limit-pct P]\n"
+	"                   [--limit-pct P] [--va-policy kernel|on-demand]\n"
 	"\n"
 	"Starts an emulated SGX machine with the kernel's SGX core and its\n"
 	"reclaimer thread, runs a workload that overcommits the EPC, and prints\n"
 	"the core's statistics: total and free EPC pages per node, pages written\n"
 	"back and loaded, EWB retries by cause, aging hits and misses, backing\n"
-	"pages charged against the limit, VA pages, poisoned frames, the\n"
-	"reclaimer's batches.  The workload: N enclaves of RW pages, together 3\n"
+	"pages charged against the limit, VA pages and the policy that makes\n"
+	"them, poisoned frames, the reclaimer's batches.  The workload: N enclaves of RW pages, together 3\n"
 	"times the EPC; every page is added, written, then read back and checked\n"
 	"(page 0 of each enclave is read every 16 pages, so aging finds it\n"
 	"young).  Then every enclave is released and the final state printed:\n"
@@ -58,13 +58,20 @@ static const char stat_help[] =
 	"      --limit-pct P    backing limit in percent of the EPC (0..10000,\n"
 	"                       default 300: the workload fits; the core's own\n"
 	"                       default is 150)\n"
-	"      --json           print one JSON object: {workload, stats, final,\n"
-	"                       final_ok}\n";
+	"      --va-policy P    when VA pages are made: kernel (the default, as the\n"
+	"                       kernel's: one per 512 pages of an enclave, its SECS\n"
+	"                       included, made as pages are added and kept until\n"
+	"                       release) or on-demand (as pages are written back:\n"
+	"                       a freed frame becomes the next VA page, empty ones\n"
+	"                       are freed)\n"
+	"      --json           print one JSON object: {va_policy, workload, stats,\n"
+	"                       final, final_ok}\n";
 
 struct stat_run {
 	/* Options. */
 	bool json;
 	uint64_t epc_mb, nr_encl, pages, limit_pct;
+	enum sgx_va_policy va_policy;
 	/* The machine. */
 	struct sgx_cpu *cpu;
 	struct sgx_core *core;
@@ -88,6 +95,7 @@ static int stat_options(struct stat_run *s, int argc, char **argv)
 		{ "enclaves", required_argument, NULL, OPT_ENCLAVES },
 		{ "pages", required_argument, NULL, OPT_PAGES },
 		{ "limit-pct", required_argument, NULL, OPT_LIMIT },
+		{ "va-policy", required_argument, NULL, OPT_VA_POLICY },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -97,6 +105,7 @@ static int stat_options(struct stat_run *s, int argc, char **argv)
 	s->epc_mb = STAT_EPC_MB;
 	s->nr_encl = STAT_ENCLAVES;
 	s->limit_pct = STAT_LIMIT_PCT;
+	s->va_policy = SGX_VA_POLICY_KERNEL;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -119,6 +128,11 @@ static int stat_options(struct stat_run *s, int argc, char **argv)
 			if (parse_u64(optarg, STAT_MAX_LIMIT_PCT, &s->limit_pct))
 				return tool_usage("stat", "--limit-pct: '%s' is not in 0..%d", optarg,
 						  STAT_MAX_LIMIT_PCT);
+			break;
+		case OPT_VA_POLICY:
+			if (sgx_va_policy_parse(optarg, &s->va_policy))
+				return tool_usage("stat", "--va-policy: '%s' is not kernel or on-demand",
+						  optarg);
 			break;
 		case OPT_JSON:
 			s->json = true;
@@ -155,6 +169,7 @@ static int stat_machine(struct stat_run *s)
 				  STAT_MAX_TOTAL_PAGES);
 	sgx_core_config_default(&cfg);
 	cfg.backing_limit = s->limit;
+	cfg.va_policy = s->va_policy;
 	ret = sgx_core_create(s->cpu, &cfg, &s->core);
 	if (ret)
 		return tool_fail("stat", "cannot start the SGX core: %s", strerror(-ret));
@@ -257,6 +272,7 @@ static void stat_print_json(const struct stat_run *s)
 	json_u64(&j, "epc_mb", s->epc_mb);
 	json_u64(&j, "epc_pages", s->frames);
 	json_u64(&j, "backing_limit_pct", s->limit_pct);
+	json_string(&j, "va_policy", sgx_va_policy_name(s->va_policy));
 	json_begin_object(&j, "workload");
 	json_u64(&j, "enclaves", s->nr_encl);
 	json_u64(&j, "pages_per_enclave", s->nr_encl ? s->pages : 0);
@@ -286,6 +302,11 @@ static void stat_print_human(const struct stat_run *s)
 
 	printf("sgxemu stat: an emulated SGX machine, EPC of %llu pages (%llu MiB), reclaimer on\n",
 	       (unsigned long long)s->frames, (unsigned long long)s->epc_mb);
+	printf("VA policy: %s\n", s->va_policy == SGX_VA_POLICY_KERNEL
+					   ? "kernel (one VA page per 512 pages of an enclave, "
+					     "made as pages are added, kept until release)"
+					   : "on-demand (VA pages made and freed as pages are "
+					     "written back and loaded)");
 	if (s->nr_encl)
 		printf("workload: %llu enclaves of %llu pages (%.1fx the EPC), backing limit %llu%% "
 		       "(%llu pages);\n          pages added, written, read back: %llu checked\n",

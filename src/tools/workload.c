@@ -231,6 +231,7 @@ void wl_stats_json(struct json *j, const char *key, const struct sgx_core_stats 
 	json_end_object(j);
 
 	json_begin_object(j, "va");
+	json_string(j, "policy", sgx_va_policy_name(st->va_policy));
 	json_u64(j, "pages", st->va_pages);
 	json_u64(j, "slots_used", st->va_slots_used);
 	json_end_object(j);
@@ -279,8 +280,9 @@ void wl_stats_print(FILE *f, const char *in, const struct sgx_core_stats *st)
 	fprintf(f, "%s%-12s %llu pages charged of a limit of %llu, %llu write-backs refused\n", in,
 		"backing", (unsigned long long)st->backing_charged,
 		(unsigned long long)st->backing_limit, (unsigned long long)st->backing_limit_hits);
-	fprintf(f, "%s%-12s %llu pages, %llu slots in use\n", in, "VA",
-		(unsigned long long)st->va_pages, (unsigned long long)st->va_slots_used);
+	fprintf(f, "%s%-12s %llu pages, %llu slots in use (%s policy)\n", in, "VA",
+		(unsigned long long)st->va_pages, (unsigned long long)st->va_slots_used,
+		sgx_va_policy_name(st->va_policy));
 	fprintf(f, "%s%-12s %llu batches, %llu direct reclaims, %llu wake-ups\n", in, "reclaimer",
 		(unsigned long long)st->reclaim_batches, (unsigned long long)st->direct_reclaims,
 		(unsigned long long)st->reclaimer_wakeups);
