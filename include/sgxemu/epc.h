@@ -198,8 +198,8 @@ uint64_t sgx_epc_nr_free(struct sgx_epc *epc);
  *                 last resort, under the registry lock);
  *   global_locks  takes of the registry lock, the page cache's one
  *                 machine-wide lock, by sgx_alloc_epc_page() and
- *                 sgx_free_epc_page(): steals, sweeps of idle caches, a
- *                 thread's first allocation;
+ *                 sgx_free_epc_page(): steals and a thread's first
+ *                 allocation;
  *   wake_locks    takes of the reclaim lock by allocations to wake the
  *                 reclaimer (the takes to reclaim directly are counted by
  *                 the core as direct_reclaims);
@@ -217,13 +217,21 @@ struct sgx_epc_stats {
 };
 int sgx_epc_stats(struct sgx_epc *epc, struct sgx_epc_stats *st);
 
+/* Free pages on the node lists, where any thread finds them: the count
+ * the reclaimer's wake-up and stop tests read.  Takes no lock; a recent
+ * value while allocations run. */
+uint64_t sgx_epc_nr_free_listed(struct sgx_epc *epc);
+
 /* Frames in the page cache; quarantined (poisoned) frames. */
 uint64_t sgx_epc_nr_total(const struct sgx_epc *epc);
 uint64_t sgx_epc_nr_poisoned(struct sgx_epc *epc);
 
 /* True when fewer than watermark pages are free and something can be
  * reclaimed: the reclaimer thread's loop condition (the kernel's
- * sgx_should_reclaim()). */
+ * sgx_should_reclaim()).  Free here is sgx_epc_nr_free_listed(), after
+ * the caches of threads that stopped allocating went back to the lists
+ * (at most one such sweep every 50 ms): the count the allocations' test
+ * for waking the reclaimer reads. */
 bool sgx_epc_should_reclaim(struct sgx_epc *epc, uint64_t watermark);
 
 /* The configured watermarks. */

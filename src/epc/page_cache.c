@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/debug.h"
@@ -156,16 +157,23 @@ struct epc_node {
  * One thread's cache of free pages of one node for one page cache.
  * Invariant (under lock): nr <= epc->tcache_cap, nr == nr_cached, and every
  * pages[i < nr] is EPC_PAGE_CACHED, not poisoned, of node `node`.
+ *
+ * A free goes into the cache only while out > 0: out counts the pages the
+ * thread was handed and has not freed since, so a thread keeps no more
+ * than it took.  A thread that frees what others allocated (the
+ * reclaimer) frees to the node list, as every free does in the kernel.
  */
 struct epc_tcache {
-	struct epc_spinlock lock; /* guards nr, pages[], node, rr, pinned_nid */
+	struct epc_spinlock lock; /* guards nr, pages[], node, rr, pinned_nid, out */
 	unsigned int nr;
+	unsigned int out; /* pages handed to this thread, not yet freed by it */
 	unsigned int node; /* node index of the cached pages */
 	unsigned int rr; /* next node of SGX_EPC_NUMA_INTERLEAVE */
 	int pinned_nid; /* -1, or the node id the thread chose */
 	_Atomic unsigned int nr_cached; /* nr, for the summing side */
 	_Atomic unsigned int cached_node; /* node, for the summing side */
 	_Atomic uint64_t nr_allocs; /* pages this thread was handed, for stats */
+	uint64_t swept_allocs; /* nr_allocs at the last idle sweep; tcache_lock */
 	_Atomic(struct sgx_epc *) epc; /* NULL once the page cache is gone */
 	atomic_bool exited; /* the thread is gone; set under lock */
 	atomic_int refs; /* thread + registry */
@@ -198,6 +206,13 @@ struct sgx_epc {
 	_Atomic uint64_t nr_global_locks;
 	_Atomic uint64_t nr_wake_locks;
 	_Atomic uint64_t nr_allocs_untracked; /* by threads without a cache */
+	/* CLOCK_MONOTONIC_COARSE ns of the last idle sweep; written under
+	 * tcache_lock, read without it to skip the lock between sweeps. */
+	_Atomic uint64_t last_sweep_ns;
+	/* Set when an allocation woke the reclaimer, cleared when the
+	 * reclaimer's stop test finds enough free: allocations in between
+	 * need not take the reclaim lock to wake it again. */
+	atomic_bool reclaimer_woken;
 
 	pthread_rwlock_t reclaim_lock; /* guards reclaim_ops, reclaim_ctx */
 	const struct sgx_epc_reclaim_ops *reclaim_ops;
@@ -384,6 +399,20 @@ out_key:
 	return NULL;
 }
 
+/* The calling thread's cache for epc if it has one; none is made (a
+ * thread that never allocates has none, and frees to the node lists). */
+static struct epc_tcache *tc_find(struct sgx_epc *epc)
+{
+	struct epc_tcache *tc = tl_last;
+
+	if (likely(tc && atomic_load_explicit(&tc->epc, memory_order_relaxed) == epc))
+		return tc;
+	for (tc = tl_caches; tc; tc = tc->thread_next)
+		if (atomic_load_explicit(&tc->epc, memory_order_acquire) == epc)
+			return tc;
+	return NULL;
+}
+
 static inline struct epc_tcache *tc_get(struct sgx_epc *epc)
 {
 	struct epc_tcache *tc = tl_last;
@@ -455,6 +484,14 @@ static struct sgx_epc_page *node_take_one(struct sgx_epc *epc, unsigned int idx)
 static inline void tc_publish(struct epc_tcache *tc)
 {
 	atomic_store_explicit(&tc->nr_cached, tc->nr, memory_order_relaxed);
+}
+
+/* A page was handed to the cache's thread.  Context: tc->lock held. */
+static inline void tc_account_alloc(struct epc_tcache *tc)
+{
+	counter_add(&tc->nr_allocs, 1);
+	if (likely(tc->out != UINT32_MAX))
+		tc->out++;
 }
 
 /* Context: tc->lock held, tc->nr > 0. */
@@ -535,6 +572,56 @@ static void tc_drain(struct sgx_epc *epc, struct epc_tcache *tc, unsigned int co
 static void tc_flush(struct sgx_epc *epc, struct epc_tcache *tc)
 {
 	tc_drain(epc, tc, tc->nr);
+}
+
+/* A thread cache is idle when its thread was handed no page between two
+ * sweeps; sweeps are at least this far apart (the reclaimer thread's poll
+ * period). */
+#define EPC_IDLE_SWEEP_NS (50 * 1000 * 1000ULL)
+
+static uint64_t coarse_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Gives the pages of idle threads' caches back to their nodes, so that
+ * pages a thread no longer allocates from count as free and can be had
+ * from the node lists (the kernel, with no thread caches, has no such
+ * pages).  The reclaimer's stop test runs it (sgx_epc_should_reclaim()),
+ * never an allocation.  Does nothing when the last sweep is less than
+ * EPC_IDLE_SWEEP_NS old.  Context: no lock
+ * held; takes the registry lock, then each cache's lock.
+ */
+static void epc_sweep_idle(struct sgx_epc *epc)
+{
+	struct epc_tcache *tc;
+	uint64_t now = coarse_ns();
+
+	if (now - atomic_load_explicit(&epc->last_sweep_ns, memory_order_relaxed) <
+	    EPC_IDLE_SWEEP_NS)
+		return;
+	pthread_mutex_lock(&epc->tcache_lock);
+	if (now - atomic_load_explicit(&epc->last_sweep_ns, memory_order_relaxed) <
+	    EPC_IDLE_SWEEP_NS)
+		goto out;
+	atomic_store_explicit(&epc->last_sweep_ns, now, memory_order_relaxed);
+	list_for_each_entry(tc, &epc->tcaches, registry_link) {
+		uint64_t allocs = counter_read(&tc->nr_allocs);
+
+		if (allocs == tc->swept_allocs &&
+		    atomic_load_explicit(&tc->nr_cached, memory_order_relaxed)) {
+			epc_spin_lock(&tc->lock);
+			tc_flush(epc, tc);
+			epc_spin_unlock(&tc->lock);
+		}
+		tc->swept_allocs = allocs;
+	}
+out:
+	pthread_mutex_unlock(&epc->tcache_lock);
 }
 
 /* Takes one page out of another thread's cache: the last resort when every
@@ -890,6 +977,8 @@ int sgx_epc_create(struct sgx_cpu *cpu, const struct sgx_epc_config *cfg,
 	atomic_init(&epc->nr_global_locks, 0);
 	atomic_init(&epc->nr_wake_locks, 0);
 	atomic_init(&epc->nr_allocs_untracked, 0);
+	atomic_init(&epc->last_sweep_ns, 0);
+	atomic_init(&epc->reclaimer_woken, false);
 	ret = pthread_rwlock_init(&epc->reclaim_lock, NULL);
 	if (ret) {
 		ret = -ret;
@@ -982,18 +1071,35 @@ static uint64_t epc_nr_free_lists(struct sgx_epc *epc)
 	return n;
 }
 
-/* Wakes the reclaimer if the lists run low and it has work. */
+uint64_t sgx_epc_nr_free_listed(struct sgx_epc *epc)
+{
+	return epc_nr_free_lists(epc);
+}
+
+/*
+ * Wakes the reclaimer if the lists run low and it has work: the kernel's
+ * sgx_should_reclaim(SGX_NR_LOW_PAGES) and wake_up() at the end of
+ * sgx_alloc_epc_page().  The count is the node lists', the one the
+ * reclaimer's stop test reads too (sgx_epc_should_reclaim()), so the
+ * reclaimer never stops short of what woke it.  Once woken it stays so
+ * until its stop test finds enough free, and allocations meanwhile skip
+ * the reclaim lock (a wake-up lost in the race is caught by the next
+ * allocation that gets here after the stop, or by the reclaimer's poll).
+ */
 static void epc_wake_if_low(struct sgx_epc *epc)
 {
 	const struct sgx_epc_reclaim_ops *ops;
 
-	if (epc_nr_free_lists(epc) >= epc->cfg.low_watermark)
+	if (epc_nr_free_lists(epc) >= epc->cfg.low_watermark ||
+	    atomic_load_explicit(&epc->reclaimer_woken, memory_order_relaxed))
 		return;
 	atomic_fetch_add_explicit(&epc->nr_wake_locks, 1, memory_order_relaxed);
 	pthread_rwlock_rdlock(&epc->reclaim_lock);
 	ops = epc->reclaim_ops;
-	if (ops && ops->wake && ops->can_reclaim(epc->reclaim_ctx))
+	if (ops && ops->wake && ops->can_reclaim(epc->reclaim_ctx)) {
+		atomic_store_explicit(&epc->reclaimer_woken, true, memory_order_relaxed);
 		ops->wake(epc->reclaim_ctx);
+	}
 	pthread_rwlock_unlock(&epc->reclaim_lock);
 }
 
@@ -1024,13 +1130,20 @@ static struct sgx_epc_page *epc_take_slow(struct sgx_epc *epc, struct epc_tcache
 		for (i = 0; !page && i < epc->nr_nodes; i++)
 			page = node_take_one(epc, (start + i) % epc->nr_nodes);
 	}
-	if (!page)
-		page = epc_steal(epc, tc);
 	return page;
 }
 
-/* The kernel's sgx_alloc_epc_page() loop, after the cache came up empty.
- * Kept out of line so the fast path saves no registers for it. */
+/*
+ * The kernel's sgx_alloc_epc_page() loop, after the cache came up empty,
+ * with one step the kernel does not need: the pages other threads hold in
+ * their caches.  Those are stolen only when reclaim cannot give a page
+ * (nothing to reclaim, or the caller may not), much as Linux's page
+ * allocator drains the per-CPU lists only when reclaim failed: a steal
+ * takes the registry lock and yields one page, and a thread still
+ * allocating would soon miss it.  While the caller reclaims, the caches of
+ * threads that stopped allocating come back by the reclaimer's idle
+ * sweep.  Kept out of line so the fast path saves no registers for it.
+ */
 static __attribute__((noinline)) int epc_alloc_slow(struct sgx_epc *epc, struct epc_tcache *tc, void *owner,
 			  bool reclaim, struct sgx_epc_page **out)
 {
@@ -1043,14 +1156,23 @@ static __attribute__((noinline)) int epc_alloc_slow(struct sgx_epc *epc, struct 
 		if (page)
 			break;
 
+		/* No page on any list: the reclaim lock from here on is
+		 * direct reclaim's, which the core counts (direct_reclaims),
+		 * not a take of the allocation path's. */
 		pthread_rwlock_rdlock(&epc->reclaim_lock);
 		ops = epc->reclaim_ops;
 		if (!ops || !ops->can_reclaim(epc->reclaim_ctx)) {
 			pthread_rwlock_unlock(&epc->reclaim_lock);
+			page = epc_steal(epc, tc);
+			if (page)
+				break;
 			return -ENOMEM;
 		}
 		if (!reclaim) {
 			pthread_rwlock_unlock(&epc->reclaim_lock);
+			page = epc_steal(epc, tc);
+			if (page)
+				break;
 			ret = -EBUSY;
 			goto out_wake;
 		}
@@ -1063,7 +1185,7 @@ static __attribute__((noinline)) int epc_alloc_slow(struct sgx_epc *epc, struct 
 	}
 	if (tc) {
 		epc_spin_lock(&tc->lock);
-		counter_add(&tc->nr_allocs, 1);
+		tc_account_alloc(tc);
 		epc_spin_unlock(&tc->lock);
 	} else {
 		atomic_fetch_add_explicit(&epc->nr_allocs_untracked, 1, memory_order_relaxed);
@@ -1089,7 +1211,7 @@ int sgx_alloc_epc_page(struct sgx_epc *epc, void *owner, bool reclaim,
 		if (likely(tc->nr)) {
 			struct sgx_epc_page *page = tc_pop(tc);
 
-			counter_add(&tc->nr_allocs, 1);
+			tc_account_alloc(tc);
 			epc_spin_unlock(&tc->lock);
 			page->owner = owner;
 			*out = page;
@@ -1109,20 +1231,26 @@ void sgx_free_epc_page(struct sgx_epc *epc, struct sgx_epc_page *page)
 		return;
 	}
 	SGXEMU_ASSERT(page->state == EPC_PAGE_IN_USE);
-	tc = tc_get(epc);
-	if (unlikely(!tc)) {
+	tc = tc_find(epc);
+	if (!tc) {
+		/* A thread that never allocated: the kernel's
+		 * sgx_free_epc_page(), to the node list. */
 		node_free_page(epc, page);
 		return;
 	}
 	epc_spin_lock(&tc->lock);
-	if (likely(page->node == tc->node &&
+	if (likely(tc->out && page->node == tc->node &&
 		   !atomic_load_explicit(&page->poison, memory_order_relaxed))) {
+		tc->out--;
 		/* A full cache gives a batch back to the node first. */
 		if (unlikely(tc->nr == epc->tcache_cap))
 			tc_drain(epc, tc, epc->tcache_batch);
 		tc_push(tc, page);
 	} else {
-		/* Another node's page, or poisoned: straight to its node. */
+		/* More frees than allocations (the reclaimer's frees), another
+		 * node's page, or a poisoned one: straight to its node. */
+		if (tc->out)
+			tc->out--;
 		node_free_page(epc, page);
 	}
 	epc_spin_unlock(&tc->lock);
@@ -1184,13 +1312,23 @@ bool sgx_epc_should_reclaim(struct sgx_epc *epc, uint64_t watermark)
 	const struct sgx_epc_reclaim_ops *ops;
 	bool ret = false;
 
-	if (sgx_epc_nr_free(epc) >= watermark)
+	/* The kernel's sgx_should_reclaim(), over the count the wake-up test
+	 * reads (epc_wake_if_low()): the node lists.  Pages in the caches of
+	 * threads that stopped allocating go back to the lists first; those
+	 * of threads still allocating are theirs. */
+	if (epc_nr_free_lists(epc) < watermark)
+		epc_sweep_idle(epc);
+	if (epc_nr_free_lists(epc) >= watermark) {
+		atomic_store_explicit(&epc->reclaimer_woken, false, memory_order_relaxed);
 		return false;
+	}
 	pthread_rwlock_rdlock(&epc->reclaim_lock);
 	ops = epc->reclaim_ops;
 	if (ops)
 		ret = ops->can_reclaim(epc->reclaim_ctx);
 	pthread_rwlock_unlock(&epc->reclaim_lock);
+	if (!ret)
+		atomic_store_explicit(&epc->reclaimer_woken, false, memory_order_relaxed);
 	return ret;
 }
 

@@ -770,7 +770,7 @@ static int core_reclaim_direct(void *ctx)
 	 * to write back (the reclaimer took the last charges), or a released
 	 * enclave is about to give its frames and charges back: let the
 	 * allocation look again before it fails. */
-	if (sgx_epc_nr_free(core->epc) || atomic_load(&core->nr_dying)) {
+	if (sgx_epc_nr_free_listed(core->epc) || atomic_load(&core->nr_dying)) {
 		direct_fruitless = 0;
 		return 0;
 	}
