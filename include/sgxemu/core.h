@@ -171,13 +171,16 @@ struct sgx_core_stats {
 	uint64_t ewb_retry_etrack; /* SGX_NOT_TRACKED: ETRACK and retry */
 	uint64_t ewb_retry_ipi; /* still not tracked: wait for threads to leave */
 	uint64_t ewb_gave_up; /* threads stayed inside: page left resident */
+	uint64_t ewb_failures; /* any other refusal: page left resident */
 	/* Tracking, enclave by enclave: a batch runs at most one ETRACK that
-	 * begins an epoch, one kick and one wait per enclave whose pages are
-	 * not tracked, and its waits overlap (one ipi_wait_us at most). */
+	 * begins an epoch and one wait per enclave whose pages are not
+	 * tracked, each with one kick (two if its ETRACK went through only
+	 * during the wait), and its waits overlap: one ipi_wait_us at most
+	 * per batch. */
 	uint64_t ewb_etracks; /* ETRACKs that began an epoch */
 	uint64_t ewb_kicks; /* threads inside asked to leave (the kernel's IPI) */
-	uint64_t ewb_ipi_waits; /* waits for them */
-	uint64_t ewb_failures; /* any other refusal: page left resident */
+	uint64_t ewb_ipi_waits; /* enclaves waited for */
+	uint64_t ewb_batch_waits; /* batches that waited */
 	/* EBLOCK and ETRACK run again after SGX_EPC_PAGE_CONFLICT: a leaf
 	 * outside the core held the page (a debugger's, say; encls.h). */
 	uint64_t conflict_retries;

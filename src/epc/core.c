@@ -347,6 +347,7 @@ int sgx_core_stats(struct sgx_core *core, struct sgx_core_stats *st)
 	st->ewb_etracks = LOAD(ewb_etracks);
 	st->ewb_kicks = LOAD(ewb_kicks);
 	st->ewb_ipi_waits = LOAD(ewb_ipi_waits);
+	st->ewb_batch_waits = LOAD(ewb_batch_waits);
 	st->ewb_failures = LOAD(ewb_failures);
 	st->conflict_retries = LOAD(conflict_retries);
 	st->age_hits = LOAD(age_hits);

@@ -87,6 +87,7 @@ struct core_counters {
 	_Atomic uint64_t ewb_etracks;
 	_Atomic uint64_t ewb_kicks;
 	_Atomic uint64_t ewb_ipi_waits;
+	_Atomic uint64_t ewb_batch_waits;
 	_Atomic uint64_t ewb_failures;
 	_Atomic uint64_t conflict_retries; /* encls_retry() */
 	_Atomic uint64_t age_hits;

@@ -543,6 +543,7 @@ static int wait_for_threads(struct sgx_core *core, struct track_group *groups, u
 
 	for (unsigned int g = 0; g < ng; g++)
 		left += groups[g].nr_waiting != 0;
+	core_count(core, ewb_batch_waits);
 	while (left && now_us() < deadline) {
 		nanosleep(&(struct timespec){ 0, delay_ns }, NULL);
 		if (delay_ns < 1000000)

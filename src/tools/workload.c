@@ -217,6 +217,7 @@ void wl_stats_json(struct json *j, const char *key, const struct sgx_core_stats 
 	json_u64(j, "etracks", st->ewb_etracks);
 	json_u64(j, "kicks", st->ewb_kicks);
 	json_u64(j, "waits", st->ewb_ipi_waits);
+	json_u64(j, "batch_waits", st->ewb_batch_waits);
 	json_end_object(j);
 
 	json_begin_object(j, "aging");
@@ -271,10 +272,11 @@ void wl_stats_print(FILE *f, const char *in, const struct sgx_core_stats *st)
 		"EWB retries", (unsigned long long)st->ewb_retry_etrack,
 		(unsigned long long)st->ewb_retry_ipi, (unsigned long long)st->ewb_gave_up,
 		(unsigned long long)st->ewb_failures);
-	fprintf(f, "%s%-12s %llu ETRACKs, %llu kicks, %llu waits for threads inside, %llu conflicts retried\n",
+	fprintf(f, "%s%-12s %llu ETRACKs, %llu kicks, %llu waits for threads inside (in %llu "
+		"batches), %llu conflicts retried\n",
 		in, "tracking", (unsigned long long)st->ewb_etracks,
 		(unsigned long long)st->ewb_kicks, (unsigned long long)st->ewb_ipi_waits,
-		(unsigned long long)st->conflict_retries);
+		(unsigned long long)st->ewb_batch_waits, (unsigned long long)st->conflict_retries);
 	fprintf(f, "%s%-12s %llu hits (young, kept), %llu misses (old, written back)\n", in,
 		"aging", (unsigned long long)st->age_hits, (unsigned long long)st->age_misses);
 	fprintf(f, "%s%-12s %llu pages charged of a limit of %llu, %llu write-backs refused\n", in,
