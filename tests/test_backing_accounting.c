@@ -554,6 +554,61 @@ TEST(failed_backing_write_leaves_nothing)
 	ch_finish(core, cpu, -1);
 }
 
+/* A batch stores its pages' outputs together, a write per run of
+ * consecutive pages: when the object takes only part of a run (here the
+ * file size limit lets the first pages' contents in and no PCMD record),
+ * each page of it is stored on its own, and those that cannot be go back
+ * resident with nothing left behind; with the limit lifted the run goes
+ * out whole. */
+TEST(batch_store_cut_short_by_the_object)
+{
+	struct sgx_core_config cfg = quiet_config();
+	struct sgx_cpu *cpu = ch_machine(128);
+	struct sgx_core *core = ch_core(cpu, &cfg);
+	struct sgx_core_stats st;
+	struct rlimit old, lim;
+	struct ch_encl e;
+	uint64_t out = 0;
+
+	CHECK_EQ(ch_build(core, 14, 16, 0, true, &e), 0);
+	CHECK_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 5 * PAGE + PAGE / 2; /* five pages and half of a sixth */
+	signal(SIGXFSZ, SIG_IGN);
+	CHECK_EQ(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	/* The first batch may only age the pages. */
+	for (int i = 0; i < 3; i++)
+		(void)sgx_core_reclaim(core);
+	CHECK_EQ(setrlimit(RLIMIT_FSIZE, &old), 0);
+	CHECK_EQ(sgx_core_stats(core, &st), 0);
+	CHECK_EQ(st.pages_written_back, 0);
+	CHECK_GE(st.ewb_failures, 16);
+	CHECK_EQ(charged(core), 0);
+	CHECK_EQ(backing_data_at(&e, 0), 0);
+	for (uint64_t i = 0; i < 16; i++) {
+		check_resident(&e, i * PAGE, true);
+		check_page(&e, i);
+	}
+	/* Lifted: the pages go out (the reads above made them young). */
+	for (int i = 0; i < 3 && out < 16; i++) {
+		(void)sgx_core_reclaim(core);
+		CHECK_EQ(sgx_core_stats(core, &st), 0);
+		out = st.pages_written_back;
+	}
+	CHECK_EQ(out, 16);
+	/* 16 contents pages, the SECS (its last child went) and one PCMD
+	 * page for all of their records. */
+	CHECK_EQ(charged(core), 18);
+	for (uint64_t i = 0; i < 16; i++) {
+		check_resident(&e, i * PAGE, false);
+		check_page(&e, i);
+	}
+	CHECK_EQ(charged(core), 0);
+	CHECK_EQ(backing_data_at(&e, 0), 0);
+	sgx_encl_release(e.encl);
+	ch_finish(core, cpu, -1);
+}
+
 /* A memory failure in a page in use reaches its owner as an error on its
  * next access, and the frame is quarantined when the enclave goes. */
 TEST(poisoned_page_owner_gets_error)

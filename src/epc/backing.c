@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "epc/core_internal.h"
@@ -276,6 +277,34 @@ int encl_backing_write(struct sgx_encl *encl, uint64_t index, const void *conten
 	if (encl->pcmd_used[encl_pcmd_slot(index)] <= 1)
 		backing_punch(encl, pcmd_off & ~(SGX_PAGE_SIZE - 1));
 	return ret;
+}
+
+/* Writes iov[0..n) at off in one call; 0, or -EIO unless all of it went
+ * in at once (the caller then stores page by page). */
+static int writev_once(int fd, struct iovec *iov, unsigned int n, size_t len, uint64_t off)
+{
+	return pwritev(fd, iov, (int)n, (off_t)off) == (ssize_t)len ? 0 : -EIO;
+}
+
+int encl_backing_write_run(struct sgx_encl *encl, uint64_t index, unsigned int n,
+			   const void *const contents[], const struct sgx_pcmd *const pcmd[])
+{
+	struct iovec iov[SGX_RECLAIM_BATCH_MAX];
+	int ret;
+
+	SGXEMU_ASSERT_HELD(&encl->lock);
+	SGXEMU_ASSERT(n >= 1 && n <= SGX_RECLAIM_BATCH_MAX && index + n <= encl->nr_index);
+	for (unsigned int i = 0; i < n; i++)
+		iov[i] = (struct iovec){ (void *)contents[i], SGX_PAGE_SIZE };
+	ret = writev_once(encl->backing_fd, iov, n, (size_t)n * SGX_PAGE_SIZE,
+			  sgx_encl_backing_page_offset(encl, index));
+	if (ret)
+		return ret;
+	/* Consecutive pages have consecutive PCMD records. */
+	for (unsigned int i = 0; i < n; i++)
+		iov[i] = (struct iovec){ (void *)pcmd[i], sizeof(struct sgx_pcmd) };
+	return writev_once(encl->backing_fd, iov, n, (size_t)n * sizeof(struct sgx_pcmd),
+			   sgx_encl_backing_pcmd_offset(encl, index));
 }
 
 int encl_backing_read(struct sgx_encl *encl, uint64_t index, void *contents,

@@ -458,6 +458,13 @@ void encl_backing_commit(struct sgx_encl *encl, struct sgx_encl_page *page);
  * punched out again (Context: encl->lock, page charged in flight). */
 int encl_backing_write(struct sgx_encl *encl, uint64_t index, const void *contents,
 		       const struct sgx_pcmd *pcmd);
+/* Stores the outputs of n pages from index on, each charged in flight,
+ * with one write of their contents and one of their PCMDs (the pages'
+ * records are consecutive too).  0, or -EIO when the object took less than
+ * all of it: then store each page with encl_backing_write(), which cleans
+ * up after a page it fails for. */
+int encl_backing_write_run(struct sgx_encl *encl, uint64_t index, unsigned int n,
+			   const void *const contents[], const struct sgx_pcmd *const pcmd[]);
 /* Reads a written-back page and its PCMD; holes and a truncated object
  * read as zeros.  0 or -EIO. */
 int encl_backing_read(struct sgx_encl *encl, uint64_t index, void *contents,

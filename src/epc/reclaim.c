@@ -14,12 +14,16 @@
  *   block    zap the application's views, EBLOCK;
  *   write    enclave by enclave, the kernel's three-stage EWB
  *            (sgx_encl_ewb()) for all of an enclave's pages at once: EWB
- *            each into a VA slot and the backing object; if some answer
- *            SGX_NOT_TRACKED, one ETRACK for the enclave and EWB those
- *            again; if some still do, one kick asks the threads inside to
- *            leave (the kernel's IPI), and one wait for the whole batch
- *            gives them the time, after which the pages still held up go
- *            back to the LRU, blocked, for a later batch.  Then the SECS if
+ *            each into a VA slot; if some answer SGX_NOT_TRACKED, one
+ *            ETRACK for the enclave and EWB those again; the outputs of the
+ *            pages that went out are then stored in the backing object
+ *            together, one pwritev() of contents and one of PCMDs per run
+ *            of consecutive pages (a system call costs about as much as
+ *            the encryption of a page); if some are still not tracked,
+ *            one kick asks the threads inside to leave (the kernel's IPI),
+ *            and one wait for the whole batch gives them the time, after
+ *            which the pages still held up go back to the LRU, blocked,
+ *            for a later batch.  Then the SECS if
  *            that was the last resident child of an initialized enclave;
  *            then free the frame (or, under the on-demand VA policy, make
  *            it the enclave's next VA page when its last free slot went);
@@ -59,6 +63,8 @@ struct reclaim_item {
 	bool waiting; /* not tracked yet: holds its slot through the wait */
 	bool drop; /* out of the pipeline: item_drop() once no lock is held */
 	bool putback; /* for that drop */
+	bool stored_later; /* EWB succeeded; its output waits for store_group() */
+	int leaf; /* that EWB's answer */
 };
 
 /* The items of one enclave in the write phase, tracked together: the
@@ -119,50 +125,112 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-/* EWB's output, stored into the backing object right after each EWB that
- * succeeds, before the next EWB runs. */
+/* Where an EWB writes its output: a page and a PCMD, until they are in the
+ * backing object. */
 struct ewb_out {
-	uint8_t contents[SGX_PAGE_SIZE];
-	struct sgx_pcmd pcmd;
+	uint8_t *contents;
+	struct sgx_pcmd *pcmd;
 };
 
-static __thread struct ewb_out ewb_out __attribute__((aligned(SGX_PAGE_SIZE)));
+/* The SECS's output (one at a time). */
+static __thread uint8_t secs_contents[SGX_PAGE_SIZE] __attribute__((aligned(SGX_PAGE_SIZE)));
+static __thread struct sgx_pcmd secs_pcmd;
 
-/* One EWB of page into slot offset of va, out to ewb_out.  A #GP is not
+/*
+ * Each reclaiming thread's outputs for the items of a batch, item i's at
+ * contents + i * 4096 and pcmd[i]: a batch's pages are EWB'd first and
+ * stored together, one write per run of consecutive pages (store_group()).
+ * Made at a thread's first batch, freed when it exits.
+ */
+struct ewb_bufs {
+	uint8_t *contents;
+	struct sgx_pcmd *pcmd;
+};
+
+static __thread struct ewb_bufs ewb_bufs;
+static pthread_key_t ewb_bufs_key;
+static pthread_once_t ewb_bufs_once = PTHREAD_ONCE_INIT;
+
+static void ewb_bufs_free(void *arg)
+{
+	struct ewb_bufs *b = arg;
+
+	free(b->contents);
+	free(b->pcmd);
+	b->contents = NULL;
+	b->pcmd = NULL;
+}
+
+static void ewb_bufs_key_make(void)
+{
+	(void)pthread_key_create(&ewb_bufs_key, ewb_bufs_free);
+}
+
+/* The calling thread's buffers, made if need be; NULL if out of memory. */
+static struct ewb_bufs *ewb_bufs_get(void)
+{
+	struct ewb_bufs *b = &ewb_bufs;
+
+	if (b->contents)
+		return b;
+	pthread_once(&ewb_bufs_once, ewb_bufs_key_make);
+	b->contents = aligned_alloc(SGX_PAGE_SIZE, SGX_RECLAIM_BATCH_MAX * SGX_PAGE_SIZE);
+	b->pcmd = aligned_alloc(_Alignof(struct sgx_pcmd),
+				SGX_RECLAIM_BATCH_MAX * sizeof(struct sgx_pcmd));
+	if (!b->contents || !b->pcmd || pthread_setspecific(ewb_bufs_key, b)) {
+		ewb_bufs_free(b);
+		return NULL;
+	}
+	return b;
+}
+
+static struct ewb_out item_out(struct reclaim_item *items, const struct reclaim_item *it)
+{
+	size_t i = (size_t)(it - items);
+
+	return (struct ewb_out){ ewb_bufs.contents + i * SGX_PAGE_SIZE, &ewb_bufs.pcmd[i] };
+}
+
+/* One EWB of page into slot offset of va, out to out.  A #GP is not
  * retried (encls.h): within the core's contract no other leaf holds the
  * page or the VA page, so it is a malformed operand.  Context:
  * encl->lock, page resident, being reclaimed; a child is blocked. */
 static int ewb_page(struct sgx_core *core, struct sgx_encl_page *page, struct sgx_va_page *va,
-		    uint16_t offset)
+		    uint16_t offset, struct ewb_out out)
 {
 	struct sgx_pageinfo pginfo;
 
 	memset(&pginfo, 0, sizeof(pginfo));
-	pginfo.contents = (uintptr_t)ewb_out.contents;
-	pginfo.metadata = (uintptr_t)&ewb_out.pcmd;
+	pginfo.contents = (uintptr_t)out.contents;
+	pginfo.metadata = (uintptr_t)out.pcmd;
 	return epc_ewb(core->cpu, &pginfo, page->epc_page, encl_va_slot_addr(va, offset));
+}
+
+/* The page went out (SGX_VA_SLOT_OCCUPIED: someone had written into the
+ * free slot, and EWB wrote the version over it). */
+static bool ewb_went_out(int leaf)
+{
+	return leaf == 0 || leaf == SGX_VA_SLOT_OCCUPIED;
 }
 
 /*
  * The end of a write-back (the kernel's sgx_encl_ewb() after its EWBs),
  * given the last EWB's answer.  Written back, the output goes into the
- * backing object (if it cannot take it, the page is loaded back at once
- * from what EWB produced) and the page keeps the slot; otherwise the slot
- * goes back.  Context: encl->lock, page resident, being reclaimed and
+ * backing object unless stored says it is there already (if the object
+ * cannot take it, the page is loaded back at once from what EWB produced)
+ * and the page keeps the slot; otherwise the slot goes back.  Context: encl->lock, page resident, being reclaimed and
  * charged, holding the slot.  Returns 0 (written back), -EAGAIN (threads
  * stayed inside), -EHWPOISON, or -EIO.
  */
 static int ewb_end(struct sgx_encl *encl, struct sgx_encl_page *page, struct sgx_va_page *va,
-		   uint16_t offset, int ret)
+		   uint16_t offset, int ret, struct ewb_out out, bool stored)
 {
 	struct sgx_core *core = encl->core;
 	struct sgx_epc_page *frame = page->epc_page;
 	struct sgx_pageinfo pginfo;
 
 	SGXEMU_ASSERT_HELD(&encl->lock);
-	/* The page went out; someone had written into the free slot, and EWB
-	 * wrote the version over it. */
-	if (ret == SGX_VA_SLOT_OCCUPIED)
+	if (ewb_went_out(ret))
 		ret = 0;
 	if (ret) {
 		if (ret != SGX_NOT_TRACKED)
@@ -179,13 +247,13 @@ static int ewb_end(struct sgx_encl *encl, struct sgx_encl_page *page, struct sgx
 		return ewb_errno(ret);
 	}
 
-	if (encl_backing_write(encl, page->index, ewb_out.contents, &ewb_out.pcmd)) {
+	if (!stored && encl_backing_write(encl, page->index, out.contents, out.pcmd)) {
 		bool is_secs = page == &encl->secs;
 
 		memset(&pginfo, 0, sizeof(pginfo));
 		pginfo.addr = is_secs ? 0 : encl->base + (page->index << SGX_PAGE_SHIFT);
-		pginfo.contents = (uintptr_t)ewb_out.contents;
-		pginfo.metadata = (uintptr_t)&ewb_out.pcmd;
+		pginfo.contents = (uintptr_t)out.contents;
+		pginfo.metadata = (uintptr_t)out.pcmd;
 		pginfo.secs = is_secs ? 0 : (uintptr_t)encl_page_addr(encl->secs.epc_page);
 		if (epc_eldu(core->cpu, &pginfo, frame, encl_va_slot_addr(va, offset)) == 0) {
 			encl_va_free_slot(encl, va, offset);
@@ -226,7 +294,12 @@ int encl_reclaim_secs(struct sgx_encl *encl)
 	if (encl_va_alloc_slot(encl, &va, &offset))
 		ret = -EAGAIN;
 	else
-		ret = ewb_end(encl, secs, va, offset, ewb_page(encl->core, secs, va, offset));
+	{
+		struct ewb_out out = { secs_contents, &secs_pcmd };
+
+		ret = ewb_end(encl, secs, va, offset, ewb_page(encl->core, secs, va, offset, out),
+			      out, false);
+	}
 	secs->flags &= ~ENCL_PAGE_BEING_RECLAIMED;
 	pthread_cond_broadcast(&encl->reclaim_cond);
 	if (ret) {
@@ -419,14 +492,102 @@ static void item_unwait(struct track_group *g, struct reclaim_item *it)
 
 /* EWB of a waiting item again: done unless still not tracked.  Returns the
  * frames freed.  Context: encl->lock. */
-static int item_retry(struct sgx_core *core, struct track_group *g, struct reclaim_item *it)
+static int item_retry(struct sgx_core *core, struct track_group *g, struct reclaim_item *items,
+		      struct reclaim_item *it)
 {
-	int leaf = ewb_page(core, it->page, it->va, it->va_offset);
+	struct ewb_out out = item_out(items, it);
+	int leaf = ewb_page(core, it->page, it->va, it->va_offset, out);
 
 	if (leaf == SGX_NOT_TRACKED)
 		return 0;
 	item_unwait(g, it);
-	return write_done(core, it, ewb_end(g->encl, it->page, it->va, it->va_offset, leaf));
+	return write_done(core, it, ewb_end(g->encl, it->page, it->va, it->va_offset, leaf, out, false));
+}
+
+/*
+ * After an EWB of one of the group's items: not tracked, it waits; gone
+ * out, its output is stored with the group's (store_group()); refused, it
+ * ends now.  Returns the frames freed.  Context: encl->lock.
+ */
+static int item_ewb_answer(struct sgx_core *core, struct track_group *g,
+			   struct reclaim_item *items, struct reclaim_item *it, int leaf)
+{
+	if (leaf == SGX_NOT_TRACKED) {
+		if (!it->waiting)
+			item_wait(g, it);
+		return 0;
+	}
+	if (it->waiting)
+		item_unwait(g, it);
+	if (ewb_went_out(leaf)) {
+		it->stored_later = true;
+		it->leaf = leaf;
+		return 0;
+	}
+	return write_done(core, it,
+			  ewb_end(g->encl, it->page, it->va, it->va_offset, leaf, item_out(items, it),
+				  false));
+}
+
+/*
+ * Stores the outputs of the group's pages written back, in ascending page
+ * order, one run of consecutive pages per write of their contents and one
+ * per write of their PCMDs (encl_backing_write_run()); a run the object
+ * does not take is stored page by page in ewb_end(), which also handles
+ * the page it fails for.  Then ends each write-back.  Returns the frames
+ * freed.  Context: encl->lock.
+ */
+static int store_group(struct sgx_core *core, struct track_group *g, struct reclaim_item *items,
+		       unsigned int cnt)
+{
+	struct reclaim_item *run[SGX_RECLAIM_BATCH_MAX];
+	const void *contents[SGX_RECLAIM_BATCH_MAX];
+	const struct sgx_pcmd *pcmd[SGX_RECLAIM_BATCH_MAX];
+	bool stored[SGX_RECLAIM_BATCH_MAX] = { false };
+	unsigned int n = 0;
+	int freed = 0;
+
+	/* Insertion sort by page index: a batch is at most 64 items. */
+	for (unsigned int i = 0; i < cnt; i++) {
+		unsigned int j = n++;
+
+		if (!items[i].stored_later || items[i].encl != g->encl) {
+			n--;
+			continue;
+		}
+		while (j > 0 && run[j - 1]->page->index > items[i].page->index) {
+			run[j] = run[j - 1];
+			j--;
+		}
+		run[j] = &items[i];
+	}
+	for (unsigned int a = 0; a < n;) {
+		unsigned int b = a + 1;
+
+		while (b < n && run[b]->page->index == run[b - 1]->page->index + 1)
+			b++;
+		for (unsigned int k = a; k < b; k++) {
+			struct ewb_out out = item_out(items, run[k]);
+
+			contents[k - a] = out.contents;
+			pcmd[k - a] = out.pcmd;
+		}
+		if (encl_backing_write_run(g->encl, run[a]->page->index, b - a, contents, pcmd) == 0)
+			for (unsigned int k = a; k < b; k++)
+				stored[run[k] - items] = true;
+		a = b;
+	}
+	for (unsigned int i = 0; i < cnt; i++) {
+		struct reclaim_item *it = &items[i];
+
+		if (!it->stored_later || it->encl != g->encl)
+			continue;
+		it->stored_later = false;
+		freed += write_done(core, it,
+				    ewb_end(g->encl, it->page, it->va, it->va_offset, it->leaf,
+					    item_out(items, it), stored[i]));
+	}
+	return freed;
 }
 
 /*
@@ -494,22 +655,23 @@ static int group_write(struct sgx_core *core, struct track_group *g, struct recl
 			freed += write_done(core, it, -EAGAIN);
 			continue;
 		}
-		leaf = ewb_page(core, it->page, it->va, it->va_offset);
-		if (leaf == SGX_NOT_TRACKED)
-			item_wait(g, it);
-		else
-			freed += write_done(core, it,
-					    ewb_end(encl, it->page, it->va, it->va_offset, leaf));
+		leaf = ewb_page(core, it->page, it->va, it->va_offset, item_out(items, it));
+		freed += item_ewb_answer(core, g, items, it, leaf);
 	}
 	if (g->nr_waiting) {
 		group_etrack(core, g);
 		for (unsigned int i = 0; i < cnt; i++) {
-			if (items[i].waiting && items[i].encl == encl) {
+			struct reclaim_item *it = &items[i];
+
+			if (it->waiting && it->encl == encl) {
 				core_count(core, ewb_retry_etrack);
-				freed += item_retry(core, g, &items[i]);
+				leaf = ewb_page(core, it->page, it->va, it->va_offset,
+						item_out(items, it));
+				freed += item_ewb_answer(core, g, items, it, leaf);
 			}
 		}
 	}
+	freed += store_group(core, g, items, cnt);
 	if (g->nr_waiting) {
 		for (unsigned int i = 0; i < cnt; i++)
 			if (items[i].waiting && items[i].encl == encl)
@@ -558,7 +720,7 @@ static int wait_for_threads(struct sgx_core *core, struct track_group *groups, u
 				group_kick(core, grp);
 			for (unsigned int i = 0; i < cnt && grp->nr_waiting; i++)
 				if (items[i].waiting && items[i].encl == grp->encl)
-					freed += item_retry(core, grp, &items[i]);
+					freed += item_retry(core, grp, items, &items[i]);
 			left -= grp->nr_waiting == 0;
 			group_unlock(grp);
 		}
@@ -577,8 +739,9 @@ static int wait_for_threads(struct sgx_core *core, struct track_group *groups, u
 				continue;
 			item_unwait(grp, it);
 			core_count(core, ewb_gave_up);
-			freed += write_done(core, it, ewb_end(grp->encl, it->page, it->va,
-							      it->va_offset, SGX_NOT_TRACKED));
+			freed += write_done(core, it,
+					    ewb_end(grp->encl, it->page, it->va, it->va_offset,
+						    SGX_NOT_TRACKED, item_out(items, it), false));
 		}
 		group_unlock(grp);
 	}
@@ -683,6 +846,17 @@ int core_reclaim_chunk(struct sgx_core *core, struct sgx_epc_page **chunk, unsig
 		items[i].waiting = false;
 		items[i].drop = false;
 		items[i].putback = false;
+		items[i].stored_later = false;
+		items[i].leaf = 0;
+	}
+	/* Nowhere to write EWB's output: nothing goes out this batch. */
+	if (!ewb_bufs_get()) {
+		for (unsigned int i = 0; i < cnt; i++)
+			item_drop(core, &items[i], -ENOMEM, true);
+		if (results)
+			for (unsigned int i = 0; i < cnt; i++)
+				results[i] = items[i].result;
+		return 0;
 	}
 	phase_age(core, items, cnt, age);
 	phase_prepare(core, items, cnt);
