@@ -64,11 +64,14 @@
  * and two calls for a mutex.  The build leaves take two per call, so this
  * is on the measured path.
  *
- * The model is stricter than the SDM in one way: two leaves that both take
- * a page "Shared" (EBLOCK and EDBGRD of one page, say) may run together on
- * hardware, while here the second sees the first as a TARGET holder and
- * answers a conflict.  And leaves that update one SECS (EADD, EEXTEND,
- * EINIT, ETRACK's epoch) wait for each other rather than fault.
+ * The model differs from the SDM in two ways.  It is stricter: two leaves
+ * that both take a page "Shared" (EBLOCK and EDBGRD of one page, say) may
+ * run together on hardware, while here the second sees the first as a
+ * TARGET holder and answers a conflict.  And it is more lenient: leaves
+ * that update one SECS (EADD, EEXTEND, EINIT, ETRACK's epoch) wait for
+ * each other, where the SDM tells software to serialize EADD, EEXTEND and
+ * EINIT of one SECS ("Concurrent Operation Restrictions") and does not
+ * promise what happens if it does not.
  */
 enum frame_holder {
 	FRAME_FREE,
