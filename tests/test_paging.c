@@ -1012,8 +1012,11 @@ static void *reclaimer_main(void *arg)
 				if (ret != SGX_NOT_TRACKED)
 					break;
 				w->not_tracked++;
+				/* Another reclaimer's ETRACK of the SECS at the same
+				 * moment answers SGX_EPC_PAGE_CONFLICT (the SDM's ETRACK
+				 * vs. ETRACK): try again, as for an incomplete one. */
 				ret = encls_etrack(w->cpu, w->e->secs);
-				if (ret && ret != SGX_PREV_TRK_INCMPL)
+				if (ret && ret != SGX_PREV_TRK_INCMPL && ret != SGX_EPC_PAGE_CONFLICT)
 					break;
 				sched_yield();
 			}
