@@ -312,6 +312,69 @@ TEST(dynamic_relocations_are_refused)
 	}
 }
 
+/* The standard image with a PT_DYNAMIC of n entries, the last a relocation
+ * table's size (DT_RELASZ 24), entries before it DT_DEBUG 0, no DT_NULL
+ * before the end; in a buffer of its own, since n may pass img's. */
+static uint8_t *img_long_dynamic(size_t n, size_t *lenp)
+{
+	struct img im;
+	Elf64_Phdr *ph;
+	Elf64_Dyn *dyn;
+	uint8_t *buf;
+	size_t len;
+
+	img_standard(&im);
+	ph = img_seg(&im, PT_DYNAMIC, PF_R | PF_W, 0x1000, 0, 0, 0);
+	ph->p_filesz = ph->p_memsz = n * sizeof(Elf64_Dyn);
+	len = im.len + n * sizeof(Elf64_Dyn);
+	buf = calloc(1, len);
+	CHECK(buf != NULL);
+	memcpy(buf, im.buf, im.len);
+	dyn = (Elf64_Dyn *)(buf + im.len);
+	for (size_t i = 0; i + 1 < n; i++)
+		dyn[i].d_tag = DT_DEBUG;
+	dyn[n - 1].d_tag = DT_RELASZ;
+	dyn[n - 1].d_un.d_val = 24;
+	*lenp = len;
+	return buf;
+}
+
+/* A relocation is refused wherever it sits in PT_DYNAMIC: the walk has no
+ * cap past which entries go unread. */
+TEST(dynamic_relocation_past_entry_65536_is_refused)
+{
+	static const size_t counts[] = { 2, 65536, 65537, 200000 };
+
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		struct sgx_layout l;
+		char err[256] = "";
+		size_t len;
+		uint8_t *buf = img_long_dynamic(counts[i], &len);
+		int ret = sgx_load_elf(buf, len, NULL, &l, err, sizeof(err));
+
+		free(buf);
+		if (ret == 0)
+			sgx_layout_free(&l);
+		CHECK_MSG(ret == -EINVAL, "DT_RELASZ at entry %zu: load returned %d, want -EINVAL",
+			  counts[i], ret);
+		CHECK_MSG(strstr(err, "DT_RELA") && strstr(err, "relocat"),
+			  "DT_RELASZ at entry %zu: message \"%s\" does not name DT_RELA", counts[i],
+			  err);
+	}
+}
+
+TEST(second_dynamic_is_refused)
+{
+	struct img im;
+	int64_t tags[] = { DT_DEBUG };
+	uint64_t vals[] = { 0 };
+
+	img_standard(&im);
+	img_dynamic(&im, tags, vals, 1);
+	img_dynamic(&im, tags, vals, 1);
+	expect_reject(&im, NULL, "second PT_DYNAMIC");
+}
+
 TEST(truncated_dynamic_is_refused)
 {
 	struct img im;

@@ -35,8 +35,6 @@
 #define ELF_MAX_PAGES (1ULL << 20)
 /* Program headers we are willing to walk. */
 #define ELF_MAX_PHNUM 4096
-/* Dynamic entries we are willing to walk per PT_DYNAMIC. */
-#define ELF_MAX_DYN 65536
 
 static inline uint64_t page_up(uint64_t x)
 {
@@ -95,7 +93,10 @@ static int elf_check_header(const uint8_t *buf, size_t len, Elf64_Ehdr *eh,
 	return 0;
 }
 
-/* Refuses a PT_DYNAMIC that lists relocations of nonzero size. */
+/* Refuses a PT_DYNAMIC that lists relocations of nonzero size.  Every
+ * entry up to DT_NULL (or the segment's end) is read: a cap on the walk
+ * would let a relocation hide past it.  The work is bounded by the file's
+ * size, as the image has one PT_DYNAMIC (elf_scan()). */
 static int elf_check_dynamic(const uint8_t *buf, size_t len, const Elf64_Phdr *ph,
 			     char *err, size_t errlen)
 {
@@ -121,8 +122,6 @@ static int elf_check_dynamic(const uint8_t *buf, size_t len, const Elf64_Phdr *p
 				    (unsigned long long)ph->p_offset,
 				    (unsigned long long)ph->p_filesz, len);
 	n = ph->p_filesz / sizeof(Elf64_Dyn);
-	if (n > ELF_MAX_DYN)
-		n = ELF_MAX_DYN;
 	for (i = 0; i < n; i++) {
 		Elf64_Dyn d;
 
@@ -250,6 +249,7 @@ struct elf_scan {
 static int elf_scan(const uint8_t *buf, size_t len, const Elf64_Ehdr *eh, struct elf_scan *sc,
 		    char *err, size_t errlen)
 {
+	bool dynamic = false;
 	int ret;
 
 	memset(sc, 0, sizeof(*sc));
@@ -262,6 +262,13 @@ static int elf_scan(const uint8_t *buf, size_t len, const Elf64_Ehdr *eh, struct
 
 		memcpy(&ph, buf + eh->e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
 		if (ph.p_type == PT_DYNAMIC) {
+			/* The ELF gABI allows one; more would multiply
+			 * the walk of each by the number of headers. */
+			if (dynamic)
+				return sgx_sign_err(err, errlen,
+						    "program header %u: a second PT_DYNAMIC (an image has at most one)",
+						    i);
+			dynamic = true;
 			ret = elf_check_dynamic(buf, len, &ph, err, errlen);
 			if (ret)
 				return ret;
