@@ -4,8 +4,11 @@
  */
 #include "harness.h"
 
+#include <errno.h>
+
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,11 +54,62 @@ bool harness_sanitized(void)
 #endif
 }
 
+/* The seed a case took, in memory its parent shares, so the runner can
+ * print it however the case ended (a failed CHECK, a crash, a timeout). */
+struct seed_note {
+	bool taken;
+	uint64_t seed;
+};
+static struct seed_note *seed_note;
+
+/* splitmix64's finalizer: a nonzero answer for 0, so a state a xorshift
+ * generator can leave. */
+static uint64_t seed_mix(uint64_t x)
+{
+	x += 0x9E3779B97F4A7C15ULL;
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+	return x ^ (x >> 31);
+}
+
+uint64_t harness_seed_from(const char *s, uint64_t dflt)
+{
+	uint64_t seed = dflt;
+
+	if (s) {
+		unsigned long long v;
+		char *end;
+
+		errno = 0;
+		v = strtoull(s, &end, 0);
+		if (*s >= '0' && *s <= '9' && !*end && !errno) {
+			seed = v;
+		} else {
+			/* Not a number: the string's FNV-1a hash, so every
+			 * string is a seed and the same one repeats a run. */
+			seed = 0xCBF29CE484222325ULL;
+			for (const char *p = s; *p; p++)
+				seed = (seed ^ (unsigned char)*p) * 0x100000001B3ULL;
+		}
+	}
+	/* xorshift64* never leaves state 0 (it would return 0 for ever), so
+	 * 0 stands for a fixed nonzero state. */
+	return seed ? seed : seed_mix(0);
+}
+
 uint64_t harness_seed(uint64_t dflt)
 {
 	const char *s = getenv("HARNESS_SEED");
+	uint64_t seed = harness_seed_from(s, dflt);
 
-	return s ? strtoull(s, NULL, 0) : dflt;
+	if (s && seed != strtoull(s, NULL, 0))
+		fprintf(stderr, "  harness: HARNESS_SEED='%s' taken as seed %#" PRIx64 "\n", s,
+			seed);
+	if (seed_note) {
+		seed_note->taken = true;
+		seed_note->seed = seed;
+	}
+	return seed;
 }
 
 static bool selected(const char *name, int argc, char **argv)
@@ -85,6 +139,8 @@ static bool run_case(int i, unsigned int timeout)
 
 	fflush(stdout);
 	fflush(stderr);
+	if (seed_note)
+		seed_note->taken = false;
 	pid = fork();
 	if (pid < 0) {
 		perror("harness: fork");
@@ -110,6 +166,9 @@ static bool run_case(int i, unsigned int timeout)
 		       WTERMSIG(status), strsignal(WTERMSIG(status)));
 	else
 		printf("FAIL %s: exit status %d\n", cases[i].name, WEXITSTATUS(status));
+	if (seed_note && seed_note->taken)
+		printf("     %s took seed %#" PRIx64 ": HARNESS_SEED=%#" PRIx64 " %s repeats it\n",
+		       cases[i].name, seed_note->seed, seed_note->seed, cases[i].name);
 	return false;
 }
 
@@ -120,6 +179,10 @@ int main(int argc, char **argv)
 	int passed = 0, failed = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	seed_note = mmap(NULL, sizeof(*seed_note), PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (seed_note == MAP_FAILED)
+		seed_note = NULL;
 	for (int i = 0; i < nr_cases; i++) {
 		if (!selected(cases[i].name, argc, argv))
 			continue;

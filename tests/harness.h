@@ -34,8 +34,14 @@ void harness_fail(const char *file, int line, const char *fmt, ...)
 
 /* True when built with a sanitizer: stress tests shrink their work. */
 bool harness_sanitized(void);
-/* A seed for deterministic randomized tests: HARNESS_SEED or the default. */
+/* A seed for deterministic randomized tests: HARNESS_SEED or the default,
+ * as harness_seed_from() reads them; the runner prints it when the case
+ * fails. */
 uint64_t harness_seed(uint64_t dflt);
+/* s (NULL: dflt) as a generator state: a number as it is, any other
+ * string by its hash, and 0 (which xorshift64* would never leave) as a
+ * fixed nonzero state.  Never 0. */
+uint64_t harness_seed_from(const char *s, uint64_t dflt);
 /* xorshift64* generator, for seeded tests. */
 static inline uint64_t harness_rand(uint64_t *state)
 {
