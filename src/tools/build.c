@@ -28,16 +28,24 @@ static void build_fail(struct build_status *st, const char *leaf, int ret, uint6
 	st->offset = offset;
 }
 
+uint64_t build_epc_bytes(uint64_t frames)
+{
+	const uint64_t mib = 1ULL << 20;
+
+	if (frames > (1ULL << 40) / SGX_PAGE_SIZE)
+		return 0;
+	return (frames * SGX_PAGE_SIZE + mib - 1) / mib * mib;
+}
+
 int build_machine(uint64_t frames, uint64_t epc_bytes, enum sgx_lc_mode lc,
 		  struct sgx_cpu **cpu)
 {
 	struct sgx_cpu_config cfg;
-	const uint64_t mib = 1ULL << 20;
 
 	if (!epc_bytes) {
-		if (frames > (1ULL << 40) / SGX_PAGE_SIZE)
+		epc_bytes = build_epc_bytes(frames);
+		if (!epc_bytes)
 			return -EINVAL;
-		epc_bytes = (frames * SGX_PAGE_SIZE + mib - 1) / mib * mib;
 	}
 	sgx_cpu_config_default(&cfg, epc_bytes);
 	cfg.lc_mode = lc;

@@ -50,6 +50,10 @@ struct build_status {
 int build_machine(uint64_t frames, uint64_t epc_bytes, enum sgx_lc_mode lc,
 		  struct sgx_cpu **cpu);
 
+/* The EPC build_machine() makes for frames pages when not told a size:
+ * whole MiB; 0 past 1 TiB. */
+uint64_t build_epc_bytes(uint64_t frames);
+
 /* Frames a build of layout takes (SECS + pages). */
 uint64_t build_frames_needed(const struct sgx_layout *layout);
 

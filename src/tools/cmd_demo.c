@@ -90,7 +90,7 @@ static const char demo_help[] =
 struct demo {
 	/* Inputs. */
 	const char *image;
-	struct sgx_elf_options eo;
+	struct tool_image im;
 	bool debug;
 	bool json;
 	/* What the steps build up. */
@@ -141,7 +141,7 @@ static void demo_log(struct demo *d, const char *step, const char *fmt, ...)
 
 static int demo_load(struct demo *d)
 {
-	int ret = tool_load_image("demo", d->image, &d->eo, &d->layout);
+	int ret = tool_load_image("demo", d->image, &d->im, &d->layout);
 
 	if (ret)
 		return ret;
@@ -151,7 +151,7 @@ static int demo_load(struct demo *d)
 	d->loaded = true;
 	demo_log(d, "load", "%zu pages (%zu measured, %llu heap), size %#llx",
 		 d->layout.nr_pages, layout_measured_pages(&d->layout),
-		 (unsigned long long)d->eo.heap_pages, (unsigned long long)d->layout.size);
+		 (unsigned long long)d->im.eo.heap_pages, (unsigned long long)d->layout.size);
 	return 0;
 }
 
@@ -584,7 +584,8 @@ int cmd_demo(int argc, char **argv)
 	if (!d)
 		return tool_fail("demo", "out of memory");
 	d->image = SGXEMU_SAMPLE_ENCLAVE;
-	d->eo.heap_pages = DEMO_HEAP_PAGES;
+	tool_image_defaults(&d->im);
+	d->im.eo.heap_pages = DEMO_HEAP_PAGES;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, &idx)) != -1) {
 		if (c != OPT_EXPORT && c != OPT_FORCE && c != 'h' && c != '?')
@@ -596,7 +597,7 @@ int cmd_demo(int argc, char **argv)
 						 optarg, MAX_HEAP_PAGES);
 				goto out;
 			}
-			d->eo.heap_pages = v;
+			d->im.eo.heap_pages = v;
 			break;
 		case OPT_DEBUG:
 			d->debug = true;
@@ -638,7 +639,7 @@ int cmd_demo(int argc, char **argv)
 		goto out;
 	}
 	if (d->debug)
-		d->eo.attributes = SGX_ATTR_MODE64BIT | SGX_ATTR_DEBUG;
+		d->im.eo.attributes = SGX_ATTR_MODE64BIT | SGX_ATTR_DEBUG;
 
 	for (size_t i = 0; i < sizeof(demo_steps) / sizeof(demo_steps[0]); i++) {
 		ret = demo_steps[i].run(d);

@@ -138,7 +138,8 @@ int cmd_keygen(int argc, char **argv)
 /* --- measure ------------------------------------------------------------ */
 
 static const char measure_help[] =
-	"usage: sgxemu measure [--json] [--heap N] [--ssa-frame-size N] IMAGE\n"
+	"usage: sgxemu measure [--json] [--heap N] [--ssa-frame-size N]\n"
+	"                      [--max-memory SIZE] IMAGE\n"
 	"\n"
 	"Prints the MRENCLAVE that building IMAGE (an enclave ELF or an SGXS\n"
 	"stream) produces, as 64 hex digits.\n"
@@ -146,6 +147,7 @@ static const char measure_help[] =
 	"      --heap N            ELF: N unmeasured heap pages after the image\n"
 	"                          (they change the enclave size, so MRENCLAVE)\n"
 	"      --ssa-frame-size N  ELF: pages per SSA frame (default 1)\n"
+	"      --max-memory SIZE   host memory the image may take (default 1G)\n"
 	"      --json              print {mrenclave, size, pages, measured_pages}\n";
 
 int cmd_measure(int argc, char **argv)
@@ -156,16 +158,17 @@ int cmd_measure(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct sgx_elf_options eo = { 0 };
+	struct tool_image im;
 	struct sgx_layout layout;
 	uint8_t mrenclave[32];
 	char hex[65];
 	bool json = false;
 	int c, ret;
 
+	tool_image_defaults(&im);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		ret = tool_image_option("measure", c, optarg, &eo);
+		ret = tool_image_option("measure", c, optarg, &im);
 		if (ret < 0)
 			return -ret;
 		if (ret)
@@ -183,7 +186,7 @@ int cmd_measure(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return tool_usage("measure", argc == optind ? "no IMAGE" : "more than one IMAGE");
-	ret = tool_load_image("measure", argv[optind], &eo, &layout);
+	ret = tool_load_image("measure", argv[optind], &im, &layout);
 	if (ret)
 		return ret;
 	ret = tool_measure("measure", &layout, mrenclave);
@@ -243,6 +246,7 @@ static const char sign_help[] =
 	"      --debug               sign a debug enclave (attributes | DEBUG)\n"
 	"      --heap N              ELF: N unmeasured heap pages after the image\n"
 	"      --ssa-frame-size N    ELF: pages per SSA frame (default 1)\n"
+	"      --max-memory SIZE     host memory the image may take (default 1G)\n"
 	"      --json                print the signed fields, MRENCLAVE and MRSIGNER\n";
 
 static int sign_number(const char *opt, uint64_t max, uint64_t *out)
@@ -259,7 +263,7 @@ struct sign_args {
 	const char *out;
 	const char *image;
 	struct sgx_sign_params p;
-	struct sgx_elf_options eo;
+	struct tool_image im;
 	bool json;
 	bool force;
 };
@@ -296,9 +300,10 @@ static int sign_parse(int argc, char **argv, struct sign_args *a)
 
 	memset(a, 0, sizeof(*a));
 	tool_sign_defaults(p);
+	tool_image_defaults(&a->im);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "k:o:h", opts, NULL)) != -1) {
-		ret = tool_image_option("sign", c, optarg, &a->eo);
+		ret = tool_image_option("sign", c, optarg, &a->im);
 		if (ret < 0)
 			return -ret;
 		if (ret)
@@ -467,7 +472,7 @@ int cmd_sign(int argc, char **argv)
 	ret = sgx_key_load(a.keypath, &key, err, sizeof(err));
 	if (ret)
 		return tool_path_error("sign", a.keypath, err[0] ? err : strerror(-ret));
-	ret = tool_load_image("sign", a.image, &a.eo, &layout);
+	ret = tool_load_image("sign", a.image, &a.im, &layout);
 	if (ret)
 		goto out_key;
 	ret = tool_measure("sign", &layout, mrenclave);

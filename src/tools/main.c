@@ -226,7 +226,64 @@ void tool_sign_defaults(struct sgx_sign_params *p)
 	p->date = today_bcd();
 }
 
-int tool_image_option(const char *cmd, int c, const char *arg, struct sgx_elf_options *eo)
+void tool_image_defaults(struct tool_image *im)
+{
+	memset(im, 0, sizeof(*im));
+	im->max_memory = TOOL_MAX_MEMORY;
+}
+
+int parse_size(const char *s, uint64_t *out)
+{
+	static const char units[] = "KMGT";
+	unsigned long long v;
+	unsigned int shift = 0;
+	const char *u;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	if (*end) {
+		u = strchr(units, toupper((unsigned char)*end));
+		if (!u || !*u)
+			return -EINVAL;
+		shift = 10 * (unsigned int)(u - units + 1);
+		end++;
+		if (!strcmp(end, "iB") || !strcmp(end, "B"))
+			end += strlen(end);
+		if (*end)
+			return -EINVAL;
+	}
+	if (v == 0 || v > UINT64_MAX >> shift)
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+/* Bytes as MiB, rounded up: a figure never smaller than the truth. */
+static unsigned long long mib_up(uint64_t bytes)
+{
+	return (bytes >> 20) + ((bytes & ((1ULL << 20) - 1)) != 0);
+}
+
+int tool_memory_check(const char *cmd, const char *path, const struct tool_image *im,
+		      uint64_t need, const char *what)
+{
+	if (need <= im->max_memory)
+		return 0;
+	return tool_error(cmd, "%s: needs %llu MiB of host memory (%s), more than the limit of %llu MiB; --max-memory SIZE raises it",
+			  path, mib_up(need), what, mib_up(im->max_memory));
+}
+
+uint64_t layout_host_bytes(const struct sgx_layout *layout)
+{
+	return layout->storage_size + layout->nr_pages * sizeof(*layout->pages);
+}
+
+int tool_image_option(const char *cmd, int c, const char *arg, struct tool_image *im)
 {
 	uint64_t v;
 
@@ -235,28 +292,52 @@ int tool_image_option(const char *cmd, int c, const char *arg, struct sgx_elf_op
 		if (parse_u64(arg, MAX_HEAP_PAGES, &v))
 			return -tool_usage(cmd, "--heap: '%s' is not a page count in 0..%llu", arg,
 					   MAX_HEAP_PAGES);
-		eo->heap_pages = v;
+		im->eo.heap_pages = v;
+		im->heap_set = true;
 		return 1;
 	case TOOL_OPT_SSA:
 		if (parse_u64(arg, MAX_SSA_FRAME_SIZE, &v) || v == 0)
 			return -tool_usage(cmd, "--ssa-frame-size: '%s' is not in 1..%d", arg,
 					   MAX_SSA_FRAME_SIZE);
-		eo->ssa_frame_size = v;
+		im->eo.ssa_frame_size = v;
+		im->ssa_set = true;
+		return 1;
+	case TOOL_OPT_MAX_MEMORY:
+		if (parse_size(arg, &v))
+			return -tool_usage(cmd, "--max-memory: '%s' is not a size (bytes, or with K, M, G or T)",
+					   arg);
+		im->max_memory = v;
 		return 1;
 	}
 	return 0;
 }
 
-int tool_load_image(const char *cmd, const char *path, const struct sgx_elf_options *opts,
+int tool_load_image(const char *cmd, const char *path, const struct tool_image *im,
 		    struct sgx_layout *layout)
 {
-	char err[256] = "";
+	char err[256] = "", what[96];
+	struct stat st;
 	int ret;
 
-	ret = sgx_load_image(path, opts, layout, err, sizeof(err));
+	/* Reading holds the file's bytes and the pages copied from them at
+	 * once: refused before the read when that passes the limit. */
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+		snprintf(what, sizeof(what), "the file's %llu MiB read and copied into pages",
+			 mib_up(st.st_size));
+		ret = tool_memory_check(cmd, path, im, 2 * (uint64_t)st.st_size, what);
+		if (ret)
+			return ret;
+	}
+	ret = sgx_load_image(path, &im->eo, layout, err, sizeof(err));
 	if (ret)
 		return tool_path_error(cmd, path, err[0] ? err :
 				       ret == -EINVAL ? "malformed image" : strerror(-ret));
+	snprintf(what, sizeof(what), "the image's %zu pages", layout->nr_pages);
+	ret = tool_memory_check(cmd, path, im, layout_host_bytes(layout), what);
+	if (ret) {
+		sgx_layout_free(layout);
+		return ret;
+	}
 	ret = sgx_layout_validate(layout, err, sizeof(err));
 	if (ret) {
 		sgx_layout_free(layout);

@@ -78,24 +78,46 @@ int tool_check_output(const struct tool_output *o, const char *path);
  * the signed XFRM required, vendor 0, today's date. */
 void tool_sign_defaults(struct sgx_sign_params *p);
 
-/* The image options measure, sign and check share (ELF layouts): --heap N
- * unmeasured heap pages and --ssa-frame-size N.  TOOL_IMAGE_OPTIONS goes
- * into a command's struct option table (getopt.h). */
-enum { TOOL_OPT_HEAP = 0x1000, TOOL_OPT_SSA };
+/* The image options measure, sign and check share: --heap N unmeasured
+ * heap pages and --ssa-frame-size N (ELF layouts), and --max-memory SIZE,
+ * the host memory a command may take for the image and what it builds
+ * from it (default TOOL_MAX_MEMORY).  TOOL_IMAGE_OPTIONS goes into a
+ * command's struct option table (getopt.h). */
+#define TOOL_MAX_MEMORY (1ULL << 30)
+struct tool_image {
+	struct sgx_elf_options eo;
+	uint64_t max_memory; /* bytes */
+	bool heap_set, ssa_set; /* given on the command line */
+};
+/* No heap, one SSA page per frame, the default memory limit. */
+void tool_image_defaults(struct tool_image *im);
+enum { TOOL_OPT_HEAP = 0x1000, TOOL_OPT_SSA, TOOL_OPT_MAX_MEMORY };
 #define TOOL_IMAGE_OPTIONS                                            \
 	{ "heap", required_argument, NULL, TOOL_OPT_HEAP },           \
-	{ "ssa-frame-size", required_argument, NULL, TOOL_OPT_SSA }
+	{ "ssa-frame-size", required_argument, NULL, TOOL_OPT_SSA },  \
+	{ "max-memory", required_argument, NULL, TOOL_OPT_MAX_MEMORY }
 /* Takes getopt's answer c if it is an image option, with its value arg:
  * 1 if taken, 0 if c is another option, or -EXIT_USAGE (after a message)
  * when the value is bad. */
-int tool_image_option(const char *cmd, int c, const char *arg, struct sgx_elf_options *eo);
+int tool_image_option(const char *cmd, int c, const char *arg, struct tool_image *im);
+/* A size in bytes with an optional binary suffix (K, M, G, T; KiB...):
+ * "512M", "1G", "4096".  0 or -EINVAL (not a size, 0, or past 2^64). */
+int parse_size(const char *s, uint64_t *out);
+/* Refuses (message, EXIT_USAGE) a build of path that needs more than
+ * im->max_memory bytes of host memory: need in all, made of the parts
+ * described in what ("EPC 64 MiB + image 1 MiB").  0 if it fits. */
+int tool_memory_check(const char *cmd, const char *path, const struct tool_image *im,
+		      uint64_t need, const char *what);
+/* Host memory a loaded layout holds: its pages' storage and entries. */
+uint64_t layout_host_bytes(const struct sgx_layout *layout);
 
 /* Reads a SIGSTRUCT file; a file that is not exactly 1808 bytes is bad
  * input.  Prints the problem and returns EXIT_USAGE, or 0. */
 int tool_read_sigstruct(const char *cmd, const char *path, struct sgx_sigstruct *ss);
-/* Loads an ELF or SGXS image and validates the layout.  Prints the problem
- * and returns EXIT_USAGE, or 0. */
-int tool_load_image(const char *cmd, const char *path, const struct sgx_elf_options *opts,
+/* Loads an ELF or SGXS image and validates the layout, within
+ * im->max_memory: a file whose reading would pass it is refused before it
+ * is read.  Prints the problem and returns EXIT_USAGE, or 0. */
+int tool_load_image(const char *cmd, const char *path, const struct tool_image *im,
 		    struct sgx_layout *layout);
 /* MRENCLAVE of a loaded layout; prints and returns EXIT_USAGE on failure. */
 int tool_measure(const char *cmd, const struct sgx_layout *layout, uint8_t mrenclave[32]);
