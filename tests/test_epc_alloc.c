@@ -1,13 +1,15 @@
 /*
  * test_epc_alloc.c: the EPC page cache: discovery of sections and nodes,
  * allocation to exhaustion with and without reclaim, local-node preference,
- * thread caches (exit, destruction, stealing), memory failure, sanitization
+ * thread caches (exit, destruction, stealing), waits for EPC stopped by a
+ * flag or a pending signal, memory failure, sanitization
  * of a machine that already holds enclaves, and a seeded multi-threaded
  * stress that checks no page is ever handed out twice.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -405,6 +407,102 @@ TEST(exhaustion_with_reclaimer)
 	CHECK_EQ(sgx_epc_nr_free(epc), 128);
 	check_invariants(epc);
 	sgx_epc_destroy(epc);
+	sgx_cpu_destroy(cpu);
+	no_leaks();
+}
+
+/* Fills the EPC with pages on the fake LRU, so the next allocation with
+ * reclaim must reclaim directly. */
+static struct sgx_epc *full_with_lru(struct sgx_cpu *cpu, struct fake_reclaimer *r)
+{
+	struct sgx_epc *epc = page_cache(cpu, 0);
+	struct sgx_epc_page *page;
+
+	fake_init(r, epc);
+	while (sgx_alloc_epc_page(epc, r, false, &page) == 0)
+		fake_track(r, page);
+	return epc;
+}
+
+static void empty_lru(struct sgx_epc *epc, struct fake_reclaimer *r)
+{
+	while (r->nr)
+		CHECK_EQ(fake_reclaim_direct(r), 1);
+	sgx_epc_set_reclaimer(epc, NULL, NULL);
+	check_invariants(epc);
+	sgx_epc_destroy(epc);
+}
+
+/* A caller waiting for EPC is told to stop by a flag: -EINTR before any
+ * direct reclaim (the kernel's signal_pending() check in
+ * sgx_alloc_epc_page()); with the flag clear it reclaims and gets a page. */
+TEST(alloc_wait_stopped_by_flag)
+{
+	struct sgx_cpu *cpu = machine(64);
+	struct fake_reclaimer r;
+	struct sgx_epc *epc = full_with_lru(cpu, &r);
+	atomic_bool stop = true;
+	struct sgx_epc_stop how = { .flag = &stop };
+	struct sgx_epc_page *page;
+
+	CHECK_EQ(sgx_epc_thread_set_stop(&how), 0);
+	CHECK_EQ(sgx_alloc_epc_page(epc, NULL, true, &page), -EINTR);
+	CHECK_EQ(atomic_load(&r.reclaims), 0);
+	/* Not waiting (no reclaim asked): the flag does not matter. */
+	CHECK_EQ(sgx_alloc_epc_page(epc, NULL, false, &page), -EBUSY);
+	atomic_store(&stop, false);
+	CHECK_EQ(sgx_alloc_epc_page(epc, NULL, true, &page), 0);
+	CHECK_EQ(atomic_load(&r.reclaims), 1);
+	sgx_free_epc_page(epc, page);
+	/* A free page is had without waiting, flag or not. */
+	atomic_store(&stop, true);
+	CHECK_EQ(sgx_alloc_epc_page(epc, NULL, true, &page), 0);
+	sgx_free_epc_page(epc, page);
+	CHECK_EQ(sgx_epc_thread_set_stop(NULL), 0);
+	CHECK_EQ(sgx_epc_thread_set_stop(&(struct sgx_epc_stop){ 0 }), -EINVAL);
+	empty_lru(epc, &r);
+	sgx_cpu_destroy(cpu);
+	no_leaks();
+}
+
+/* A signal pending for the thread and not blocked by the caller's own mask
+ * stops the wait; one the caller blocks too does not.  The signal is kept
+ * pending by blocking it around the call, as entering the kernel defers
+ * it, and consumed at the end. */
+TEST(alloc_wait_stopped_by_pending_signal)
+{
+	struct sgx_cpu *cpu = machine(64);
+	struct fake_reclaimer r;
+	struct sgx_epc *epc = full_with_lru(cpu, &r);
+	struct sgx_epc_stop how = { .signals = true };
+	struct sgx_epc_page *page;
+	sigset_t usr1, old;
+	int sig;
+
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	CHECK_EQ(pthread_sigmask(SIG_BLOCK, &usr1, &old), 0);
+	sigemptyset(&how.mask); /* outside the call the thread blocks nothing */
+	CHECK_EQ(sgx_epc_thread_set_stop(&how), 0);
+	/* Nothing pending: the wait reclaims. */
+	CHECK_EQ(sgx_alloc_epc_page(epc, NULL, true, &page), 0);
+	CHECK_EQ(atomic_load(&r.reclaims), 1);
+	fake_track(&r, page);
+	CHECK_EQ(pthread_kill(pthread_self(), SIGUSR1), 0);
+	CHECK_EQ(sgx_alloc_epc_page(epc, NULL, true, &page), -EINTR);
+	CHECK_EQ(atomic_load(&r.reclaims), 1);
+	/* The caller blocks SIGUSR1 itself: pending but not deliverable, so
+	 * not what signal_pending() sees. */
+	how.mask = usr1;
+	CHECK_EQ(sgx_epc_thread_set_stop(&how), 0);
+	CHECK_EQ(sgx_alloc_epc_page(epc, NULL, true, &page), 0);
+	CHECK_EQ(atomic_load(&r.reclaims), 2);
+	fake_track(&r, page);
+	CHECK_EQ(sigwait(&usr1, &sig), 0);
+	CHECK_EQ(sig, SIGUSR1);
+	CHECK_EQ(sgx_epc_thread_set_stop(NULL), 0);
+	CHECK_EQ(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
+	empty_lru(epc, &r);
 	sgx_cpu_destroy(cpu);
 	no_leaks();
 }

@@ -35,6 +35,7 @@
 #ifndef SGXEMU_EPC_H
 #define SGXEMU_EPC_H
 
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -161,7 +162,10 @@ void sgx_epc_set_reclaimer(struct sgx_epc *epc, const struct sgx_epc_reclaim_ops
  *   0        *out is a page, flags 0, owner set;
  *   -ENOMEM  no free page and nothing can be reclaimed;
  *   -EBUSY   no free page and reclaim is false;
- *   -errno   the error reclaim_direct returned (e.g. -EINTR);
+ *   -EINTR   no free page, and the calling thread was told to stop
+ *            (sgx_epc_thread_set_stop()) before a direct reclaim: the
+ *            kernel's -ERESTARTSYS on signal_pending();
+ *   -errno   the error reclaim_direct returned;
  *   -EINVAL  a NULL argument.
  * The page's list is empty (linked to itself).
  * With reclaim true the caller reclaims directly until a page is free.
@@ -173,6 +177,30 @@ void sgx_epc_set_reclaimer(struct sgx_epc *epc, const struct sgx_epc_reclaim_ops
  */
 int sgx_alloc_epc_page(struct sgx_epc *epc, void *owner, bool reclaim,
 		       struct sgx_epc_page **out);
+
+/*
+ * How the calling thread's waits for EPC stop, as a signal stops a task's
+ * in the kernel: an allocation that found no free page and is about to
+ * reclaim directly returns -EINTR instead when
+ *   - flag is not NULL and *flag is true (set it from any thread, or from
+ *     a signal handler), or
+ *   - signals is true and a signal is pending for the thread (sigpending())
+ *     that mask does not block.  In user space a signal the thread does
+ *     not block is delivered at once, so a caller that wants signals to
+ *     stop its waits blocks them around the call, as entering the kernel
+ *     defers them, and passes its own mask from outside the call as mask:
+ *     what is then pending and not in mask is what signal_pending() sees.
+ * The driver turns -EINTR into -ERESTARTSYS or a partial count.  Applies
+ * to every page cache, in this thread only, until changed; NULL turns it
+ * off (the default: waits are not stopped).  0, or -EINVAL when stop asks
+ * for nothing.
+ */
+struct sgx_epc_stop {
+	const atomic_bool *flag;
+	bool signals;
+	sigset_t mask;
+};
+int sgx_epc_thread_set_stop(const struct sgx_epc_stop *stop);
 
 /*
  * Frees a page.  As in the kernel, the caller EREMOVEs the frame first

@@ -41,6 +41,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,6 @@
 #include <unistd.h>
 
 #include "base/debug.h"
-#include "epc/encls.h"
 #include "sgxemu/epc.h"
 
 
@@ -864,6 +864,11 @@ static int epc_read_host_nodes(struct sgx_epc *epc)
 	return 0;
 }
 
+static bool eremove_machine_checked(int ret)
+{
+	return encls_faulted(ret) && encls_trapnr(ret) == X86_TRAP_MC;
+}
+
 /*
  * Every frame is dirty: EREMOVE it, as ksgxd does at boot.  The first pass
  * removes children (and SECS pages without any); SECS pages answer
@@ -889,12 +894,12 @@ static int epc_sanitize(struct sgx_epc *epc)
 		list_init(&left);
 		list_for_each_entry_safe(page, tmp, &dirty, list) {
 			struct epc_node *node = &epc->nodes[page->node];
-			int err = epc_eremove(epc->cpu, page);
+			int err = encls_eremove(epc->cpu, page->addr);
 
 			list_del(&page->list);
 			if (!err) {
 				node_put_free(node, page);
-			} else if (pass == 1 && (encls_machine_checked(err) ||
+			} else if (pass == 1 && (eremove_machine_checked(err) ||
 						 err == SGX_CHILD_PRESENT)) {
 				atomic_store_explicit(&page->poison, 1, memory_order_relaxed);
 				node_quarantine(node, page);
@@ -1044,6 +1049,47 @@ void sgx_epc_set_reclaimer(struct sgx_epc *epc, const struct sgx_epc_reclaim_ops
 	pthread_rwlock_unlock(&epc->reclaim_lock);
 }
 
+/* ---- Stopping a wait for EPC --------------------------------------------- */
+
+/* The calling thread's stop conditions (sgx_epc_thread_set_stop()); like
+ * signal_pending(), a property of the thread, not of a page cache. */
+static __thread struct sgx_epc_stop tl_stop;
+static __thread bool tl_stop_set;
+
+int sgx_epc_thread_set_stop(const struct sgx_epc_stop *stop)
+{
+	if (stop && !stop->flag && !stop->signals)
+		return -EINVAL;
+	tl_stop_set = stop != NULL;
+	if (stop)
+		tl_stop = *stop;
+	return 0;
+}
+
+/*
+ * The kernel's signal_pending(current) in sgx_alloc_epc_page(), and the
+ * caller's flag: true when the flag is set, or when a signal is pending
+ * for this thread (sigpending(): directed at it or at the process) that
+ * the thread's own mask outside the call (stop.mask) does not block.
+ * Costs a system call when signals are watched; only an allocation that
+ * is about to reclaim asks.
+ */
+static bool epc_stop_requested(void)
+{
+	sigset_t pending;
+
+	if (likely(!tl_stop_set))
+		return false;
+	if (tl_stop.flag && atomic_load_explicit(tl_stop.flag, memory_order_acquire))
+		return true;
+	if (!tl_stop.signals || sigpending(&pending))
+		return false;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&pending, sig) == 1 && sigismember(&tl_stop.mask, sig) != 1)
+			return true;
+	return false;
+}
+
 /* ---- Allocation and freeing ---------------------------------------------- */
 
 static inline bool epc_page_ok(const struct sgx_epc *epc, const struct sgx_epc_page *page)
@@ -1174,6 +1220,11 @@ static __attribute__((noinline)) int epc_alloc_slow(struct sgx_epc *epc, struct 
 			if (page)
 				break;
 			ret = -EBUSY;
+			goto out_wake;
+		}
+		if (epc_stop_requested()) {
+			pthread_rwlock_unlock(&epc->reclaim_lock);
+			ret = -EINTR;
 			goto out_wake;
 		}
 		ret = ops->reclaim_direct(epc->reclaim_ctx);
