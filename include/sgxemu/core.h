@@ -147,6 +147,10 @@ struct sgx_core_stats {
 	 * the SECS of an enclave whose child page machine-checks (its child
 	 * count cannot drop), or a page removed while threads were inside. */
 	uint64_t epc_leaked;
+	/* Kept frames EREMOVEd again (at most every 10 ms, on a free by an
+	 * enclave), and those then removed and freed. */
+	uint64_t epc_leak_retries;
+	uint64_t epc_leak_recovered;
 	/* The page cache's paths (sgx_epc_stats()): pages handed out, those
 	 * stolen from another thread's cache, registry lock and reclaim lock
 	 * (to wake the reclaimer) takes by allocations and frees; free pages

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "epc/core_internal.h"
 
@@ -232,6 +233,65 @@ void core_leak_frame(struct sgx_core *core, struct sgx_epc_page *page)
 	pthread_mutex_unlock(&core->leak_lock);
 }
 
+/* Retries are at least this far apart, so a frame that stays refused (a
+ * SECS whose child machine-checks) costs no EREMOVE on every free. */
+#define LEAK_RETRY_NS (10 * 1000 * 1000ULL)
+
+static uint64_t coarse_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The kernel's sgx_encl_free_epc_page() leaks a frame EREMOVE refuses;
+ * here it is kept and tried again, since the reasons pass: threads leave
+ * the enclave (SGX_ENCLAVE_ACT), a SECS's children go (SGX_CHILD_PRESENT).
+ * In list order, which has children before the SECS that kept them; a
+ * second pass when the first freed something.  A frame removed at last,
+ * or one that machine-checks and is poisoned, goes to the page cache
+ * (which quarantines the poisoned), its bytes unbound from the contents
+ * of the enclave it had.
+ */
+void core_leak_retry(struct sgx_core *core)
+{
+	struct sgx_epc_page *page, *tmp;
+	struct list_head freed;
+	uint64_t now = coarse_ns();
+	bool progress = true;
+
+	if (!atomic_load_explicit(&core->nr_leaked, memory_order_relaxed) ||
+	    now - atomic_load_explicit(&core->leak_retried_ns, memory_order_relaxed) < LEAK_RETRY_NS)
+		return;
+	if (pthread_mutex_trylock(&core->leak_lock))
+		return;
+	atomic_store_explicit(&core->leak_retried_ns, now, memory_order_relaxed);
+	list_init(&freed);
+	for (int pass = 0; pass < 2 && progress; pass++) {
+		progress = false;
+		list_for_each_entry_safe(page, tmp, &core->leaked, list) {
+			int ret = epc_eremove(core->cpu, page);
+
+			core_count(core, leak_retries);
+			if (ret && !(encls_machine_checked(ret) && sgx_epc_page_poisoned(page)))
+				continue;
+			list_move_tail(&page->list, &freed);
+			atomic_fetch_sub_explicit(&core->nr_leaked, 1, memory_order_relaxed);
+			core_count(core, leak_recovered);
+			progress = true;
+		}
+	}
+	pthread_mutex_unlock(&core->leak_lock);
+	list_for_each_entry_safe(page, tmp, &freed, list) {
+		list_del(&page->list);
+		if (sgx_cpu_frame_bytes(core->cpu, page->addr) != page->addr)
+			(void)sgx_cpu_frame_bind(core->cpu, page->addr, NULL);
+		sgx_free_epc_page(core->epc, page);
+	}
+}
+
 /* ---- Backing charge --------------------------------------------------------- */
 
 bool core_try_charge(struct sgx_core *core, uint64_t pages)
@@ -309,6 +369,8 @@ int sgx_core_stats(struct sgx_core *core, struct sgx_core_stats *st)
 	st->epc_free = sgx_epc_nr_free(core->epc);
 	st->epc_poisoned = sgx_epc_nr_poisoned(core->epc);
 	st->epc_leaked = atomic_load_explicit(&core->nr_leaked, memory_order_relaxed);
+	st->epc_leak_retries = LOAD(leak_retries);
+	st->epc_leak_recovered = LOAD(leak_recovered);
 	if (sgx_epc_stats(core->epc, &es) == 0) {
 		st->epc_allocs = es.allocs;
 		st->epc_steals = es.steals;

@@ -97,6 +97,8 @@ struct core_counters {
 	_Atomic uint64_t direct_reclaims;
 	_Atomic uint64_t reclaimer_wakeups;
 	_Atomic uint64_t poison_errors;
+	_Atomic uint64_t leak_retries; /* EREMOVE of a kept frame again */
+	_Atomic uint64_t leak_recovered; /* kept frames freed after all */
 };
 
 #define core_count(core, field) \
@@ -127,13 +129,17 @@ struct sgx_core {
 	_Atomic uint64_t nr_va_pages;
 	_Atomic uint64_t nr_va_slots_used;
 
-	/* leak_lock guards leaked: frames EREMOVE refused (a child whose
-	 * frame machine-checks keeps its SECS's child count up), kept out of
-	 * the page cache while the machine lives, threaded through
-	 * sgx_epc_page.list.  Innermost lock. */
+	/* leak_lock guards leaked: frames EREMOVE refused (a page removed
+	 * while threads were inside, the SECS that kept its children; a
+	 * child whose frame machine-checks keeps its SECS's child count up
+	 * for good), kept out of the page cache, threaded through
+	 * sgx_epc_page.list, and EREMOVEd again now and then
+	 * (core_leak_retry()).  Innermost lock.  Invariant:
+	 *     nr_leaked == length(leaked). */
 	pthread_mutex_t leak_lock;
 	struct list_head leaked;
 	_Atomic uint64_t nr_leaked;
+	_Atomic uint64_t leak_retried_ns; /* CLOCK_MONOTONIC_COARSE of the last retry */
 
 	/* Enclaves their owners released that are not torn down yet (a
 	 * reclaimer still holds them): their frames and charges are about to
@@ -331,6 +337,10 @@ void core_lru_putback(struct sgx_core *core, struct sgx_epc_page *page);
 void core_lru_untrack(struct sgx_core *core, struct sgx_epc_page *page);
 /* Keeps a frame that could not be EREMOVEd out of circulation. */
 void core_leak_frame(struct sgx_core *core, struct sgx_epc_page *page);
+/* EREMOVEs the kept frames again, at most once per 10 ms, and frees those
+ * it now removes (the statistics count both).  Context: any; takes
+ * leak_lock (trylock: a retry under way is enough). */
+void core_leak_retry(struct sgx_core *core);
 bool core_try_charge(struct sgx_core *core, uint64_t pages);
 void core_uncharge(struct sgx_core *core, uint64_t pages);
 void core_busy_begin(struct sgx_core *core);

@@ -55,15 +55,19 @@ void encl_free_epc_page(struct sgx_encl *encl, struct sgx_epc_page *page)
 	ret = epc_eremove(encl->core->cpu, page);
 
 	/* A frame EREMOVE refuses is still valid: handing it out again would
-	 * give its next owner a page in use.  The kernel leaks it too.  A
-	 * machine check of the frame itself leaves it to the page cache's
-	 * quarantine; one of its SECS leaves it valid, so it is leaked. */
+	 * give its next owner a page in use.  The kernel leaks it; here it is
+	 * kept and EREMOVEd again later (core_leak_retry()).  A machine check
+	 * of the frame itself leaves it to the page cache's quarantine; one
+	 * of its SECS leaves it valid, so it is kept. */
 	if (ret && !(encls_machine_checked(ret) && sgx_epc_page_poisoned(page))) {
 		core_leak_frame(encl->core, page);
 		return;
 	}
 	encl_frame_unbind(encl, page);
 	sgx_free_epc_page(encl->core->epc, page);
+	/* What kept earlier frames may have gone with this one (a child of
+	 * their SECS, a thread that left). */
+	core_leak_retry(encl->core);
 }
 
 /* Context: encl->lock. */
