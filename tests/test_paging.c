@@ -662,7 +662,8 @@ TEST(eenter_checks_the_tcs)
 		int expect;
 	} cases[] = {
 		{ "DBGOPTIN, CSSA, AEP, STATE set", SGX_TCS_DBGOPTIN, 4096, 8192, 8192, 1, 0 },
-		{ "AEXNOTIFY flag", SGX_TCS_AEXNOTIFY, 0, 0, 0, 1, 0 },
+		{ "AEXNOTIFY flag (no AEX-Notify in the model)", SGX_TCS_AEXNOTIFY, 0, 0, 0, 1, GP },
+		{ "AEXNOTIFY with DBGOPTIN", SGX_TCS_AEXNOTIFY | SGX_TCS_DBGOPTIN, 0, 0, 0, 1, GP },
 		{ "reserved FLAGS bit", 1ULL << 5, 0, 0, 0, 1, GP },
 		{ "reserved FLAGS bit 63", 1ULL << 63, 0, 0, 0, 1, GP },
 		{ "OSSA unaligned", 0, 100, 0, 0, 1, GP },

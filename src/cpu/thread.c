@@ -42,7 +42,12 @@ static int tcs_usable(const struct epcm_entry *e)
  */
 static int tcs_fields_check(const struct sgx_tcs *tcs)
 {
-	if (tcs->flags & SGX_TCS_RESERVED_MASK)
+	/* FLAGS.AEXNOTIFY is a must-be-zero bit here, as on a processor
+	 * without AEX-Notify: the model does not offer it (CPUID leaf 0x12
+	 * leaves the attribute out).  With AEX-Notify, the SDM's EENTER would
+	 * instead refuse a TCS whose AEXNOTIFY differs from the SECS's unless
+	 * FLAGS.DBGOPTIN is set. */
+	if (tcs->flags & (SGX_TCS_RESERVED_MASK | SGX_TCS_AEXNOTIFY))
 		return GP;
 	if (tcs->ssa_index >= tcs->nr_ssa_frames)
 		return GP;
