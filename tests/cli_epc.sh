@@ -187,7 +187,7 @@ run 2 "demo extra argument" "$SGXEMU" demo extra
 
 # --- bench epc --quick ----------------------------------------------------
 run 0 "bench epc --quick --json" "$SGXEMU" bench epc --quick --json
-BENCH_KEYS='("alloc_free_ns_1t", "alloc_free_ns_2t", "alloc_free_speedup_2t", "mutex_alloc_free_ns_1t", "mutex_alloc_free_ns_2t", "ewb_pages_per_s", "ewb_leaf_pages_per_s", "eldu_pages_per_s", "aes_gcm_pages_per_s", "ewb_ratio", "ewb_leaf_ratio", "eldu_ratio", "reclaim_pages_per_s", "reclaim_ratio")'
+BENCH_KEYS='("alloc_free_ns_1t", "alloc_free_ns_2t", "alloc_free_speedup_2t", "mutex_alloc_free_ns_1t", "mutex_alloc_free_ns_2t", "ewb_pages_per_s", "ewb_leaf_pages_per_s", "eldu_pages_per_s", "aes_gcm_pages_per_s", "ewb_ratio", "ewb_leaf_ratio", "eldu_ratio", "reclaim_pages_per_s", "reclaim_ratio", "reclaim_load_host_us", "reclaim_load_floor_pages_per_s", "reclaim_load_floor_ratio")'
 expect "bench epc: every key present" "all(k in d for k in $BENCH_KEYS)" "sorted(d)"
 expect "bench epc: every figure a positive number" \
 	"all(isinstance(d[k], (int, float)) and d[k] > 0 for k in $BENCH_KEYS)" \
@@ -198,6 +198,9 @@ expect "bench epc: targets and verdicts for each target" \
 expect "bench epc: ratios are rate over the AES-GCM rate" \
 	"abs(d['ewb_ratio'] - d['ewb_pages_per_s'] / d['aes_gcm_pages_per_s']) < 1e-6 * d['ewb_ratio'] and abs(d['eldu_ratio'] - d['eldu_pages_per_s'] / d['aes_gcm_decrypt_pages_per_s']) < 1e-6 * d['eldu_ratio']" \
 	"(d['ewb_ratio'], d['ewb_pages_per_s'], d['eldu_ratio'], d['eldu_pages_per_s'], d['aes_gcm_pages_per_s'], d['aes_gcm_decrypt_pages_per_s'])"
+expect "bench epc: the owner's floor is its host operations plus a decryption" \
+	"abs(d['reclaim_load_floor_pages_per_s'] - 1e6 / (d['reclaim_load_host_us'] + 1e6 / d['aes_gcm_decrypt_pages_per_s'])) < 1e-6 * d['reclaim_load_floor_pages_per_s'] and abs(d['reclaim_load_floor_ratio'] - d['reclaim_pages_per_s'] / d['reclaim_load_floor_pages_per_s']) < 1e-6 * d['reclaim_load_floor_ratio']" \
+	"(d['reclaim_load_host_us'], d['reclaim_load_floor_pages_per_s'], d['reclaim_load_floor_ratio'], d['reclaim_pages_per_s'], d['aes_gcm_decrypt_pages_per_s'])"
 expect "bench epc: reclaim_ratio is the reclaim rate over the AES-GCM rate" \
 	"abs(d['reclaim_ratio'] - d['reclaim_pages_per_s'] / d['aes_gcm_pages_per_s']) < 1e-6 * d['reclaim_ratio']" \
 	"(d['reclaim_ratio'], d['reclaim_pages_per_s'], d['aes_gcm_pages_per_s'])"
