@@ -610,8 +610,8 @@ static bool group_etrack(struct sgx_core *core, struct track_group *g)
 /* Asks the threads inside to leave (the kernel's on_each_cpu_mask() of
  * sgx_ipi_cb(), whose interrupt makes each CPU in the enclave exit it).
  * Sent after the ETRACK, as the kernel builds its mask after it, so that
- * threads entering later, which the tracking does not wait for, are not
- * asked.  Context: encl->lock. */
+ * no thread the tracking waits for (one inside at the ETRACK) is missed.
+ * Context: encl->lock. */
 static void group_kick(struct sgx_core *core, struct track_group *g)
 {
 	core_count(core, ewb_kicks);
