@@ -10,12 +10,16 @@
  * valid pages (a kexec) still starts with every frame free.
  *
  * Sections belong to NUMA nodes.  Each node keeps its own free list and
- * poison list under its own lock, and every thread that allocates or frees
- * keeps a small cache of free pages of one node per page cache.  An
- * allocation pops a page from the calling thread's cache; an empty cache is
- * refilled in a batch from the thread's local node, then the other nodes are
- * tried round-robin, then other threads' caches.  No machine-wide lock or
- * machine-wide atomic is touched while the thread's cache can serve.
+ * poison list under its own lock, and every thread that allocates keeps a
+ * small cache of free pages of one node per page cache.  An allocation pops
+ * a page from the calling thread's cache; an empty cache is refilled in a
+ * batch from the thread's local node, then the other nodes are tried
+ * round-robin; other threads' caches are stolen from only when reclaim
+ * cannot give a page.  A free goes to the thread's cache only while the
+ * thread has freed fewer pages than it was handed; other frees (the
+ * reclaimer's) go to the node lists, as all do in the kernel.  No
+ * machine-wide lock or machine-wide atomic is touched while the thread's
+ * cache can serve.
  *
  * Reclaim is not part of this file: the reclaimer registers callbacks
  * (struct sgx_epc_reclaim_ops), and allocation behaves as

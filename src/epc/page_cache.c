@@ -13,12 +13,19 @@
  *
  * The fast path takes only the calling thread's tc->lock, a spinlock that
  * only that thread takes in the common case (other threads take it to steal
- * a page when every node is empty, to stop the world for memory failure or
- * an invariant check, and when the page cache is destroyed).  The free
- * count is the sum of node->nr_free and every cache's nr_cached; each is
- * written by one lock holder as a relaxed atomic, so the summing side needs
- * no lock but the registry's, and the fast path no read-modify-write on
- * shared memory.
+ * a page when reclaim cannot give one, to give an idle thread's pages back,
+ * to stop the world for memory failure or an invariant check, and when the
+ * page cache is destroyed).  The free count is the sum of node->nr_free and
+ * every cache's nr_cached; each is written by one lock holder as a relaxed
+ * atomic, so the summing side needs no lock but the registry's, and the
+ * fast path no read-modify-write on shared memory.
+ *
+ * Pages reach the node lists as the kernel's do: a thread frees into its
+ * cache only as many pages as it was handed (tc->out), so the reclaimer's
+ * frees go to the lists; a cache whose thread stopped allocating is sent
+ * back by the reclaimer's stop test (epc_sweep_idle()); and the reclaimer's
+ * wake-up and stop tests both read the lists' count, so it never stops
+ * short of the count that woke it.
  *
  * Locks, in the order they nest:
  *   epc->reclaim_lock (read, around reclaim callbacks; no other lock held)
