@@ -422,6 +422,51 @@ TEST(bad_headers_are_refused)
 	expect_reject(&im, NULL, "no PT_LOAD");
 }
 
+/* Each refusal names the ELF field that broke the contract, with its
+ * value. */
+TEST(refusals_name_the_field)
+{
+	struct img im;
+
+	img_standard(&im);
+	im.eh->e_ident[EI_CLASS] = ELFCLASS32;
+	expect_reject(&im, NULL, "e_ident[EI_CLASS] is 1");
+	img_standard(&im);
+	im.eh->e_ident[EI_DATA] = ELFDATA2MSB;
+	expect_reject(&im, NULL, "e_ident[EI_DATA] is 2");
+	img_standard(&im);
+	im.eh->e_ident[EI_VERSION] = 7;
+	expect_reject(&im, NULL, "e_ident[EI_VERSION] is 7");
+	img_standard(&im);
+	im.eh->e_version = 9;
+	expect_reject(&im, NULL, "e_version is 9");
+	img_standard(&im);
+	im.eh->e_machine = EM_386;
+	expect_reject(&im, NULL, "e_machine is 3");
+	img_standard(&im);
+	im.eh->e_type = ET_EXEC;
+	expect_reject(&im, NULL, "e_type is 2");
+	img_standard(&im);
+	im.eh->e_phentsize = 32;
+	expect_reject(&im, NULL, "e_phentsize is 32");
+	img_standard(&im);
+	im.eh->e_phoff = 1 << 20;
+	expect_reject(&im, NULL, "e_phoff 0x100000");
+	img_standard(&im);
+	im.ph[1].p_vaddr = 0x1800;
+	expect_reject(&im, NULL, "p_vaddr 0x1800");
+	img_standard(&im);
+	im.ph[1].p_filesz = 0x1000 * 40;
+	expect_reject(&im, NULL, "p_filesz 0x28000");
+	img_standard(&im);
+	im.ph[2].p_flags = PF_W;
+	expect_reject(&im, NULL, "p_flags 0x2");
+	img_standard(&im);
+	im.ph[0].p_memsz = 100;
+	im.ph[0].p_filesz = 100;
+	expect_reject(&im, NULL, "p_memsz 0x64");
+}
+
 TEST(truncated_images_are_refused)
 {
 	struct img im;

@@ -59,36 +59,44 @@ static int elf_check_header(const uint8_t *buf, size_t len, Elf64_Ehdr *eh,
 			    char *err, size_t errlen)
 {
 	if (len < sizeof(*eh))
-		return sgx_sign_err(err, errlen, "truncated ELF header: %zu of %zu bytes",
+		return sgx_sign_err(err, errlen, "truncated ELF header (Elf64_Ehdr): %zu of %zu bytes",
 				    len, sizeof(*eh));
 	memcpy(eh, buf, sizeof(*eh));
 	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0)
-		return sgx_sign_err(err, errlen, "not an ELF file (bad magic)");
+		return sgx_sign_err(err, errlen, "not an ELF file (bad magic: e_ident[EI_MAG0..EI_MAG3] is not 7f 'E' 'L' 'F')");
 	if (eh->e_ident[EI_CLASS] != ELFCLASS64)
-		return sgx_sign_err(err, errlen, "not ELF64 (class %u)", eh->e_ident[EI_CLASS]);
+		return sgx_sign_err(err, errlen, "not ELF64: e_ident[EI_CLASS] is %u, not ELFCLASS64 (2)",
+				    eh->e_ident[EI_CLASS]);
 	if (eh->e_ident[EI_DATA] != ELFDATA2LSB)
-		return sgx_sign_err(err, errlen, "not little-endian (data %u)",
+		return sgx_sign_err(err, errlen,
+				    "not little-endian: e_ident[EI_DATA] is %u, not ELFDATA2LSB (1)",
 				    eh->e_ident[EI_DATA]);
-	if (eh->e_ident[EI_VERSION] != EV_CURRENT || eh->e_version != EV_CURRENT)
-		return sgx_sign_err(err, errlen, "unknown ELF version %u", eh->e_version);
+	if (eh->e_ident[EI_VERSION] != EV_CURRENT)
+		return sgx_sign_err(err, errlen,
+				    "unknown ELF version: e_ident[EI_VERSION] is %u, not EV_CURRENT (1)",
+				    eh->e_ident[EI_VERSION]);
+	if (eh->e_version != EV_CURRENT)
+		return sgx_sign_err(err, errlen, "unknown ELF version: e_version is %u, not EV_CURRENT (1)",
+				    eh->e_version);
 	if (eh->e_machine != EM_X86_64)
-		return sgx_sign_err(err, errlen, "not x86-64 (machine %u)", eh->e_machine);
+		return sgx_sign_err(err, errlen, "not x86-64: e_machine is %u, not EM_X86_64 (62)",
+				    eh->e_machine);
 	if (eh->e_type != ET_DYN)
 		return sgx_sign_err(err, errlen,
-				    "not ET_DYN (type %u): the enclave must be linked at 0",
+				    "e_type is %u, not ET_DYN (3): the enclave must be linked at 0",
 				    eh->e_type);
 	if (eh->e_phentsize != sizeof(Elf64_Phdr))
-		return sgx_sign_err(err, errlen, "program header entry size %u, not %zu",
+		return sgx_sign_err(err, errlen, "program header entry size e_phentsize is %u, not %zu (Elf64_Phdr)",
 				    eh->e_phentsize, sizeof(Elf64_Phdr));
 	if (eh->e_phnum == 0)
-		return sgx_sign_err(err, errlen, "no program headers");
+		return sgx_sign_err(err, errlen, "no program headers (e_phnum is 0)");
 	if (eh->e_phnum > ELF_MAX_PHNUM)
-		return sgx_sign_err(err, errlen, "%u program headers (more than %u)",
+		return sgx_sign_err(err, errlen, "e_phnum is %u, more than the %u program headers taken",
 				    eh->e_phnum, ELF_MAX_PHNUM);
 	if (eh->e_phoff > len ||
 	    (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > len - eh->e_phoff)
 		return sgx_sign_err(err, errlen,
-				    "truncated program headers: %u entries at %#llx, file is %zu bytes",
+				    "truncated program headers: e_phnum %u entries at e_phoff %#llx, file is %zu bytes",
 				    eh->e_phnum, (unsigned long long)eh->e_phoff, len);
 	return 0;
 }
@@ -118,7 +126,7 @@ static int elf_check_dynamic(const uint8_t *buf, size_t len, const Elf64_Phdr *p
 
 	if (ph->p_offset > len || ph->p_filesz > len - ph->p_offset)
 		return sgx_sign_err(err, errlen,
-				    "PT_DYNAMIC at %#llx+%#llx is beyond the end of the file (%zu bytes)",
+				    "PT_DYNAMIC at p_offset %#llx + p_filesz %#llx is beyond the end of the file (%zu bytes)",
 				    (unsigned long long)ph->p_offset,
 				    (unsigned long long)ph->p_filesz, len);
 	n = ph->p_filesz / sizeof(Elf64_Dyn);
@@ -161,36 +169,36 @@ static int elf_check_load(size_t len, const Elf64_Phdr *ph, unsigned int idx,
 	uint64_t end;
 
 	if (ph->p_memsz == 0)
-		return sgx_sign_err(err, errlen, "PT_LOAD segment %u is empty", idx);
+		return sgx_sign_err(err, errlen, "PT_LOAD segment %u is empty (p_memsz 0)", idx);
 	if (!page_aligned(ph->p_vaddr))
 		return sgx_sign_err(err, errlen,
-				    "PT_LOAD segment %u: virtual address %#llx is not page aligned",
+				    "PT_LOAD segment %u: p_vaddr %#llx is not page aligned",
 				    idx, (unsigned long long)ph->p_vaddr);
 	if (ph->p_filesz > ph->p_memsz)
 		return sgx_sign_err(err, errlen,
-				    "PT_LOAD segment %u: file size %#llx exceeds memory size %#llx",
+				    "PT_LOAD segment %u: p_filesz %#llx exceeds memory size p_memsz %#llx",
 				    idx, (unsigned long long)ph->p_filesz,
 				    (unsigned long long)ph->p_memsz);
 	if (ph->p_offset > len || ph->p_filesz > len - ph->p_offset)
 		return sgx_sign_err(err, errlen,
-				    "PT_LOAD segment %u: bytes %#llx+%#llx are beyond the end of the file (%zu bytes)",
+				    "PT_LOAD segment %u: p_offset %#llx + p_filesz %#llx is beyond the end of the file (%zu bytes)",
 				    idx, (unsigned long long)ph->p_offset,
 				    (unsigned long long)ph->p_filesz, len);
 	if (ph->p_vaddr >= ELF_MAX_SPAN || ph->p_memsz > ELF_MAX_SPAN - ph->p_vaddr)
 		return sgx_sign_err(err, errlen,
-				    "PT_LOAD segment %u: %#llx+%#llx reaches past 4 GiB",
+				    "PT_LOAD segment %u: p_vaddr %#llx + p_memsz %#llx reaches past 4 GiB",
 				    idx, (unsigned long long)ph->p_vaddr,
 				    (unsigned long long)ph->p_memsz);
 	end = page_up(ph->p_vaddr + ph->p_memsz);
 	if (prev) {
 		if (ph->p_vaddr < prev->vaddr)
 			return sgx_sign_err(err, errlen,
-					    "PT_LOAD segment %u at %#llx comes after one at %#llx: segments must be in increasing order",
+					    "PT_LOAD segment %u at p_vaddr %#llx comes after one at %#llx: segments must be in increasing order",
 					    idx, (unsigned long long)ph->p_vaddr,
 					    (unsigned long long)prev->vaddr);
 		if (ph->p_vaddr < prev->end)
 			return sgx_sign_err(err, errlen,
-					    "PT_LOAD segment %u at %#llx overlaps the page range of the one before (ends %#llx)",
+					    "PT_LOAD segment %u at p_vaddr %#llx overlaps the page range of the one before (ends %#llx)",
 					    idx, (unsigned long long)ph->p_vaddr,
 					    (unsigned long long)prev->end);
 	}
@@ -201,7 +209,7 @@ static int elf_check_load(size_t len, const Elf64_Phdr *ph, unsigned int idx,
 	if (idx == 0) {
 		if (!page_aligned(ph->p_memsz))
 			return sgx_sign_err(err, errlen,
-					    "first PT_LOAD segment (the TCS pages) is %#llx bytes, not a whole number of pages",
+					    "first PT_LOAD segment (the TCS pages): p_memsz %#llx is not a whole number of pages",
 					    (unsigned long long)ph->p_memsz);
 		seg->flags = SGX_SECINFO_TCS;
 	} else {
@@ -209,8 +217,8 @@ static int elf_check_load(size_t len, const Elf64_Phdr *ph, unsigned int idx,
 
 		if ((perms & SGX_SECINFO_W) && !(perms & SGX_SECINFO_R))
 			return sgx_sign_err(err, errlen,
-					    "PT_LOAD segment %u at %#llx is writable but not readable",
-					    idx, (unsigned long long)ph->p_vaddr);
+					    "PT_LOAD segment %u at %#llx: p_flags %#x is writable but not readable (PF_W without PF_R)",
+					    idx, (unsigned long long)ph->p_vaddr, ph->p_flags);
 		seg->flags = SGX_SECINFO_REG | perms;
 	}
 	return 0;
@@ -285,7 +293,7 @@ static int elf_scan(const uint8_t *buf, size_t len, const Elf64_Ehdr *eh, struct
 		sc->nr_segs++;
 	}
 	if (sc->nr_segs == 0)
-		return sgx_sign_err(err, errlen, "no PT_LOAD segment");
+		return sgx_sign_err(err, errlen, "no PT_LOAD segment (p_type 1) among the program headers");
 	/* Segments whose file bytes are disjoint copy at most the file's
 	 * pages plus a partial page each; segments that map the same bytes
 	 * again and again would make a small file take up to 4 GiB. */
