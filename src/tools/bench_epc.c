@@ -1020,8 +1020,9 @@ static int epc_options(struct epc_bench *b, int argc, char **argv)
 	uint64_t threads = 0, iterations = 0, pages = 0, v;
 	int c;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	struct tool_getopt g = { .cmd = "bench", .shortopts = "h", .longopts = opts };
+
+	while ((c = tool_getopt(&g, argc, argv)) != -1) {
 		switch (c) {
 		case OPT_THREADS:
 			if (parse_u64(optarg, ALLOC_MAX_THREADS, &v) || !v)
@@ -1053,7 +1054,7 @@ static int epc_options(struct epc_bench *b, int argc, char **argv)
 			       bench_epc_help);
 			return -1;
 		default:
-			return tool_usage("bench", "bad option");
+			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc)

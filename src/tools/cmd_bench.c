@@ -427,8 +427,12 @@ static int bench_build(int argc, char **argv)
 	EVP_PKEY *key;
 	uint64_t v;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	/* Each --size-mb adds a size. */
+	static const int repeatable[] = { OPT_SIZE, 0 };
+	struct tool_getopt g = { .cmd = "bench", .shortopts = "h", .longopts = opts,
+				 .repeatable = repeatable };
+
+	while ((c = tool_getopt(&g, argc, argv)) != -1) {
 		switch (c) {
 		case OPT_SIZE:
 			if (parse_u64(optarg, MAX_SIZE_MB, &v) || !v || (v & (v - 1)))
@@ -446,7 +450,7 @@ static int bench_build(int argc, char **argv)
 			bench_usage();
 			return EXIT_OK;
 		default:
-			return tool_usage("bench", "bad option");
+			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc)
@@ -468,6 +472,20 @@ static int bench_build(int argc, char **argv)
 
 int cmd_bench(int argc, char **argv)
 {
+	/* Options may come before the benchmark's name (bench --json build):
+	 * the first argument that names one moves to the front, the options
+	 * keep their order. */
+	for (int i = 1; i < argc && argv[1][0] == '-'; i++) {
+		char *name = argv[i];
+
+		if (!strcmp(name, "--"))
+			break;
+		if (strcmp(name, "build") && strcmp(name, "epc"))
+			continue;
+		memmove(argv + 2, argv + 1, (i - 1) * sizeof(*argv));
+		argv[1] = name;
+		break;
+	}
 	if (argc < 2)
 		return tool_usage("bench", "which benchmark? (build, epc)");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {

@@ -53,6 +53,7 @@ struct check_result {
 	int remove_ret;
 	uint64_t leaked;
 	uint64_t epc_bytes;
+	struct sig_problems problems; /* of the SIGSTRUCT on its own */
 };
 
 static void check_print(bool json, const char *image, const char *sspath,
@@ -94,6 +95,7 @@ static void check_print(bool json, const char *image, const char *sspath,
 			json_hex_u64(&j, "failed_offset", r->st.offset);
 		json_string(&j, "eremove", r->remove_ret ? sgx_error_name(r->remove_ret) : "ok");
 		json_u64(&j, "leaked_epc_pages", r->leaked);
+		tool_print_problems("check", sspath, &r->problems, &j);
 		json_end_object(&j);
 		json_finish(&j);
 		return;
@@ -111,6 +113,7 @@ static void check_print(bool json, const char *image, const char *sspath,
 		printf("%s: %s at offset %#llx\n", r->st.leaf, error,
 		       (unsigned long long)r->st.offset);
 	printf("EINIT: %s\n", einit);
+	tool_print_problems("check", sspath, &r->problems, NULL);
 }
 
 int cmd_check(int argc, char **argv)
@@ -136,8 +139,9 @@ int cmd_check(int argc, char **argv)
 	int c, ret;
 
 	tool_image_defaults(&im);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	struct tool_getopt g = { .cmd = "check", .shortopts = "h", .longopts = opts };
+
+	while ((c = tool_getopt(&g, argc, argv)) != -1) {
 		ret = tool_image_option("check", c, optarg, &im);
 		if (ret < 0)
 			return -ret;
@@ -165,7 +169,7 @@ int cmd_check(int argc, char **argv)
 			fputs(check_help, stdout);
 			return EXIT_OK;
 		default:
-			return tool_usage("check", "bad option");
+			return EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 2)
@@ -210,6 +214,7 @@ int cmd_check(int argc, char **argv)
 	if (ret)
 		goto out_layout;
 	sgx_sigstruct_mrsigner(&ss, r.mrsigner);
+	sigstruct_problems(&ss, &r.problems);
 
 	ret = build_machine(frames, epc_mb << 20, lc, &cpu);
 	if (ret) {

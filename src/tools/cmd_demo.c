@@ -577,7 +577,7 @@ int cmd_demo(int argc, char **argv)
 	struct demo *d;
 	const char *failed = NULL, *export = NULL, *other = NULL;
 	bool force = false;
-	int c, idx = 0, ret = 0, tret;
+	int c, ret = 0, tret;
 	uint64_t v;
 
 	d = calloc(1, sizeof(*d));
@@ -586,10 +586,11 @@ int cmd_demo(int argc, char **argv)
 	d->image = SGXEMU_SAMPLE_ENCLAVE;
 	tool_image_defaults(&d->im);
 	d->im.eo.heap_pages = DEMO_HEAP_PAGES;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, &idx)) != -1) {
+	struct tool_getopt g = { .cmd = "demo", .shortopts = "h", .longopts = opts };
+
+	while ((c = tool_getopt(&g, argc, argv)) != -1) {
 		if (c != OPT_EXPORT && c != OPT_FORCE && c != 'h' && c != '?')
-			other = opts[idx].name;
+			other = opts[g.index].name;
 		switch (c) {
 		case OPT_HEAP:
 			if (parse_u64(optarg, MAX_HEAP_PAGES, &v)) {
@@ -618,7 +619,7 @@ int cmd_demo(int argc, char **argv)
 			fputs(demo_help, stdout);
 			goto out;
 		default:
-			ret = tool_usage("demo", "bad option");
+			ret = EXIT_USAGE;
 			goto out;
 		}
 	}

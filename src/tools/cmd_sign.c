@@ -79,8 +79,9 @@ int cmd_keygen(int argc, char **argv)
 	EVP_PKEY *key = NULL;
 	int c, ret;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+	struct tool_getopt g = { .cmd = "keygen", .shortopts = "o:h", .longopts = opts };
+
+	while ((c = tool_getopt(&g, argc, argv)) != -1) {
 		switch (c) {
 		case 'o':
 			out = optarg;
@@ -92,7 +93,7 @@ int cmd_keygen(int argc, char **argv)
 			fputs(keygen_help, stdout);
 			return EXIT_OK;
 		default:
-			return tool_usage("keygen", "bad option");
+			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc)
@@ -166,8 +167,9 @@ int cmd_measure(int argc, char **argv)
 	int c, ret;
 
 	tool_image_defaults(&im);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	struct tool_getopt g = { .cmd = "measure", .shortopts = "h", .longopts = opts };
+
+	while ((c = tool_getopt(&g, argc, argv)) != -1) {
 		ret = tool_image_option("measure", c, optarg, &im);
 		if (ret < 0)
 			return -ret;
@@ -181,7 +183,7 @@ int cmd_measure(int argc, char **argv)
 			fputs(measure_help, stdout);
 			return EXIT_OK;
 		default:
-			return tool_usage("measure", "bad option");
+			return EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 1)
@@ -301,8 +303,9 @@ static int sign_parse(int argc, char **argv, struct sign_args *a)
 	memset(a, 0, sizeof(*a));
 	tool_sign_defaults(p);
 	tool_image_defaults(&a->im);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "k:o:h", opts, NULL)) != -1) {
+	struct tool_getopt g = { .cmd = "sign", .shortopts = "k:o:h", .longopts = opts };
+
+	while ((c = tool_getopt(&g, argc, argv)) != -1) {
 		ret = tool_image_option("sign", c, optarg, &a->im);
 		if (ret < 0)
 			return -ret;
@@ -375,7 +378,7 @@ static int sign_parse(int argc, char **argv, struct sign_args *a)
 			fputs(sign_help, stdout);
 			return -1;
 		default:
-			return tool_usage("sign", "bad option");
+			return EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 1)
@@ -522,11 +525,13 @@ int cmd_show(int argc, char **argv)
 	struct sgx_sigstruct ss;
 	uint8_t mrsigner[32];
 	char hex[65], attrs[128], date[16];
+	struct sig_problems problems;
 	bool json = false;
 	int c, ret, check;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	struct tool_getopt g = { .cmd = "show", .shortopts = "h", .longopts = opts };
+
+	while ((c = tool_getopt(&g, argc, argv)) != -1) {
 		switch (c) {
 		case OPT_JSON:
 			json = true;
@@ -535,7 +540,7 @@ int cmd_show(int argc, char **argv)
 			fputs(show_help, stdout);
 			return EXIT_OK;
 		default:
-			return tool_usage("show", "bad option");
+			return EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 1)
@@ -544,6 +549,7 @@ int cmd_show(int argc, char **argv)
 	if (ret)
 		return ret;
 	check = sgx_sigstruct_check(&ss, mrsigner);
+	sigstruct_problems(&ss, &problems);
 	b = &ss.body;
 	attributes_string(b->attributes, attrs, sizeof(attrs));
 	date_string(ss.header.date, date, sizeof(date));
@@ -569,8 +575,11 @@ int cmd_show(int argc, char **argv)
 		json_u64(&j, "isvsvn", b->isvsvn);
 		json_hex(&j, "mrenclave", b->mrenclave, 32);
 		json_hex(&j, "mrsigner", mrsigner, 32);
+		json_hex(&j, "isvfamilyid", b->isvfamilyid, 16);
+		json_hex(&j, "isvextprodid", b->isvextprodid, 16);
 		json_string(&j, "signature", check ? sgx_error_name(check) : "ok");
 		json_bool(&j, "verified", check == 0);
+		tool_print_problems("show", argv[optind], &problems, &j);
 		json_end_object(&j);
 		json_finish(&j);
 	} else {
@@ -589,7 +598,12 @@ int cmd_show(int argc, char **argv)
 		printf("mrenclave        %s\n", hex);
 		hex_string(mrsigner, 32, hex);
 		printf("mrsigner         %s\n", hex);
+		hex_string(b->isvfamilyid, 16, hex);
+		printf("isvfamilyid      %s\n", hex);
+		hex_string(b->isvextprodid, 16, hex);
+		printf("isvextprodid     %s\n", hex);
 		printf("signature: %s\n", check ? sgx_error_name(check) : "ok");
+		tool_print_problems("show", argv[optind], &problems, NULL);
 	}
 	return check ? EXIT_CHECK_FAILED : EXIT_OK;
 }

@@ -106,8 +106,9 @@ static int stat_options(struct stat_run *s, int argc, char **argv)
 	s->nr_encl = STAT_ENCLAVES;
 	s->limit_pct = STAT_LIMIT_PCT;
 	s->va_policy = SGX_VA_POLICY_KERNEL;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	struct tool_getopt g = { .cmd = "stat", .shortopts = "h", .longopts = opts };
+
+	while ((c = tool_getopt(&g, argc, argv)) != -1) {
 		switch (c) {
 		case OPT_EPC_MB:
 			if (parse_u64(optarg, STAT_MAX_EPC_MB, &s->epc_mb) || !s->epc_mb)
@@ -141,7 +142,7 @@ static int stat_options(struct stat_run *s, int argc, char **argv)
 			fputs(stat_help, stdout);
 			return -1;
 		default:
-			return tool_usage("stat", "bad option");
+			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc)

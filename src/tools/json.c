@@ -197,8 +197,12 @@ void json_hex_u64(struct json *j, const char *key, uint64_t val)
 	fprintf(j->f, "\"0x%" PRIx64 "\"", val);
 }
 
+bool json_printed;
+
 int json_finish(struct json *j)
 {
+	if (j->f == stdout)
+		json_printed = true;
 	fputc('\n', j->f);
 	if (fflush(j->f) != 0 || ferror(j->f))
 		return -EIO;

@@ -48,5 +48,7 @@ void json_hex_u64(struct json *j, const char *key, uint64_t val);
 /* Ends the document (after the top-level value) with a newline and flushes;
  * returns 0 or -EIO if the stream had an error. */
 int json_finish(struct json *j);
+/* Whether a document was finished on stdout (main's JSON errors). */
+extern bool json_printed;
 
 #endif /* SGXEMU_TOOLS_JSON_H */

@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "tools/json.h"
 #include "tools/tools.h"
 
 /* Bounds on what the image options may ask for: the ELF loader refuses an
@@ -40,6 +41,14 @@ static const struct {
 	{ "demo", cmd_demo, "the sample's identity, then paging on a small EPC" },
 };
 
+#ifndef SGXEMU_VERSION
+#define SGXEMU_VERSION "0.1.0"
+#endif
+
+bool tool_json_requested;
+/* The first message a command printed, for the JSON form of its error. */
+static char first_error[512];
+
 static void usage(FILE *f)
 {
 	fputs("usage: sgxemu COMMAND [OPTIONS] [ARGS]\n"
@@ -51,7 +60,8 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
 	fputs("\n"
-	      "Every command takes --json (print one JSON object) and --help.\n"
+	      "Every command takes --json (print one JSON object, an error included)\n"
+	      "and --help; sgxemu --version prints the version.\n"
 	      "Exit status: 0 success, 1 a check failed, 2 usage error, bad input or\n"
 	      "output that cannot be written.\n",
 	      f);
@@ -68,8 +78,27 @@ static int output_checked(const char *cmd, int ret)
 	return ret ? ret : EXIT_USAGE;
 }
 
+/* A failed command asked for JSON that printed none gets its error as
+ * one JSON object on stdout (the message stays on stderr too). */
+static void json_error(const char *cmd, int ret)
+{
+	struct json j;
+
+	if (!tool_json_requested || !ret || json_printed)
+		return;
+	json_init(&j, stdout);
+	json_begin_object(&j, NULL);
+	json_string(&j, "command", cmd);
+	json_string(&j, "error", first_error[0] ? first_error : "failed");
+	json_u64(&j, "exit_status", ret);
+	json_end_object(&j);
+	json_finish(&j);
+}
+
 int main(int argc, char **argv)
 {
+	int ret;
+
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;
@@ -78,10 +107,25 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return EXIT_OK;
 	}
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (!strcmp(argv[1], commands[i].name))
-			return output_checked(commands[i].name,
-					      commands[i].fn(argc - 1, argv + 1));
+	if (!strcmp(argv[1], "--version")) {
+		printf("sgxemu %s\n", SGXEMU_VERSION);
+		return output_checked("--version", EXIT_OK);
+	}
+	for (int i = 2; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--json"))
+			tool_json_requested = true;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[1], commands[i].name))
+			continue;
+		ret = commands[i].fn(argc - 1, argv + 1);
+		json_error(commands[i].name, ret);
+		return output_checked(commands[i].name, ret);
+	}
+	if (argv[1][0] == '-') {
+		fprintf(stderr, "sgxemu: unknown option '%s' (a command comes first: sgxemu --help)\n",
+			argv[1]);
+		return EXIT_USAGE;
+	}
 	fprintf(stderr, "sgxemu: unknown command '%s'\n\n", argv[1]);
 	usage(stderr);
 	return EXIT_USAGE;
@@ -89,9 +133,100 @@ int main(int argc, char **argv)
 
 static void tool_vmsg(const char *cmd, const char *fmt, va_list ap)
 {
+	va_list copy;
+
+	if (!first_error[0]) {
+		va_copy(copy, ap);
+		vsnprintf(first_error, sizeof(first_error), fmt, copy);
+		va_end(copy);
+	}
 	fprintf(stderr, "sgxemu %s: ", cmd);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
+}
+
+/* Whether short option c takes a value in optstring s. */
+static bool short_has_arg(const char *s, int c)
+{
+	const char *p = c > 0 && c < 256 ? strchr(s, c) : NULL;
+
+	return p && p[1] == ':';
+}
+
+const char *tool_optname(const struct tool_getopt *g, int c)
+{
+	static char buf[64];
+
+	if (g->index >= 0) {
+		snprintf(buf, sizeof(buf), "--%s", g->longopts[g->index].name);
+		return buf;
+	}
+	for (const struct option *o = g->longopts; o && o->name; o++)
+		if (o->val == c) {
+			snprintf(buf, sizeof(buf), "--%s", o->name);
+			return buf;
+		}
+	snprintf(buf, sizeof(buf), "-%c", c);
+	return buf;
+}
+
+/* argv's spelling of an option up to any "=value", for messages. */
+static const char *spelled(const char *arg)
+{
+	static char buf[128];
+	size_t n = strcspn(arg, "=");
+
+	snprintf(buf, sizeof(buf), "%.*s", (int)(n < 100 ? n : 100), arg);
+	return buf;
+}
+
+int tool_getopt(struct tool_getopt *g, int argc, char **argv)
+{
+	char optstring[64];
+	bool has_arg;
+	int c;
+
+	if (!g->started) {
+		optind = 1;
+		g->started = true;
+	}
+	opterr = 0;
+	snprintf(optstring, sizeof(optstring), ":%s", g->shortopts ? g->shortopts : "");
+	g->index = -1;
+	c = getopt_long(argc, argv, optstring, g->longopts, &g->index);
+	if (c == -1)
+		return -1;
+	if (c == '?') {
+		const char *arg = argv[optind - 1];
+
+		if (optopt && !strncmp(arg, "--", 2))
+			tool_error(g->cmd, "option '%s' takes no value", spelled(arg));
+		else if (optopt)
+			tool_error(g->cmd, "unknown option '-%c'", optopt);
+		else
+			tool_error(g->cmd, "unknown option '%s'", spelled(arg));
+		return '?';
+	}
+	if (c == ':') {
+		tool_error(g->cmd, "option '%s' needs a value", tool_optname(g, optopt));
+		return '?';
+	}
+	has_arg = g->index >= 0 ? g->longopts[g->index].has_arg == required_argument :
+		  short_has_arg(optstring, c);
+	if (!has_arg)
+		return c;
+	for (const int *r = g->repeatable; r && *r; r++)
+		if (*r == c)
+			return c;
+	for (int i = 0; i < g->nr_seen; i++)
+		if (g->seen[i] == c) {
+			tool_error(g->cmd, "option '%s' given twice (once is allowed)",
+				   tool_optname(g, c));
+			return '?';
+		}
+	if (g->nr_seen < (int)(sizeof(g->seen) / sizeof(g->seen[0])))
+		g->seen[g->nr_seen++] = c;
+	return c;
 }
 
 int tool_error(const char *cmd, const char *fmt, ...)
@@ -312,6 +447,21 @@ int tool_image_option(const char *cmd, int c, const char *arg, struct tool_image
 	return 0;
 }
 
+/* Whether path starts with the ELF magic, as sgx_load_image() tells an
+ * ELF from an SGXS stream. */
+static bool is_elf(const char *path)
+{
+	unsigned char magic[4];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	bool elf;
+
+	if (fd < 0)
+		return false;
+	elf = read(fd, magic, sizeof(magic)) == sizeof(magic) && !memcmp(magic, "\x7f" "ELF", 4);
+	close(fd);
+	return elf;
+}
+
 int tool_load_image(const char *cmd, const char *path, const struct tool_image *im,
 		    struct sgx_layout *layout)
 {
@@ -332,6 +482,11 @@ int tool_load_image(const char *cmd, const char *path, const struct tool_image *
 	if (ret)
 		return tool_path_error(cmd, path, err[0] ? err :
 				       ret == -EINVAL ? "malformed image" : strerror(-ret));
+	if ((im->heap_set || im->ssa_set) && !is_elf(path)) {
+		sgx_layout_free(layout);
+		return tool_usage(cmd, "%s applies to ELF images; %s is an SGXS stream, whose pages and SSA frame size are its own",
+				  im->heap_set ? "--heap" : "--ssa-frame-size", path);
+	}
 	snprintf(what, sizeof(what), "the image's %zu pages", layout->nr_pages);
 	ret = tool_memory_check(cmd, path, im, layout_host_bytes(layout), what);
 	if (ret) {

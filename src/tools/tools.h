@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <getopt.h>
 
 #include "sgxemu/arch.h"
 #include "sgxemu/sign.h"
@@ -39,6 +40,32 @@ int tool_error(const char *cmd, const char *fmt, ...) __attribute__((format(prin
 int tool_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A usage error: the message, then a pointer to --help. */
 int tool_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Option parsing every command shares: getopt_long() with its messages
+ * replaced by one line each ("sgxemu sign: unknown option '--bogus'",
+ * "option '--key' needs a value", "option '--date' given twice").  An
+ * option that takes a value may be given once unless its val is listed in
+ * repeatable (0-terminated; NULL: none may repeat). */
+struct tool_getopt {
+	const char *cmd;
+	const char *shortopts;
+	const struct option *longopts;
+	const int *repeatable;
+	int seen[64];
+	int nr_seen;
+	int index; /* longopts index of the last option, or -1 */
+	bool started;
+};
+/* The next option's val, -1 at the end, or '?' after a message (the
+ * command exits EXIT_USAGE).  Starts again at argv[1] when g is new. */
+int tool_getopt(struct tool_getopt *g, int argc, char **argv);
+/* "--name" of the option tool_getopt() last returned (for messages). */
+const char *tool_optname(const struct tool_getopt *g, int c);
+
+/* --json: set by main when the command line asks for it, so that an
+ * error the command meets before (or instead of) its own JSON output is
+ * printed as a JSON object ({"command", "error", "exit_status"}). */
+extern bool tool_json_requested;
 
 /* "sgxemu CMD: PATH: msg" (without repeating PATH when msg starts with
  * it); returns EXIT_USAGE. */
@@ -110,6 +137,23 @@ int tool_memory_check(const char *cmd, const char *path, const struct tool_image
 		      uint64_t need, const char *what);
 /* Host memory a loaded layout holds: its pages' storage and entries. */
 uint64_t layout_host_bytes(const struct sgx_layout *layout);
+
+/* Every rule of EINIT's SIGSTRUCT checks a SIGSTRUCT breaks, each as one
+ * sentence naming the field, its bytes and the rule (sigproblems.c).  nr
+ * is 0 exactly when sgx_sigstruct_check() accepts; structural > 0 exactly
+ * when it answers SGX_INVALID_SIG_STRUCT. */
+#define SIG_MAX_PROBLEMS 16
+struct sig_problems {
+	int nr;
+	int structural;
+	char text[SIG_MAX_PROBLEMS][192];
+};
+void sigstruct_problems(const struct sgx_sigstruct *ss, struct sig_problems *p);
+/* Prints them on stderr, "sgxemu CMD: PATH: problem", and into the JSON
+ * object j (when not NULL) as "problems": [...]. */
+struct json;
+void tool_print_problems(const char *cmd, const char *path, const struct sig_problems *p,
+			 struct json *j);
 
 /* Reads a SIGSTRUCT file; a file that is not exactly 1808 bytes is bad
  * input.  Prints the problem and returns EXIT_USAGE, or 0. */
