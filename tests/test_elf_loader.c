@@ -318,8 +318,8 @@ TEST(dynamic_relocations_are_refused)
 static uint8_t *img_long_dynamic(size_t n, size_t *lenp)
 {
 	struct img im;
+	Elf64_Dyn debug = { .d_tag = DT_DEBUG }, rela = { .d_tag = DT_RELASZ, .d_un.d_val = 24 };
 	Elf64_Phdr *ph;
-	Elf64_Dyn *dyn;
 	uint8_t *buf;
 	size_t len;
 
@@ -330,11 +330,10 @@ static uint8_t *img_long_dynamic(size_t n, size_t *lenp)
 	buf = calloc(1, len);
 	CHECK(buf != NULL);
 	memcpy(buf, im.buf, im.len);
-	dyn = (Elf64_Dyn *)(buf + im.len);
+	/* The entries need not be aligned in the file: copied, not cast. */
 	for (size_t i = 0; i + 1 < n; i++)
-		dyn[i].d_tag = DT_DEBUG;
-	dyn[n - 1].d_tag = DT_RELASZ;
-	dyn[n - 1].d_un.d_val = 24;
+		memcpy(buf + im.len + i * sizeof(debug), &debug, sizeof(debug));
+	memcpy(buf + im.len + (n - 1) * sizeof(rela), &rela, sizeof(rela));
 	*lenp = len;
 	return buf;
 }
