@@ -166,4 +166,26 @@ void sgx_sigstruct_mrsigner(const struct sgx_sigstruct *sigstruct, uint8_t mrsig
  * RSA-3072/e=3, or -ENOMEM; mrsigner is zeroed on failure. */
 int sgx_key_mrsigner(EVP_PKEY *key, uint8_t mrsigner[32]);
 
+/*
+ * Offline signing, for a key held elsewhere (an HSM): prepare the
+ * SIGSTRUCT, hand its 256 signed bytes (bytes 0..127 and 900..1027) to the
+ * signer, and assemble the result from the signer's PKCS#1 v1.5 SHA-256
+ * signature, as `openssl dgst -sha256 -sign` writes it (384 bytes,
+ * big-endian).  The same params, MRENCLAVE and key give the bytes
+ * sgx_sigstruct_sign() gives.
+ */
+#define SGX_SIGNED_DATA_SIZE 256
+/* Header, exponent and body from params and mrenclave; the rest zero. */
+void sgx_sigstruct_prepare(const struct sgx_sign_params *params, const uint8_t mrenclave[32],
+			   struct sgx_sigstruct *out);
+/* The bytes a signer signs: SIGSTRUCT bytes 0..127, then 900..1027. */
+void sgx_sigstruct_signed_data(const struct sgx_sigstruct *s, uint8_t out[SGX_SIGNED_DATA_SIZE]);
+/* Completes a prepared SIGSTRUCT: key (RSA-3072, e = 3; the public half
+ * suffices) gives MODULUS; signature is verified over the signed bytes,
+ * then stored with Q1 and Q2.  0, -EINVAL (the key is not RSA-3072/e=3 or
+ * the vendor is not 0 or 0x8086), -EBADMSG (the signature does not
+ * verify: other bytes or another key; s is left unsigned), -ENOMEM. */
+int sgx_sigstruct_assemble(struct sgx_sigstruct *s, EVP_PKEY *key,
+			   const uint8_t signature[SGX_MODULUS_SIZE]);
+
 #endif /* SGXEMU_SIGN_H */

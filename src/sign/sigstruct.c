@@ -212,3 +212,79 @@ out:
 	BN_free(n);
 	return ret;
 }
+
+void sgx_sigstruct_prepare(const struct sgx_sign_params *params, const uint8_t mrenclave[32],
+			   struct sgx_sigstruct *out)
+{
+	sigstruct_fill(out, params, mrenclave);
+}
+
+void sgx_sigstruct_signed_data(const struct sgx_sigstruct *s, uint8_t out[SGX_SIGNED_DATA_SIZE])
+{
+	memcpy(out, &s->header, SIGNED_HEADER_SIZE);
+	memcpy(out + SIGNED_HEADER_SIZE, &s->body, SIGNED_BODY_SIZE);
+}
+
+/* RSASSA-PKCS1-v1_5 verification of sig (big-endian) over digest. */
+static int rsa_verify_digest(EVP_PKEY *key, const uint8_t digest[32],
+			     const uint8_t sig[SGX_MODULUS_SIZE])
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+	int ret = -ENOMEM, ok;
+
+	if (!ctx)
+		return -ENOMEM;
+	if (EVP_PKEY_verify_init(ctx) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0 ||
+	    EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) <= 0)
+		goto out;
+	ok = EVP_PKEY_verify(ctx, sig, SGX_MODULUS_SIZE, digest, 32);
+	ret = ok == 1 ? 0 : -EBADMSG;
+out:
+	ERR_clear_error();
+	EVP_PKEY_CTX_free(ctx);
+	return ret;
+}
+
+int sgx_sigstruct_assemble(struct sgx_sigstruct *s, EVP_PKEY *key,
+			   const uint8_t signature[SGX_MODULUS_SIZE])
+{
+	uint8_t digest[32];
+	BIGNUM *n = NULL, *sig = NULL;
+	int ret;
+
+	ret = sgx_key_check(key, NULL, 0);
+	if (ret)
+		return ret;
+	if (s->header.vendor != 0 && s->header.vendor != SGX_SIGSTRUCT_VENDOR_INTEL)
+		return -EINVAL;
+	ret = sigstruct_digest(s, digest);
+	if (ret)
+		return ret;
+	/* Checked against the message before anything is written: a
+	 * signature of other bytes, or by another key, is refused here. */
+	ret = rsa_verify_digest(key, digest, signature);
+	if (ret)
+		return ret;
+	ret = key_modulus(key, s->modulus);
+	if (ret)
+		goto out;
+	ret = -ENOMEM;
+	n = BN_lebin2bn(s->modulus, sizeof(s->modulus), NULL);
+	sig = BN_bin2bn(signature, SGX_MODULUS_SIZE, NULL);
+	if (!n || !sig || BN_bn2lebinpad(sig, s->signature, sizeof(s->signature)) < 0)
+		goto out;
+	s->exponent = SGX_SIGSTRUCT_EXPONENT;
+	ret = sigstruct_q1q2(s, n, sig);
+out:
+	if (ret) {
+		ERR_clear_error();
+		memset(s->modulus, 0, sizeof(s->modulus));
+		memset(s->signature, 0, sizeof(s->signature));
+		memset(s->q1, 0, sizeof(s->q1));
+		memset(s->q2, 0, sizeof(s->q2));
+	}
+	BN_free(sig);
+	BN_free(n);
+	return ret;
+}

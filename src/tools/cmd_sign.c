@@ -16,6 +16,8 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/pem.h>
 
 #include "sgxemu/cpu.h"
@@ -24,7 +26,8 @@
 
 enum { OPT_JSON = 256, OPT_ATTR, OPT_XFRM, OPT_ATTR_MASK, OPT_XFRM_MASK,
        OPT_MISC, OPT_MISC_MASK, OPT_PRODID, OPT_SVN, OPT_DATE, OPT_VENDOR, OPT_DEBUG,
-       OPT_KEY, OPT_FORCE };
+       OPT_KEY, OPT_FORCE, OPT_SWDEFINED, OPT_FAMILY, OPT_EXTPROD, OPT_GENDATA, OPT_SIGNATURE,
+       OPT_PUBKEY, OPT_MRENCLAVE };
 
 /* --- keygen ------------------------------------------------------------- */
 
@@ -221,16 +224,31 @@ int cmd_measure(int argc, char **argv)
 
 static const char sign_help[] =
 	"usage: sgxemu sign --key KEY.pem [OPTIONS] -o SIGSTRUCT IMAGE\n"
+	"       sgxemu sign --gendata [OPTIONS] -o DATA IMAGE\n"
+	"       sgxemu sign --signature SIG --public-key PUB.pem [OPTIONS] -o SIGSTRUCT IMAGE\n"
+	"       (--mrenclave HEX in place of IMAGE in each)\n"
+	"\n"
+	"Offline signing: --gendata writes the 256 bytes to sign (SIGSTRUCT bytes\n"
+	"0..127 and 900..1027); sign them elsewhere, e.g.\n"
+	"  openssl dgst -sha256 -sign KEY.pem -out SIG DATA\n"
+	"then --signature SIG --public-key PUB.pem with the same options\n"
+	"assembles the SIGSTRUCT (Q1, Q2), verifying it before it is written.\n"
 	"\n"
 	"Measures IMAGE (an enclave ELF or an SGXS stream) and writes its\n"
 	"SIGSTRUCT (1808 bytes), signed with KEY.pem (RSA-3072, e = 3).\n"
 	"\n"
 	"  -k, --key KEY.pem         signing key\n"
+	"      --gendata             write the data to sign instead of a SIGSTRUCT\n"
+	"      --signature SIG       a signature of that data (384 bytes, big-endian)\n"
+	"      --public-key PUB.pem  the key that made it (RSA-3072, e = 3)\n"
+	"      --mrenclave HEX       sign this MRENCLAVE (64 hex digits), no IMAGE\n"
 	"  -o, --output FILE         where to write the SIGSTRUCT (a new file; never\n"
 	"                            the key or the image, nor a FIFO or device)\n"
 	"      --force               replace FILE if it exists\n"
-	"      --attributes X        SECS attributes the enclave runs with\n"
-	"                            (default MODE64BIT = 0x4, | DEBUG = 0x2 with --debug)\n"
+	"      --attributes X        SECS attributes the enclave runs with, a number\n"
+	"                            or names: MODE64BIT,DEBUG,PROVISIONKEY,\n"
+	"                            EINITTOKENKEY,KSS (default MODE64BIT = 0x4,\n"
+	"                            | DEBUG = 0x2 with --debug)\n"
 	"      --xfrm X              XSAVE features (default 0x3: x87 | SSE)\n"
 	"      --attributes-mask X   attribute bits EINIT compares with the SECS\n"
 	"                            (default 0xffffffffffffffff: every bit must match,\n"
@@ -243,8 +261,13 @@ static const char sign_help[] =
 	"      --misc-mask X         MISCSELECT bits EINIT compares (default 0xffffffff)\n"
 	"      --isvprodid N         product ID, 0..65535 (default 0)\n"
 	"      --isvsvn N            security version, 0..65535 (default 0)\n"
-	"      --date YYYYMMDD       signing date (default today, UTC)\n"
+	"      --date D              signing date: YYYYMMDD, today (the default, UTC),\n"
+	"                            or the field's raw value 0x... or 0\n"
 	"      --vendor 0|0x8086     vendor (default 0)\n"
+	"      --swdefined N         the SWDEFINED word (default 0)\n"
+	"      --isvfamilyid HEX     KSS product family, 32 hex digits (default 0;\n"
+	"                            EINIT wants attribute KSS when it is not 0)\n"
+	"      --isvextprodid HEX    KSS extended product ID, 32 hex digits\n"
 	"      --debug               sign a debug enclave (attributes | DEBUG)\n"
 	"      --heap N              ELF: N unmeasured heap pages after the image\n"
 	"      --ssa-frame-size N    ELF: pages per SSA frame (default 1)\n"
@@ -268,6 +291,12 @@ struct sign_args {
 	struct tool_image im;
 	bool json;
 	bool force;
+	/* Offline signing: --gendata, or --signature with --public-key. */
+	bool gendata;
+	const char *sigpath, *pubpath;
+	/* --mrenclave instead of an image. */
+	bool have_mrenclave;
+	uint8_t mrenclave[32];
 };
 
 /* Reads the options into a, defaults filled in and the parameters
@@ -288,8 +317,15 @@ static int sign_parse(int argc, char **argv, struct sign_args *a)
 		{ "isvsvn", required_argument, NULL, OPT_SVN },
 		{ "date", required_argument, NULL, OPT_DATE },
 		{ "vendor", required_argument, NULL, OPT_VENDOR },
+		{ "swdefined", required_argument, NULL, OPT_SWDEFINED },
+		{ "isvfamilyid", required_argument, NULL, OPT_FAMILY },
+		{ "isvextprodid", required_argument, NULL, OPT_EXTPROD },
 		{ "debug", no_argument, NULL, OPT_DEBUG },
 		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "gendata", no_argument, NULL, OPT_GENDATA },
+		{ "signature", required_argument, NULL, OPT_SIGNATURE },
+		{ "public-key", required_argument, NULL, OPT_PUBKEY },
+		{ "mrenclave", required_argument, NULL, OPT_MRENCLAVE },
 		TOOL_IMAGE_OPTIONS,
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
@@ -319,16 +355,18 @@ static int sign_parse(int argc, char **argv, struct sign_args *a)
 			a->out = optarg;
 			break;
 		case OPT_ATTR:
-			if (sign_number("--attributes", UINT64_MAX, &p->attributes))
-				return EXIT_USAGE;
+			if (parse_attributes(optarg, &p->attributes))
+				return tool_usage("sign", "--attributes: '%s' is not a number or names (MODE64BIT,DEBUG,PROVISIONKEY,EINITTOKENKEY,KSS)",
+						  optarg);
 			break;
 		case OPT_XFRM:
 			if (sign_number("--xfrm", UINT64_MAX, &p->xfrm))
 				return EXIT_USAGE;
 			break;
 		case OPT_ATTR_MASK:
-			if (sign_number("--attributes-mask", UINT64_MAX, &p->attributes_mask))
-				return EXIT_USAGE;
+			if (parse_attributes(optarg, &p->attributes_mask))
+				return tool_usage("sign", "--attributes-mask: '%s' is not a number or attribute names",
+						  optarg);
 			break;
 		case OPT_XFRM_MASK:
 			if (sign_number("--xfrm-mask", UINT64_MAX, &p->xfrm_mask))
@@ -356,8 +394,24 @@ static int sign_parse(int argc, char **argv, struct sign_args *a)
 			p->isvsvn = v;
 			break;
 		case OPT_DATE:
-			if (parse_date_bcd(optarg, &p->date))
-				return tool_usage("sign", "--date: '%s' is not a date YYYYMMDD", optarg);
+			if (parse_date_option(optarg, &p->date))
+				return tool_usage("sign", "--date: '%s' is not a date YYYYMMDD, 'today', or a raw value 0x... (or 0)",
+						  optarg);
+			break;
+		case OPT_SWDEFINED:
+			if (sign_number("--swdefined", UINT32_MAX, &v))
+				return EXIT_USAGE;
+			p->swdefined = v;
+			break;
+		case OPT_FAMILY:
+			if (parse_hex_bytes(optarg, p->isvfamilyid, sizeof(p->isvfamilyid)))
+				return tool_usage("sign", "--isvfamilyid: '%s' is not 32 hex digits (16 bytes)",
+						  optarg);
+			break;
+		case OPT_EXTPROD:
+			if (parse_hex_bytes(optarg, p->isvextprodid, sizeof(p->isvextprodid)))
+				return tool_usage("sign", "--isvextprodid: '%s' is not 32 hex digits (16 bytes)",
+						  optarg);
 			break;
 		case OPT_VENDOR:
 			if (parse_u64(optarg, UINT32_MAX, &v) ||
@@ -371,6 +425,20 @@ static int sign_parse(int argc, char **argv, struct sign_args *a)
 		case OPT_FORCE:
 			a->force = true;
 			break;
+		case OPT_GENDATA:
+			a->gendata = true;
+			break;
+		case OPT_SIGNATURE:
+			a->sigpath = optarg;
+			break;
+		case OPT_PUBKEY:
+			a->pubpath = optarg;
+			break;
+		case OPT_MRENCLAVE:
+			if (parse_hex_bytes(optarg, a->mrenclave, sizeof(a->mrenclave)))
+				return tool_usage("sign", "--mrenclave: '%s' is not 64 hex digits", optarg);
+			a->have_mrenclave = true;
+			break;
 		case OPT_JSON:
 			a->json = true;
 			break;
@@ -381,13 +449,31 @@ static int sign_parse(int argc, char **argv, struct sign_args *a)
 			return EXIT_USAGE;
 		}
 	}
-	if (argc - optind != 1)
-		return tool_usage("sign", argc == optind ? "no IMAGE" : "more than one IMAGE");
-	a->image = argv[optind];
-	if (!a->keypath)
-		return tool_usage("sign", "no signing key (--key KEY.pem)");
+	if (a->have_mrenclave) {
+		if (argc != optind)
+			return tool_usage("sign", "--mrenclave takes the place of IMAGE; got '%s' too",
+					  argv[optind]);
+		if (a->im.heap_set || a->im.ssa_set)
+			return tool_usage("sign", "%s applies to an IMAGE, not to --mrenclave",
+					  a->im.heap_set ? "--heap" : "--ssa-frame-size");
+	} else {
+		if (argc - optind != 1)
+			return tool_usage("sign", argc == optind ? "no IMAGE (or --mrenclave HEX)" :
+					  "more than one IMAGE");
+		a->image = argv[optind];
+	}
+	if (a->gendata && (a->keypath || a->sigpath || a->pubpath))
+		return tool_usage("sign", "--gendata writes the data to sign: it takes no %s",
+				  a->keypath ? "--key" : a->sigpath ? "--signature" : "--public-key");
+	if (!a->sigpath != !a->pubpath)
+		return tool_usage("sign", "%s needs %s", a->sigpath ? "--signature" : "--public-key",
+				  a->sigpath ? "--public-key PUB.pem" : "--signature SIG");
+	if (a->sigpath && a->keypath)
+		return tool_usage("sign", "--key or --signature with --public-key, not both");
+	if (!a->keypath && !a->sigpath && !a->gendata)
+		return tool_usage("sign", "no signing key (--key KEY.pem, or --gendata, or --signature SIG --public-key PUB.pem)");
 	if (!a->out)
-		return tool_usage("sign", "no output file (-o SIGSTRUCT)");
+		return tool_usage("sign", a->gendata ? "no output file (-o DATA)" : "no output file (-o SIGSTRUCT)");
 
 	if (debug)
 		p->attributes |= SGX_ATTR_DEBUG;
@@ -419,12 +505,15 @@ static void sign_print(const struct sign_args *a, const struct sgx_layout *layou
 
 		json_init(&j, stdout);
 		json_begin_object(&j, NULL);
-		json_string(&j, "sigstruct", a->out);
+		json_string(&j, a->gendata ? "data" : "sigstruct", a->out);
 		json_string(&j, "image", a->image);
 		hex_string(mrenclave, 32, hex);
 		json_string(&j, "mrenclave", hex);
 		hex_string(mrsigner, 32, hex);
-		json_string(&j, "mrsigner", hex);
+		if (a->gendata)
+			json_null(&j, "mrsigner");
+		else
+			json_string(&j, "mrsigner", hex);
 		json_hex_u64(&j, "vendor", p->vendor);
 		json_hex_u64(&j, "date", p->date);
 		json_hex_u64(&j, "attributes", p->attributes);
@@ -435,31 +524,148 @@ static void sign_print(const struct sign_args *a, const struct sgx_layout *layou
 		json_hex_u64(&j, "misc_mask", p->misc_mask);
 		json_u64(&j, "isvprodid", p->isvprodid);
 		json_u64(&j, "isvsvn", p->isvsvn);
-		json_u64(&j, "size", layout->size);
-		json_u64(&j, "pages", layout->nr_pages);
+		json_hex_u64(&j, "swdefined", p->swdefined);
+		json_hex(&j, "isvfamilyid", p->isvfamilyid, 16);
+		json_hex(&j, "isvextprodid", p->isvextprodid, 16);
+		if (layout) {
+			json_u64(&j, "size", layout->size);
+			json_u64(&j, "pages", layout->nr_pages);
+		}
 		json_end_object(&j);
 		json_finish(&j);
 		return;
 	}
 	hex_string(mrenclave, 32, hex);
 	printf("MRENCLAVE %s\n", hex);
+	if (a->gendata) {
+		printf("wrote %s (%d bytes to sign: SIGSTRUCT bytes 0..127 and 900..1027)\n",
+		       a->out, SGX_SIGNED_DATA_SIZE);
+		return;
+	}
 	hex_string(mrsigner, 32, hex);
 	printf("MRSIGNER  %s\n", hex);
 	printf("wrote %s (%zu bytes)\n", a->out, sizeof(struct sgx_sigstruct));
 }
 
-/* Phases: the options, the key, the image and its MRENCLAVE, the
- * SIGSTRUCT written, the report. */
+/* The signature file of the offline flow: exactly 384 bytes, as
+ * `openssl dgst -sha256 -sign` writes one for an RSA-3072 key. */
+static int read_signature(const char *path, uint8_t sig[SGX_MODULUS_SIZE])
+{
+	char err[256] = "";
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int ret = sgx_read_file(path, 1 << 20, &buf, &len, err, sizeof(err));
+
+	if (ret == -EFBIG)
+		return tool_error("sign", "%s: not a signature (larger than 1 MiB; an RSA-3072 signature is %d bytes)",
+				  path, SGX_MODULUS_SIZE);
+	if (ret)
+		return tool_path_error("sign", path, err[0] ? err : strerror(-ret));
+	if (len != SGX_MODULUS_SIZE) {
+		free(buf);
+		return tool_error("sign", "%s: %zu bytes; an RSA-3072 signature is %d (openssl dgst -sha256 -sign KEY.pem -out SIG DATA)",
+				  path, len, SGX_MODULUS_SIZE);
+	}
+	memcpy(sig, buf, SGX_MODULUS_SIZE);
+	free(buf);
+	return 0;
+}
+
+/* An RSA-3072, e = 3 public key (or a private key: its public half). */
+static int load_public_key(const char *path, EVP_PKEY **key)
+{
+	char err[256] = "";
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	BIGNUM *e = NULL;
+	BIO *bio;
+	int ret = sgx_read_file(path, 1 << 20, &buf, &len, err, sizeof(err));
+
+	if (ret)
+		return tool_path_error("sign", path, err[0] ? err : strerror(-ret));
+	bio = BIO_new_mem_buf(buf, len);
+	*key = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
+	if (!*key && bio) {
+		BIO_free(bio);
+		bio = BIO_new_mem_buf(buf, len);
+		*key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+	}
+	BIO_free(bio);
+	OPENSSL_cleanse(buf, len);
+	free(buf);
+	ERR_clear_error();
+	if (!*key)
+		return tool_error("sign", "%s: not a PEM public key", path);
+	if (!EVP_PKEY_is_a(*key, "RSA") || EVP_PKEY_get_bits(*key) != 3072 ||
+	    !EVP_PKEY_get_bn_param(*key, OSSL_PKEY_PARAM_RSA_E, &e) || !BN_is_word(e, 3)) {
+		ret = tool_error("sign", "%s: a %s key of %d bits%s; enclave keys are RSA-3072 with exponent 3",
+				 path, EVP_PKEY_get0_type_name(*key) ?: "?", EVP_PKEY_get_bits(*key),
+				 e && !BN_is_word(e, 3) ? ", exponent not 3" : "");
+		ERR_clear_error();
+		EVP_PKEY_free(*key);
+		*key = NULL;
+	}
+	BN_free(e);
+	return ret;
+}
+
+/* Makes a.out's bytes: the SIGSTRUCT signed with --key, assembled from
+ * --signature and --public-key, or (--gendata) the 256 bytes to sign. */
+static int sign_make(const struct sign_args *a, const uint8_t mrenclave[32],
+		     struct sgx_sigstruct *ss, uint8_t data[SGX_SIGNED_DATA_SIZE])
+{
+	uint8_t sig[SGX_MODULUS_SIZE];
+	char err[256] = "";
+	EVP_PKEY *key = NULL;
+	int ret;
+
+	if (a->gendata) {
+		sgx_sigstruct_prepare(&a->p, mrenclave, ss);
+		sgx_sigstruct_signed_data(ss, data);
+		return 0;
+	}
+	if (a->keypath) {
+		ret = sgx_key_load(a->keypath, &key, err, sizeof(err));
+		if (ret)
+			return tool_path_error("sign", a->keypath, err[0] ? err : strerror(-ret));
+		ret = sgx_sigstruct_sign(key, &a->p, mrenclave, ss);
+		EVP_PKEY_free(key);
+		if (ret)
+			return tool_fail("sign", "signing failed: %s", strerror(-ret));
+		return 0;
+	}
+	ret = read_signature(a->sigpath, sig);
+	if (ret)
+		return ret;
+	ret = load_public_key(a->pubpath, &key);
+	if (ret)
+		return ret;
+	sgx_sigstruct_prepare(&a->p, mrenclave, ss);
+	ret = sgx_sigstruct_assemble(ss, key, sig);
+	EVP_PKEY_free(key);
+	if (ret == -EBADMSG)
+		return tool_fail("sign", "%s does not verify over these fields and MRENCLAVE with %s; nothing written",
+				 a->sigpath, a->pubpath);
+	if (ret)
+		return tool_error("sign", "cannot assemble the SIGSTRUCT: %s", strerror(-ret));
+	/* What EINIT would say, before the file exists. */
+	ret = sgx_sigstruct_check(ss, NULL);
+	if (ret)
+		return tool_fail("sign", "the assembled SIGSTRUCT fails EINIT's checks: %s",
+				 sgx_error_name(ret));
+	return 0;
+}
+
+/* Phases: the options, the output's checks, the MRENCLAVE (measured or
+ * given), the bytes made, the file written, the report. */
 int cmd_sign(int argc, char **argv)
 {
 	struct sign_args a;
-	struct tool_output o = { .cmd = "sign", .mode = 0644, .nr_inputs = 2 };
-	const char *inputs[2];
+	struct tool_output o = { .cmd = "sign", .mode = 0644, .nr_inputs = 4 };
+	const char *inputs[4];
 	struct sgx_sigstruct ss;
-	struct sgx_layout layout;
-	uint8_t mrenclave[32], mrsigner[32];
-	char err[256] = "";
-	EVP_PKEY *key = NULL;
+	struct sgx_layout layout = { 0 };
+	uint8_t mrenclave[32], mrsigner[32], data[SGX_SIGNED_DATA_SIZE];
 	int ret;
 
 	ret = sign_parse(argc, argv, &a);
@@ -467,35 +673,37 @@ int cmd_sign(int argc, char **argv)
 		return ret < 0 ? EXIT_OK : ret;
 	inputs[0] = a.keypath;
 	inputs[1] = a.image;
+	inputs[2] = a.sigpath;
+	inputs[3] = a.pubpath;
 	o.inputs = inputs;
 	o.force = a.force;
 	ret = tool_check_output(&o, a.out);
 	if (ret)
 		return ret;
-	ret = sgx_key_load(a.keypath, &key, err, sizeof(err));
-	if (ret)
-		return tool_path_error("sign", a.keypath, err[0] ? err : strerror(-ret));
-	ret = tool_load_image("sign", a.image, &a.im, &layout);
-	if (ret)
-		goto out_key;
-	ret = tool_measure("sign", &layout, mrenclave);
-	if (ret)
-		goto out_layout;
-	ret = sgx_sigstruct_sign(key, &a.p, mrenclave, &ss);
-	if (ret) {
-		ret = tool_fail("sign", "signing failed: %s", strerror(-ret));
-		goto out_layout;
+	if (a.have_mrenclave) {
+		memcpy(mrenclave, a.mrenclave, sizeof(mrenclave));
+	} else {
+		ret = tool_load_image("sign", a.image, &a.im, &layout);
+		if (ret)
+			return ret;
+		ret = tool_measure("sign", &layout, mrenclave);
+		if (ret)
+			goto out_layout;
 	}
-	ret = tool_write_output(&o, a.out, &ss, sizeof(ss));
+	ret = sign_make(&a, mrenclave, &ss, data);
+	if (ret)
+		goto out_layout;
+	if (a.gendata)
+		ret = tool_write_output(&o, a.out, data, sizeof(data));
+	else
+		ret = tool_write_output(&o, a.out, &ss, sizeof(ss));
 	if (ret)
 		goto out_layout;
 	sgx_sigstruct_mrsigner(&ss, mrsigner);
-	sign_print(&a, &layout, mrenclave, mrsigner);
+	sign_print(&a, a.have_mrenclave ? NULL : &layout, mrenclave, mrsigner);
 	ret = EXIT_OK;
 out_layout:
 	sgx_layout_free(&layout);
-out_key:
-	EVP_PKEY_free(key);
 	return ret;
 }
 
@@ -509,9 +717,17 @@ static const char show_help[] =
 	"signature).  Exit 0 only if it verifies; 1 if it does not; 2 if the file\n"
 	"is not 1808 bytes.\n";
 
+/* The date as YYYY-MM-DD when it is one in BCD, else "not a date". */
 static void date_string(uint32_t bcd, char *out, size_t outlen)
 {
-	snprintf(out, outlen, "%04x-%02x-%02x", bcd >> 16, (bcd >> 8) & 0xff, bcd & 0xff);
+	char digits[16];
+	uint32_t v;
+
+	snprintf(digits, sizeof(digits), "%08x", bcd);
+	if (parse_date_bcd(digits, &v))
+		snprintf(out, outlen, "not a date");
+	else
+		snprintf(out, outlen, "%.4s-%.2s-%.2s", digits, digits + 4, digits + 6);
 }
 
 int cmd_show(int argc, char **argv)
@@ -562,6 +778,7 @@ int cmd_show(int argc, char **argv)
 		json_string(&j, "sigstruct", argv[optind]);
 		json_hex_u64(&j, "vendor", ss.header.vendor);
 		json_hex_u64(&j, "date", ss.header.date);
+		json_string(&j, "date_string", date);
 		json_hex_u64(&j, "swdefined", ss.header.swdefined);
 		json_u64(&j, "exponent", ss.exponent);
 		json_hex_u64(&j, "miscselect", b->miscselect);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -559,6 +560,84 @@ void attributes_string(uint64_t attributes, char *out, size_t outlen)
 				pos ? "|" : "", (unsigned long long)attributes);
 	if (!pos)
 		snprintf(out, outlen, "none");
+}
+
+int parse_attributes(const char *s, uint64_t *out)
+{
+	static const struct {
+		const char *name;
+		uint64_t bit;
+	} names[] = {
+		{ "INIT", SGX_ATTR_INIT },
+		{ "DEBUG", SGX_ATTR_DEBUG },
+		{ "MODE64BIT", SGX_ATTR_MODE64BIT },
+		{ "PROVISIONKEY", SGX_ATTR_PROVISIONKEY },
+		{ "EINITTOKENKEY", SGX_ATTR_EINITTOKENKEY },
+		{ "KSS", SGX_ATTR_KSS },
+		{ "AEXNOTIFY", SGX_ATTR_AEXNOTIFY },
+	};
+	uint64_t v = 0;
+	const char *p = s;
+
+	if (!s || !*s)
+		return -EINVAL;
+	if (isdigit((unsigned char)*s))
+		return parse_u64(s, UINT64_MAX, out);
+	/* NAME[,|NAME]...: the names attributes_string() prints. */
+	while (*p) {
+		size_t n = strcspn(p, ",|");
+		size_t i;
+
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (strlen(names[i].name) == n && !strncasecmp(p, names[i].name, n))
+				break;
+		if (i == sizeof(names) / sizeof(names[0]))
+			return -EINVAL;
+		v |= names[i].bit;
+		p += n;
+		if (*p && !*++p)
+			return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+int parse_hex_bytes(const char *s, uint8_t *out, size_t len)
+{
+	if (!strncmp(s, "0x", 2) || !strncmp(s, "0X", 2))
+		s += 2;
+	if (strlen(s) != 2 * len)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		unsigned int hi, lo;
+
+		if (!isxdigit((unsigned char)s[2 * i]) || !isxdigit((unsigned char)s[2 * i + 1]))
+			return -EINVAL;
+		hi = isdigit((unsigned char)s[2 * i]) ? s[2 * i] - '0' : (tolower(s[2 * i]) - 'a' + 10);
+		lo = isdigit((unsigned char)s[2 * i + 1]) ? s[2 * i + 1] - '0' :
+			(tolower(s[2 * i + 1]) - 'a' + 10);
+		out[i] = hi << 4 | lo;
+	}
+	return 0;
+}
+
+int parse_date_option(const char *s, uint32_t *out)
+{
+	uint64_t v;
+
+	if (!strcmp(s, "today")) {
+		*out = today_bcd();
+		return 0;
+	}
+	if (strlen(s) == 8 && isdigit((unsigned char)s[0]) && s[1] != 'x' && s[1] != 'X')
+		return parse_date_bcd(s, out);
+	/* Anything else is the field's raw value: hex, or 0. */
+	if ((!strncmp(s, "0x", 2) || !strncmp(s, "0X", 2) || !strcmp(s, "0")) &&
+	    !parse_u64(s, UINT32_MAX, &v)) {
+		*out = v;
+		return 0;
+	}
+	return -EINVAL;
 }
 
 int demo_key_load(EVP_PKEY **key)

@@ -77,6 +77,15 @@ int tool_path_error(const char *cmd, const char *path, const char *msg);
 int parse_u64(const char *s, uint64_t max, uint64_t *out);
 /* YYYYMMDD as BCD 0xYYYYMMDD: a day of the Gregorian calendar, year 1 on. */
 int parse_date_bcd(const char *s, uint32_t *out);
+/* --date: "today", YYYYMMDD (as BCD), or the field's raw 32-bit value in
+ * hex (0x...) or 0.  0 or -EINVAL. */
+int parse_date_option(const char *s, uint32_t *out);
+/* Attributes by number or by names joined with ',' or '|'
+ * ("MODE64BIT,DEBUG"; case does not matter).  0 or -EINVAL. */
+int parse_attributes(const char *s, uint64_t *out);
+/* Exactly 2 * len hex digits (an optional 0x before) into len bytes, in
+ * the order written: memory order, as show prints them.  0 or -EINVAL. */
+int parse_hex_bytes(const char *s, uint8_t *out, size_t len);
 /* Today's date (UTC) as BCD 0xYYYYMMDD. */
 uint32_t today_bcd(void);
 
