@@ -27,7 +27,7 @@
 enum { OPT_JSON = 256, OPT_ATTR, OPT_XFRM, OPT_ATTR_MASK, OPT_XFRM_MASK,
        OPT_MISC, OPT_MISC_MASK, OPT_PRODID, OPT_SVN, OPT_DATE, OPT_VENDOR, OPT_DEBUG,
        OPT_KEY, OPT_FORCE, OPT_SWDEFINED, OPT_FAMILY, OPT_EXTPROD, OPT_GENDATA, OPT_SIGNATURE,
-       OPT_PUBKEY, OPT_MRENCLAVE };
+       OPT_PUBKEY, OPT_MRENCLAVE, OPT_SUMMARY };
 
 /* --- keygen ------------------------------------------------------------- */
 
@@ -711,7 +711,14 @@ out_layout:
 
 static const char show_help[] =
 	"usage: sgxemu show [--json] SIGSTRUCT\n"
+	"       sgxemu show [--json] [--summary] [--heap N] [--ssa-frame-size N] IMAGE\n"
 	"\n"
+	"Of an IMAGE (an enclave ELF or SGXS stream, told apart by content):\n"
+	"the pages the build adds, in order, each with its offset, type,\n"
+	"permissions, whether EEXTEND measures it (or which 256-byte chunks) and\n"
+	"the SHA-256 of its contents; --summary gives ranges of like pages.\n"
+	"\n"
+	"Of a SIGSTRUCT:\n"
 	"Prints a SIGSTRUCT's fields and MRSIGNER, and checks it as EINIT does\n"
 	"(header words, vendor, exponent, reserved fields, Q1/Q2, the RSA-3072\n"
 	"signature).  Exit 0 only if it verifies; 1 if it does not; 2 if the file\n"
@@ -733,10 +740,14 @@ static void date_string(uint32_t bcd, char *out, size_t outlen)
 int cmd_show(int argc, char **argv)
 {
 	static const struct option opts[] = {
+		TOOL_IMAGE_OPTIONS,
+		{ "summary", no_argument, NULL, OPT_SUMMARY },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	struct tool_image im;
+	bool summary = false;
 	const struct sgx_sigstruct_body *b;
 	struct sgx_sigstruct ss;
 	uint8_t mrsigner[32];
@@ -747,8 +758,17 @@ int cmd_show(int argc, char **argv)
 
 	struct tool_getopt g = { .cmd = "show", .shortopts = "h", .longopts = opts };
 
+	tool_image_defaults(&im);
 	while ((c = tool_getopt(&g, argc, argv)) != -1) {
+		ret = tool_image_option("show", c, optarg, &im);
+		if (ret < 0)
+			return -ret;
+		if (ret)
+			continue;
 		switch (c) {
+		case OPT_SUMMARY:
+			summary = true;
+			break;
 		case OPT_JSON:
 			json = true;
 			break;
@@ -760,7 +780,14 @@ int cmd_show(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1)
-		return tool_usage("show", argc == optind ? "no SIGSTRUCT" : "more than one SIGSTRUCT");
+		return tool_usage("show", argc == optind ? "no SIGSTRUCT or IMAGE" :
+				  "more than one SIGSTRUCT or IMAGE");
+	if (tool_is_image(argv[optind]))
+		return show_image(argv[optind], &im, summary, json);
+	if (summary || im.heap_set || im.ssa_set)
+		return tool_usage("show", "%s applies to an IMAGE; %s is not an ELF or SGXS stream",
+				  summary ? "--summary" : im.heap_set ? "--heap" : "--ssa-frame-size",
+				  argv[optind]);
 	ret = tool_read_sigstruct("show", argv[optind], &ss);
 	if (ret)
 		return ret;

@@ -35,7 +35,8 @@ static const struct {
 	{ "keygen", cmd_keygen, "make an enclave signing key (RSA-3072, e = 3)" },
 	{ "measure", cmd_measure, "print an image's MRENCLAVE" },
 	{ "sign", cmd_sign, "sign an image: write its SIGSTRUCT" },
-	{ "show", cmd_show, "print a SIGSTRUCT's fields and check its signature" },
+	{ "show", cmd_show, "print a SIGSTRUCT's fields and check it, or an image's pages" },
+	{ "sgxs", cmd_sgxs, "write an image's SGXS measurement stream" },
 	{ "check", cmd_check, "build an image on an emulated machine and EINIT it" },
 	{ "bench", cmd_bench, "benchmarks (bench build, bench epc)" },
 	{ "stat", cmd_stat, "the SGX core's statistics under an overcommitting workload" },
@@ -448,19 +449,37 @@ int tool_image_option(const char *cmd, int c, const char *arg, struct tool_image
 	return 0;
 }
 
-/* Whether path starts with the ELF magic, as sgx_load_image() tells an
- * ELF from an SGXS stream. */
-static bool is_elf(const char *path)
+/* What path's first bytes say it is, as sgx_load_image() tells them apart:
+ * 1 an ELF, 2 an SGXS stream, 0 neither (or unreadable). */
+static int image_kind(const char *path)
 {
-	unsigned char magic[4];
+	unsigned char magic[8];
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	bool elf;
+	struct stat st;
+	uint64_t tag;
+	int kind = 0;
 
 	if (fd < 0)
-		return false;
-	elf = read(fd, magic, sizeof(magic)) == sizeof(magic) && !memcmp(magic, "\x7f" "ELF", 4);
+		return 0;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && read(fd, magic, 8) == 8) {
+		memcpy(&tag, magic, 8);
+		if (!memcmp(magic, "\x7f" "ELF", 4))
+			kind = 1;
+		else if (tag == SGX_MEAS_TAG_ECREATE)
+			kind = 2;
+	}
 	close(fd);
-	return elf;
+	return kind;
+}
+
+static bool is_elf(const char *path)
+{
+	return image_kind(path) == 1;
+}
+
+bool tool_is_image(const char *path)
+{
+	return image_kind(path) != 0;
 }
 
 int tool_load_image(const char *cmd, const char *path, const struct tool_image *im,

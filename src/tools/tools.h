@@ -29,6 +29,13 @@ int cmd_keygen(int argc, char **argv);
 int cmd_measure(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 int cmd_show(int argc, char **argv);
+int cmd_sgxs(int argc, char **argv);
+/* show of an image (cmd_image.c): its pages, or with summary their
+ * ranges. */
+struct tool_image;
+int show_image(const char *path, const struct tool_image *im, bool summary, bool json);
+/* Whether path's content is an ELF or an SGXS stream (not a SIGSTRUCT). */
+bool tool_is_image(const char *path);
 int cmd_check(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
