@@ -176,6 +176,10 @@ int cmd_check(int argc, char **argv)
 		return tool_usage("check", "want IMAGE and SIGSTRUCT, got %d argument%s",
 				  argc - optind, argc - optind == 1 ? "" : "s");
 
+	/* A stream is read to its end: two would need both at once. */
+	if (tool_is_stream(argv[optind]) && tool_is_stream(argv[optind + 1]))
+		return tool_usage("check", "one input at a time from a pipe: IMAGE '%s' and SIGSTRUCT '%s' are both streams",
+				  argv[optind], argv[optind + 1]);
 	ret = tool_read_sigstruct("check", argv[optind + 1], &ss);
 	if (ret)
 		return ret;

@@ -462,6 +462,9 @@ static int sign_parse(int argc, char **argv, struct sign_args *a)
 					  "more than one IMAGE");
 		a->image = argv[optind];
 	}
+	if (a->image && a->sigpath && tool_is_stream(a->image) && tool_is_stream(a->sigpath))
+		return tool_usage("sign", "one input at a time from a pipe: IMAGE '%s' and --signature '%s' are both streams",
+				  a->image, a->sigpath);
 	if (a->gendata && (a->keypath || a->sigpath || a->pubpath))
 		return tool_usage("sign", "--gendata writes the data to sign: it takes no %s",
 				  a->keypath ? "--key" : a->sigpath ? "--signature" : "--public-key");
@@ -551,16 +554,15 @@ static void sign_print(const struct sign_args *a, const struct sgx_layout *layou
  * `openssl dgst -sha256 -sign` writes one for an RSA-3072 key. */
 static int read_signature(const char *path, uint8_t sig[SGX_MODULUS_SIZE])
 {
-	char err[256] = "";
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	int ret = sgx_read_file(path, 1 << 20, &buf, &len, err, sizeof(err));
+	int ret = tool_read_input("sign", path, 1 << 20, &buf, &len);
 
 	if (ret == -EFBIG)
 		return tool_error("sign", "%s: not a signature (larger than 1 MiB; an RSA-3072 signature is %d bytes)",
 				  path, SGX_MODULUS_SIZE);
 	if (ret)
-		return tool_path_error("sign", path, err[0] ? err : strerror(-ret));
+		return -ret;
 	if (len != SGX_MODULUS_SIZE) {
 		free(buf);
 		return tool_error("sign", "%s: %zu bytes; an RSA-3072 signature is %d (openssl dgst -sha256 -sign KEY.pem -out SIG DATA)",

@@ -328,20 +328,102 @@ int tool_path_error(const char *cmd, const char *path, const char *msg)
 	return tool_error(cmd, "%s: %s", path, msg);
 }
 
-int tool_read_sigstruct(const char *cmd, const char *path, struct sgx_sigstruct *ss)
+bool tool_is_stream(const char *path)
+{
+	return !strcmp(path, "-") || !strncmp(path, "/dev/fd/", 8) || !strcmp(path, "/dev/stdin") ||
+	       !strncmp(path, "/proc/self/fd/", 14);
+}
+
+/* Reads all of fd, at most max bytes (else -EFBIG after max + 1). */
+static int read_fd(int fd, size_t max, uint8_t **bufp, size_t *lenp)
+{
+	size_t cap = 1 << 16, len = 0;
+	uint8_t *buf = malloc(cap), *nbuf;
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			if (cap > max) {
+				free(buf);
+				return -EFBIG;
+			}
+			cap *= 2;
+			nbuf = realloc(buf, cap);
+			if (!nbuf) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = nbuf;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			n = -errno;
+			free(buf);
+			return n;
+		}
+		if (n == 0)
+			break;
+		len += n;
+		if (len > max) {
+			free(buf);
+			return -EFBIG;
+		}
+	}
+	*bufp = buf;
+	*lenp = len;
+	return 0;
+}
+
+int tool_read_input(const char *cmd, const char *path, size_t max, uint8_t **buf, size_t *len)
 {
 	char err[256] = "";
+	int fd, ret;
+
+	if (!tool_is_stream(path)) {
+		ret = sgx_read_file(path, max, buf, len, err, sizeof(err));
+		if (ret == -EFBIG)
+			return -EFBIG;
+		if (ret)
+			return -tool_path_error(cmd, path, err[0] ? err : strerror(-ret));
+		return 0;
+	}
+	/* A pipe or terminal: read to its end (blocking: a pipe has no size
+	 * to refuse up front), within the same bound as a file. */
+	if (!strcmp(path, "-")) {
+		fd = 0;
+	} else {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -tool_error(cmd, "%s: %s", path, strerror(errno));
+	}
+	ret = read_fd(fd, max, buf, len);
+	if (fd != 0)
+		close(fd);
+	if (ret == -EFBIG)
+		return -EFBIG;
+	if (ret)
+		return -tool_error(cmd, "%s: %s", path, strerror(-ret));
+	return 0;
+}
+
+int tool_read_sigstruct(const char *cmd, const char *path, struct sgx_sigstruct *ss)
+{
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	int ret;
 
 	/* Read more than a SIGSTRUCT so a longer file is seen as such. */
-	ret = sgx_read_file(path, 1 << 20, &buf, &len, err, sizeof(err));
+	ret = tool_read_input(cmd, path, 1 << 20, &buf, &len);
 	if (ret == -EFBIG)
 		return tool_error(cmd, "%s: not a SIGSTRUCT (larger than 1 MiB; a SIGSTRUCT is %zu bytes)",
 				  path, sizeof(*ss));
 	if (ret)
-		return tool_path_error(cmd, path, err[0] ? err : strerror(-ret));
+		return -ret;
 	if (len != sizeof(*ss)) {
 		free(buf);
 		return tool_error(cmd, "%s: not a SIGSTRUCT: %zu bytes, a SIGSTRUCT is %zu",
@@ -482,6 +564,43 @@ bool tool_is_image(const char *path)
 	return image_kind(path) != 0;
 }
 
+/* An image from a pipe: read to memory within half the memory limit (the
+ * bytes and the pages copied from them) and 1 GiB, then the loader its
+ * content calls for, as sgx_load_image() chooses.  0, after a
+ * message (EXIT_USAGE), or a loader's -errno with err. */
+static int load_stream(const char *cmd, const char *path, const struct tool_image *im,
+		       struct sgx_layout *layout, char *err, size_t errlen)
+{
+	size_t max = im->max_memory / 2 < (1ULL << 30) ? im->max_memory / 2 : (1ULL << 30);
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	uint64_t tag = 0;
+	int ret;
+
+	memset(layout, 0, sizeof(*layout));
+	ret = tool_read_input(cmd, path, max, &buf, &len);
+	if (ret == -EFBIG)
+		return tool_error(cmd, "%s: more than %zu MiB from the stream: more than half the limit of %llu MiB of host memory (or 1 GiB); --max-memory SIZE raises it",
+				   path, max >> 20, mib_up(im->max_memory));
+	if (ret)
+		return EXIT_USAGE;
+	if (len >= 8)
+		memcpy(&tag, buf, 8);
+	if (len >= 4 && !memcmp(buf, "\x7f" "ELF", 4))
+		ret = sgx_load_elf(buf, len, &im->eo, layout, err, errlen);
+	else if (tag == SGX_MEAS_TAG_ECREATE)
+		ret = sgx_load_sgxs(buf, len, layout, err, errlen);
+	else
+		ret = tool_error(cmd, "%s: not an ELF enclave or SGXS stream", path);
+	if (ret == 0 && (im->heap_set || im->ssa_set) && tag == SGX_MEAS_TAG_ECREATE) {
+		sgx_layout_free(layout);
+		ret = tool_usage(cmd, "%s applies to ELF images; %s is an SGXS stream, whose pages and SSA frame size are its own",
+				  im->heap_set ? "--heap" : "--ssa-frame-size", path);
+	}
+	free(buf);
+	return ret;
+}
+
 int tool_load_image(const char *cmd, const char *path, const struct tool_image *im,
 		    struct sgx_layout *layout)
 {
@@ -498,11 +617,16 @@ int tool_load_image(const char *cmd, const char *path, const struct tool_image *
 		if (ret)
 			return ret;
 	}
-	ret = sgx_load_image(path, &im->eo, layout, err, sizeof(err));
+	if (tool_is_stream(path))
+		ret = load_stream(cmd, path, im, layout, err, sizeof(err));
+	else
+		ret = sgx_load_image(path, &im->eo, layout, err, sizeof(err));
+	if (ret > 0)
+		return ret;
 	if (ret)
 		return tool_path_error(cmd, path, err[0] ? err :
 				       ret == -EINVAL ? "malformed image" : strerror(-ret));
-	if ((im->heap_set || im->ssa_set) && !is_elf(path)) {
+	if ((im->heap_set || im->ssa_set) && !tool_is_stream(path) && !is_elf(path)) {
 		sgx_layout_free(layout);
 		return tool_usage(cmd, "%s applies to ELF images; %s is an SGXS stream, whose pages and SSA frame size are its own",
 				  im->heap_set ? "--heap" : "--ssa-frame-size", path);

@@ -171,6 +171,14 @@ struct json;
 void tool_print_problems(const char *cmd, const char *path, const struct sig_problems *p,
 			 struct json *j);
 
+/* Whether path names standard input or an inherited descriptor ("-",
+ * /dev/stdin, /dev/fd/N, /proc/self/fd/N): read to its end into memory,
+ * with the same bounds as a file. */
+bool tool_is_stream(const char *path);
+/* Reads a whole input, a regular file or such a stream, of at most max
+ * bytes: 0, -EFBIG (no message), or -EXIT_USAGE after a message. */
+int tool_read_input(const char *cmd, const char *path, size_t max, uint8_t **buf, size_t *len);
+
 /* Reads a SIGSTRUCT file; a file that is not exactly 1808 bytes is bad
  * input.  Prints the problem and returns EXIT_USAGE, or 0. */
 int tool_read_sigstruct(const char *cmd, const char *path, struct sgx_sigstruct *ss);
