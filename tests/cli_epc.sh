@@ -44,7 +44,7 @@ EOF
 }
 
 # The statistics object must have every group and key `sgxemu stat` shows.
-STATS_KEYS='all(k in s for k in ("epc", "enclaves", "paging", "ewb_retries", "tracking", "aging", "backing", "va", "reclaimer", "poison")) and all(k in s["epc"] for k in ("total", "free", "in_use", "poisoned", "leaked", "nodes")) and all(k in s["paging"] for k in ("pages_written_back", "secs_written_back", "pages_loaded", "secs_loaded", "load_failures")) and all(k in s["ewb_retries"] for k in ("etrack", "ipi", "gave_up", "failures")) and all(k in s["tracking"] for k in ("etracks", "kicks", "waits", "batch_waits")) and all(k in s["aging"] for k in ("hits", "misses")) and all(k in s["backing"] for k in ("limit", "charged", "limit_hits")) and all(k in s["va"] for k in ("pages", "slots_used")) and all(k in s["reclaimer"] for k in ("batches", "direct_reclaims", "wakeups")) and all(k in s["poison"] for k in ("poisoned_frames", "owner_errors")) and len(s["epc"]["nodes"]) >= 1'
+STATS_KEYS='all(k in s for k in ("epc", "allocator", "enclaves", "paging", "ewb_retries", "tracking", "aging", "backing", "va", "reclaimer", "poison")) and all(k in s["epc"] for k in ("total", "free", "in_use", "poisoned", "leaked", "nodes")) and all(k in s["paging"] for k in ("pages_written_back", "secs_written_back", "pages_loaded", "secs_loaded", "load_failures")) and all(k in s["ewb_retries"] for k in ("etrack", "ipi", "gave_up", "failures")) and all(k in s["tracking"] for k in ("etracks", "kicks", "waits", "batch_waits")) and all(k in s["aging"] for k in ("hits", "misses")) and all(k in s["backing"] for k in ("limit", "charged", "limit_hits")) and all(k in s["va"] for k in ("pages", "slots_used")) and all(k in s["reclaimer"] for k in ("batches", "direct_reclaims", "wakeups")) and all(k in s["poison"] for k in ("poisoned_frames", "owner_errors")) and all(k in s["allocator"] for k in ("allocs", "steals", "global_locks", "wake_locks", "free_on_node_lists", "kept_frame_retries", "kept_frames_recovered")) and s["allocator"]["allocs"] > 0 and len(s["epc"]["nodes"]) >= 1'
 # The state after release: every frame free, nothing charged, no VA page.
 EMPTY='f["epc"]["free"] == f["epc"]["total"] > 0 and f["backing"]["charged"] == 0 and f["va"]["pages"] == 0 and f["va"]["slots_used"] == 0 and f["enclaves"]["count"] == 0 and sum(n["free"] for n in f["epc"]["nodes"]) == f["epc"]["total"]'
 EMPTY_SHOW='(f["epc"], f["backing"], f["va"], f["enclaves"])'
@@ -64,6 +64,7 @@ run 0 "stat" "$SGXEMU" stat
 has out "^workload: 3 enclaves of 1024 pages \(3\.0x the EPC\)" "stat: default workload overcommits 3x"
 has out "^  paging +[1-9][0-9]* written back" "stat: pages were written back"
 has out "^  aging " "stat: aging line"
+has out "^  allocator +[1-9][0-9]* pages handed out, [0-9]+ stolen" "stat: allocator line"
 has out "^  VA .*\(kernel policy\)" "stat: VA line, with the policy"
 has out "^VA policy: kernel " "stat: the kernel's VA policy by default"
 has out "^    node 0 +1024 total" "stat: per-node line"

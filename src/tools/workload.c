@@ -192,6 +192,16 @@ void wl_stats_json(struct json *j, const char *key, const struct sgx_core_stats 
 	json_end_array(j);
 	json_end_object(j);
 
+	json_begin_object(j, "allocator");
+	json_u64(j, "allocs", st->epc_allocs);
+	json_u64(j, "steals", st->epc_steals);
+	json_u64(j, "global_locks", st->epc_global_locks);
+	json_u64(j, "wake_locks", st->epc_wake_locks);
+	json_u64(j, "free_on_node_lists", st->epc_listed);
+	json_u64(j, "kept_frame_retries", st->epc_leak_retries);
+	json_u64(j, "kept_frames_recovered", st->epc_leak_recovered);
+	json_end_object(j);
+
 	json_begin_object(j, "enclaves");
 	json_u64(j, "count", st->enclaves);
 	json_u64(j, "lru_pages", st->lru_pages);
@@ -262,6 +272,15 @@ void wl_stats_print(FILE *f, const char *in, const struct sgx_core_stats *st)
 			st->nodes[i].nid, (unsigned long long)st->nodes[i].total,
 			(unsigned long long)st->nodes[i].free,
 			(unsigned long long)st->nodes[i].poisoned);
+	fprintf(f, "%s%-12s %llu pages handed out, %llu stolen from other threads' caches, "
+		"%llu registry and %llu wake-up lock takes, %llu free on the node lists\n",
+		in, "allocator", (unsigned long long)st->epc_allocs,
+		(unsigned long long)st->epc_steals, (unsigned long long)st->epc_global_locks,
+		(unsigned long long)st->epc_wake_locks, (unsigned long long)st->epc_listed);
+	if (st->epc_leak_retries || st->epc_leak_recovered)
+		fprintf(f, "%s%-12s %llu EREMOVE retries of kept frames, %llu recovered\n", in,
+			"kept frames", (unsigned long long)st->epc_leak_retries,
+			(unsigned long long)st->epc_leak_recovered);
 	fprintf(f, "%s%-12s %llu, %llu pages on the LRU\n", in, "enclaves",
 		(unsigned long long)st->enclaves, (unsigned long long)st->lru_pages);
 	fprintf(f, "%s%-12s %llu written back (+%llu SECS), %llu loaded (+%llu SECS), %llu loads refused\n",
