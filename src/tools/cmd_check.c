@@ -42,7 +42,9 @@ static const char check_help[] =
 	"                          image; an image needs at most 4096)\n"
 	"      --max-memory SIZE   host memory the check may take: the EPC, backed\n"
 	"                          in full, and the image (default 1G; K, M, G, T)\n"
-	"      --json              print one JSON object\n";
+	"      --json              print one JSON object\n"
+	"\n"
+	"Example: sgxemu check --heap 16 enclave.elf enclave.sig\n";
 
 /* What one check found, for printing. */
 struct check_result {
@@ -173,7 +175,10 @@ int cmd_check(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 2)
-		return tool_usage("check", "want IMAGE and SIGSTRUCT, got %d argument%s",
+		return argc - optind > 2 ?
+		       tool_usage("check", "want IMAGE and SIGSTRUCT, got %d arguments: '%s' is one too many",
+				  argc - optind, argv[optind + 2]) :
+		       tool_usage("check", "want IMAGE and SIGSTRUCT, got %d argument%s",
 				  argc - optind, argc - optind == 1 ? "" : "s");
 
 	/* A stream is read to its end: two would need both at once. */

@@ -257,7 +257,9 @@ int cmd_sgxs(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1)
-		return tool_usage("sgxs", argc == optind ? "no IMAGE" : "more than one IMAGE");
+		return argc == optind ? tool_usage("sgxs", "no IMAGE") :
+		       tool_usage("sgxs", "more than one IMAGE: '%s' after '%s'", argv[optind + 1],
+				  argv[optind]);
 	if (!out)
 		return tool_usage("sgxs", "no output file (-o OUT.sgxs)");
 	image = argv[optind];

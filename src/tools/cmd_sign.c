@@ -40,7 +40,9 @@ static const char keygen_help[] =
 	"\n"
 	"  -o, --output FILE  where to write the key (a new file: a key is never\n"
 	"                     replaced, and FILE is never a FIFO or device)\n"
-	"      --json         print {key, bits, exponent, mrsigner}\n";
+	"      --json         print {key, bits, exponent, mrsigner}\n"
+	"\n"
+	"Example: sgxemu keygen -o key.pem\n";
 
 /* The key as PEM text in memory, then written as any output is (a new
  * regular file, whole or not at all); the text is wiped after. */
@@ -152,7 +154,9 @@ static const char measure_help[] =
 	"                          (they change the enclave size, so MRENCLAVE)\n"
 	"      --ssa-frame-size N  ELF: pages per SSA frame (default 1)\n"
 	"      --max-memory SIZE   host memory the image may take (default 1G)\n"
-	"      --json              print {mrenclave, size, pages, measured_pages}\n";
+	"      --json              print {mrenclave, size, pages, measured_pages}\n"
+	"\n"
+	"Example: sgxemu measure --heap 16 enclave.elf\n";
 
 int cmd_measure(int argc, char **argv)
 {
@@ -190,7 +194,9 @@ int cmd_measure(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1)
-		return tool_usage("measure", argc == optind ? "no IMAGE" : "more than one IMAGE");
+		return argc == optind ? tool_usage("measure", "no IMAGE") :
+		       tool_usage("measure", "more than one IMAGE: '%s' after '%s'", argv[optind + 1],
+				  argv[optind]);
 	ret = tool_load_image("measure", argv[optind], &im, &layout);
 	if (ret)
 		return ret;
@@ -272,7 +278,12 @@ static const char sign_help[] =
 	"      --heap N              ELF: N unmeasured heap pages after the image\n"
 	"      --ssa-frame-size N    ELF: pages per SSA frame (default 1)\n"
 	"      --max-memory SIZE     host memory the image may take (default 1G)\n"
-	"      --json                print the signed fields, MRENCLAVE and MRSIGNER\n";
+	"      --json                print the signed fields, MRENCLAVE and MRSIGNER\n"
+	"\n"
+	"Examples:\n"
+	"  sgxemu sign --key key.pem --isvprodid 1 --isvsvn 2 -o enclave.sig enclave.elf\n"
+	"  sgxemu sign --key key.pem --date 0 --attributes MODE64BIT,DEBUG \\\n"
+	"              --mrenclave 41bed401...e8a4 -o enclave.sig\n";
 
 static int sign_number(const char *opt, uint64_t max, uint64_t *out)
 {
@@ -457,9 +468,11 @@ static int sign_parse(int argc, char **argv, struct sign_args *a)
 			return tool_usage("sign", "%s applies to an IMAGE, not to --mrenclave",
 					  a->im.heap_set ? "--heap" : "--ssa-frame-size");
 	} else {
+		if (argc == optind)
+			return tool_usage("sign", "no IMAGE (or --mrenclave HEX)");
 		if (argc - optind != 1)
-			return tool_usage("sign", argc == optind ? "no IMAGE (or --mrenclave HEX)" :
-					  "more than one IMAGE");
+			return tool_usage("sign", "more than one IMAGE: '%s' after '%s'",
+					  argv[optind + 1], argv[optind]);
 		a->image = argv[optind];
 	}
 	if (a->image && a->sigpath && tool_is_stream(a->image) && tool_is_stream(a->sigpath))
@@ -724,7 +737,15 @@ static const char show_help[] =
 	"Prints a SIGSTRUCT's fields and MRSIGNER, and checks it as EINIT does\n"
 	"(header words, vendor, exponent, reserved fields, Q1/Q2, the RSA-3072\n"
 	"signature).  Exit 0 only if it verifies; 1 if it does not; 2 if the file\n"
-	"is not 1808 bytes.\n";
+	"is not 1808 bytes.  Every rule it breaks is named on stderr and, with\n"
+	"--json, in \"problems\".\n"
+	"\n"
+	"      --summary           IMAGE: ranges of like pages, not each page\n"
+	"      --heap N            IMAGE (ELF): N unmeasured heap pages\n"
+	"      --ssa-frame-size N  IMAGE (ELF): pages per SSA frame (default 1)\n"
+	"      --json              print one JSON object\n"
+	"\n"
+	"Examples: sgxemu show enclave.sig; sgxemu show --summary enclave.elf\n";
 
 /* The date as YYYY-MM-DD when it is one in BCD, else "not a date". */
 static void date_string(uint32_t bcd, char *out, size_t outlen)
@@ -782,8 +803,9 @@ int cmd_show(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1)
-		return tool_usage("show", argc == optind ? "no SIGSTRUCT or IMAGE" :
-				  "more than one SIGSTRUCT or IMAGE");
+		return argc == optind ? tool_usage("show", "no SIGSTRUCT or IMAGE") :
+		       tool_usage("show", "more than one SIGSTRUCT or IMAGE: '%s' after '%s'",
+				  argv[optind + 1], argv[optind]);
 	if (tool_is_image(argv[optind]))
 		return show_image(argv[optind], &im, summary, json);
 	if (summary || im.heap_set || im.ssa_set)
