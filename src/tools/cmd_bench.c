@@ -53,7 +53,8 @@ static const char bench_help[] =
 	"\n"
 	"      --size-mb N   build N MiB instead (a power of two, repeatable)\n"
 	"      --json        print {pages_per_s, sha256_pages_per_s, ratio, sizes}\n"
-	"\n";
+	"\n"
+	"Examples: sgxemu bench build --size-mb 64; sgxemu bench --json epc\n";
 
 static void bench_usage(void)
 {

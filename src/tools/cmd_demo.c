@@ -85,7 +85,9 @@ static const char demo_help[] =
 	"      --export-key FILE write the demo key as PEM (for sgxemu sign) and exit;\n"
 	"                        FILE must be new (or --force) and a regular file\n"
 	"      --force           with --export-key: replace FILE if it exists\n"
-	"      --json            print one JSON object\n";
+	"      --json            print one JSON object\n"
+	"\n"
+	"Example: sgxemu demo --json\n";
 
 struct demo {
 	/* Inputs. */

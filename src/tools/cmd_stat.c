@@ -65,7 +65,9 @@ static const char stat_help[] =
 	"                       a freed frame becomes the next VA page, empty ones\n"
 	"                       are freed)\n"
 	"      --json           print one JSON object: {va_policy, workload, stats,\n"
-	"                       final, final_ok}\n";
+	"                       final, final_ok}\n"
+	"\n"
+	"Examples: sgxemu stat; sgxemu stat --epc-mb 16 --enclaves 8 --va-policy on-demand --json\n";
 
 struct stat_run {
 	/* Options. */
