@@ -218,6 +218,11 @@ int sgx_cpu_paging_prepare(struct sgx_cpu *cpu);
  * if not NULL, receives SHA-256 of the modulus either way.  Safe to call
  * from any thread; no machine needed. */
 int sgx_sigstruct_check(const struct sgx_sigstruct *sigstruct, uint8_t mrsigner[32]);
+/* The step of that check other readers of a SIGSTRUCT share: the 384-byte
+ * big-endian block s^3 mod n must equal (00 01 FF.. 00, the SHA-256
+ * DigestInfo, SHA-256 of bytes 0..127 and 900..1027).  False only when
+ * OpenSSL cannot allocate. */
+bool sgx_sigstruct_encoding(const struct sgx_sigstruct *sigstruct, uint8_t em[SGX_MODULUS_SIZE]);
 
 /* --- Enclave context ------------------------------------------------------
  * A thread inside an enclave.  EENTER/ERESUME/EEXIT and AEX are built on

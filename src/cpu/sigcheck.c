@@ -30,16 +30,6 @@
 
 #include "sgxemu/cpu.h"
 
-/* The byte streams Table "Layout of SIGSTRUCT" requires. */
-static const uint8_t sdm_header[16] = {
-	0x06, 0x00, 0x00, 0x00, 0xE1, 0x00, 0x00, 0x00,
-	0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
-};
-static const uint8_t sdm_header2[16] = {
-	0x01, 0x01, 0x00, 0x00, 0x60, 0x00, 0x00, 0x00,
-	0x60, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
-};
-
 /* PKCS#1 v1.5 DigestInfo prefix for SHA-256 (RFC 8017, section 9.2). */
 static const uint8_t sha256_digestinfo[19] = {
 	0x30, 0x31, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
@@ -81,10 +71,12 @@ static uint32_t le32(const uint8_t *p)
 /* Step 1: the fields that are not the signature's business. */
 static bool sigstruct_well_formed(const uint8_t *b)
 {
+	const struct sgx_sigstruct_header *h = (const struct sgx_sigstruct_header *)b;
 	uint32_t vendor = le32(b + SIG_OFF_VENDOR);
 
-	if (memcmp(b + SIG_OFF_HEADER, sdm_header, sizeof(sdm_header)) ||
-	    memcmp(b + SIG_OFF_HEADER2, sdm_header2, sizeof(sdm_header2)))
+	/* HEADER and HEADER2 are the architectural words (arch.h). */
+	if (h->header1[0] != SGX_SIGSTRUCT_HEADER1_0 || h->header1[1] != SGX_SIGSTRUCT_HEADER1_1 ||
+	    h->header2[0] != SGX_SIGSTRUCT_HEADER2_0 || h->header2[1] != SGX_SIGSTRUCT_HEADER2_1)
 		return false;
 	if (vendor != 0 && vendor != 0x8086)
 		return false;
@@ -95,9 +87,9 @@ static bool sigstruct_well_formed(const uint8_t *b)
 	       zero_range(b, SIG_OFF_RESERVED4, SIG_OFF_Q1);
 }
 
-/* The 384-byte big-endian block s^3 mod n must equal. */
-static bool expected_encoding(const uint8_t *b, uint8_t em[SIG_KEY_BYTES])
+bool sgx_sigstruct_encoding(const struct sgx_sigstruct *s, uint8_t em[SGX_MODULUS_SIZE])
 {
+	const uint8_t *b = (const uint8_t *)s;
 	const size_t pad = SIG_KEY_BYTES - 3 - sizeof(sha256_digestinfo) - 32;
 	unsigned int len = 0;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -161,7 +153,7 @@ static bool signature_verifies(const uint8_t *b)
 		goto out;
 	if (!in_residue_range(r2, n))
 		goto out;
-	if (BN_bn2binpad(r2, got, sizeof(got)) < 0 || !expected_encoding(b, em))
+	if (BN_bn2binpad(r2, got, sizeof(got)) < 0 || !sgx_sigstruct_encoding((const struct sgx_sigstruct *)b, em))
 		goto out;
 	ok = memcmp(got, em, sizeof(em)) == 0;
 out:

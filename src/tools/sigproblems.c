@@ -30,22 +30,9 @@
 #include <openssl/bn.h>
 #include <openssl/evp.h>
 
+#include "sgxemu/cpu.h"
 #include "tools/json.h"
 #include "tools/tools.h"
-
-static const uint8_t arch_header[16] = {
-	0x06, 0x00, 0x00, 0x00, 0xE1, 0x00, 0x00, 0x00,
-	0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
-};
-static const uint8_t arch_header2[16] = {
-	0x01, 0x01, 0x00, 0x00, 0x60, 0x00, 0x00, 0x00,
-	0x60, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
-};
-/* DigestInfo for SHA-256 (RFC 8017, 9.2, note 1). */
-static const uint8_t sha256_prefix[19] = {
-	0x30, 0x31, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-	0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20,
-};
 
 #define KEY_BYTES 384
 
@@ -85,39 +72,21 @@ static void check_structure(struct sig_problems *p, const uint8_t *b)
 {
 	uint32_t vendor = le32(b + 16), exponent = le32(b + 512);
 
-	if (memcmp(b, arch_header, sizeof(arch_header)))
+	const struct sgx_sigstruct *s = (const struct sgx_sigstruct *)b;
+
+	if (s->header.header1[0] != SGX_SIGSTRUCT_HEADER1_0 ||
+	    s->header.header1[1] != SGX_SIGSTRUCT_HEADER1_1)
 		add(p, true, "header (bytes 0..15) is not the architectural 06000000e10000000000010000000000");
 	if (vendor != 0 && vendor != 0x8086)
 		add(p, true, "vendor (bytes 16..19) is %#x; it must be 0 or 0x8086", vendor);
-	if (memcmp(b + 24, arch_header2, sizeof(arch_header2)))
+	if (s->header.header2[0] != SGX_SIGSTRUCT_HEADER2_0 ||
+	    s->header.header2[1] != SGX_SIGSTRUCT_HEADER2_1)
 		add(p, true, "header2 (bytes 24..39) is not the architectural 01010000600000006000000001000000");
 	if (exponent != 3)
 		add(p, true, "exponent (bytes 512..515) is %u; it must be 3", exponent);
 	check_reserved(p, b, 44, 128, "reserved1");
 	check_reserved(p, b, 992, 1008, "reserved3");
 	check_reserved(p, b, 1028, 1040, "reserved4");
-}
-
-/* The encoding s^3 mod n must equal, big-endian. */
-static bool encoding(const uint8_t *b, uint8_t em[KEY_BYTES])
-{
-	const size_t pad = KEY_BYTES - 3 - sizeof(sha256_prefix) - 32;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned int len = 0;
-	bool ok;
-
-	if (!ctx)
-		return false;
-	em[0] = 0x00;
-	em[1] = 0x01;
-	memset(em + 2, 0xFF, pad);
-	em[2 + pad] = 0x00;
-	memcpy(em + 3 + pad, sha256_prefix, sizeof(sha256_prefix));
-	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) && EVP_DigestUpdate(ctx, b, 128) &&
-	     EVP_DigestUpdate(ctx, b + 900, 128) &&
-	     EVP_DigestFinal_ex(ctx, em + KEY_BYTES - 32, &len) && len == 32;
-	EVP_MD_CTX_free(ctx);
-	return ok;
 }
 
 static void check_signature(struct sig_problems *p, const uint8_t *b)
@@ -163,7 +132,7 @@ static void check_signature(struct sig_problems *p, const uint8_t *b)
 		add(p, false, "q2 (bytes 1424..1807) is not floor(signature * (signature^2 mod modulus) / modulus)");
 	/* s^3 mod n: (s^2 mod n) s mod n. */
 	if (!BN_mod_mul(r3, r1, s, n, ctx) || BN_bn2binpad(r3, got, sizeof(got)) < 0 ||
-	    !encoding(b, em)) {
+	    !sgx_sigstruct_encoding((const struct sgx_sigstruct *)b, em)) {
 		add(p, false, "the signature could not be checked: out of memory");
 		goto out;
 	}
