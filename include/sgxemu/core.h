@@ -66,6 +66,23 @@ const char *sgx_va_policy_name(enum sgx_va_policy policy);
 /* The policy a name gives: 0, or -EINVAL for an unknown name. */
 int sgx_va_policy_parse(const char *name, enum sgx_va_policy *policy);
 
+/*
+ * Where an enclave's contents object (encl.h) is mapped in the core's
+ * process.  By default mmap() chooses; a machine whose clients run ENCLU
+ * on its state places it inside its arena (cpu.h), so that clients can
+ * map the same memfd at the same address and every frame's bytes pointer
+ * means the same page in each of them.  map() maps size bytes of fd
+ * (MAP_SHARED, readable and writable) and returns the address in *addr,
+ * or a negative errno; unmap() undoes it.  Both are called with the
+ * enclave's lock held or from its teardown, so they must not call back
+ * into the core.
+ */
+struct sgx_core_contents_ops {
+	int (*map)(void *ctx, int fd, uint64_t size, void **addr);
+	void (*unmap)(void *ctx, void *addr, uint64_t size);
+	void *ctx;
+};
+
 struct sgx_core_config {
 	/* Page cache: watermarks, NUMA policy, thread caches. */
 	struct sgx_epc_config epc;
@@ -84,6 +101,8 @@ struct sgx_core_config {
 	unsigned int ipi_wait_us;
 	/* VA pages: the kernel's policy (the default) or on demand. */
 	enum sgx_va_policy va_policy;
+	/* Contents placement; NULL: mmap() chooses.  Copied at creation. */
+	const struct sgx_core_contents_ops *contents_ops;
 };
 
 void sgx_core_config_default(struct sgx_core_config *cfg);

@@ -141,6 +141,32 @@ void sgx_cpu_config_default(struct sgx_cpu_config *cfg, uint64_t epc_bytes);
  * the host on first use (see sgx_cpu_prefault()). */
 int sgx_cpu_create(const struct sgx_cpu_config *cfg, struct sgx_cpu **out);
 void sgx_cpu_destroy(struct sgx_cpu *cpu);
+/*
+ * A machine in shared memory (the arena).  sgx_cpu_create_in() lays the
+ * whole processor state out inside [arena, arena + size): struct sgx_cpu,
+ * the EPCM (with the frame locks, plain atomics) and the EPC sections, so
+ * that the SECS and VA frames, the keys and every EPCM entry live there.
+ * The caller maps that range first, page aligned, readable and writable;
+ * when it is a MAP_SHARED mapping of a memfd, another process that maps
+ * the same memfd at the same address calls sgx_cpu_attach() and runs any
+ * leaf on the same machine, unchanged (the frames' bytes an enclave's
+ * contents object holds must then be mapped at the same address there
+ * too: core.h, contents placement).  Per-thread state stays private to
+ * each process: the logical processors' MSRs and the paging ciphers.
+ *
+ * sgx_cpu_arena_size() is the size the arena needs for cfg (0 for a config
+ * sgx_cpu_create() refuses).  sgx_cpu_create_in() returns 0, -EINVAL for a
+ * bad config or an arena not page aligned, -ENOSPC for one too small, -EIO
+ * when no random keys can be drawn.  sgx_cpu_attach() returns 0, or
+ * -EINVAL when no machine made by sgx_cpu_create_in() is at arena.
+ * sgx_cpu_destroy() of the creator's machine wipes its keys and marks the
+ * arena empty but unmaps nothing; an attached process never destroys it.
+ */
+uint64_t sgx_cpu_arena_size(const struct sgx_cpu_config *cfg);
+int sgx_cpu_create_in(const struct sgx_cpu_config *cfg, void *arena, uint64_t size,
+		      struct sgx_cpu **out);
+int sgx_cpu_attach(void *arena, struct sgx_cpu **out);
+
 /* Backs every section's memory now, in huge pages where the host allows,
  * so leaves on unbound frames never pay for first-touch faults.  Costs the
  * EPC's size in host memory.  0 or -errno (-ENOMEM). */

@@ -219,9 +219,19 @@ struct cpu_keys {
  * low three bits. */
 #define VA_VERSION_STEP 8
 
+/* struct sgx_cpu.magic of a machine laid out in an arena (sgx_cpu_attach()). */
+#define CPU_ARENA_MAGIC 0x616e657261757063ULL /* "cpuarena" */
+
 struct sgx_cpu {
+	_Atomic uint64_t magic; /* CPU_ARENA_MAGIC in an arena, else 0 */
+	/* In an arena, the first byte past the machine's state; the whole
+	 * object (this struct, the EPCM, the sections) lies in the arena and
+	 * nothing of it was allocated by this process. */
+	uint8_t *arena_end;
 	struct sgx_cpu_config cfg;
-	uint64_t gen; /* unique per machine in this process */
+	/* Unique per machine: a counter in this process, or a random value
+	 * for a machine in an arena, which several processes share. */
+	uint64_t gen;
 	unsigned int nr_sections;
 	struct cpu_section sections[SGX_MAX_EPC_SECTIONS];
 	uint64_t nr_frames;

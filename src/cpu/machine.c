@@ -114,6 +114,38 @@ static int keys_init(struct sgx_cpu *cpu)
 	return 0;
 }
 
+/* The fields every machine starts with, wherever its memory is. */
+static void cpu_init_fields(struct sgx_cpu *cpu, const struct sgx_cpu_config *cfg)
+{
+	cpu->cfg = *cfg;
+	cpu->gen = atomic_fetch_add(&machine_generation, 1) + 1;
+	cpu->next_eid = 1;
+	cpu->next_version = VA_VERSION_STEP;
+	cpu->feat_ctl = FEAT_CTL_LOCKED | FEAT_CTL_SGX_ENABLED |
+			(cfg->lc_mode == SGX_LC_WRITABLE ? FEAT_CTL_SGX_LC_ENABLED : 0);
+}
+
+/* Records section i at base and gives every frame its own bytes once all
+ * sections are placed. */
+static void cpu_place_section(struct sgx_cpu *cpu, unsigned int i, uint8_t *base, uint64_t *first)
+{
+	struct cpu_section *s = &cpu->sections[i];
+
+	s->base = base;
+	s->size = cpu->cfg.sections[i].size;
+	s->first = *first;
+	s->nr = s->size / SGX_PAGE_SIZE;
+	s->node = cpu->cfg.sections[i].node;
+	*first += s->nr;
+	cpu->nr_sections = i + 1;
+}
+
+static void cpu_bind_own_bytes(struct sgx_cpu *cpu)
+{
+	for (uint64_t f = 0; f < cpu->nr_frames; f++)
+		cpu->epcm[f].bytes = cpu_frame_addr(cpu, f);
+}
+
 int sgx_cpu_create(const struct sgx_cpu_config *cfg, struct sgx_cpu **out)
 {
 	struct sgx_cpu *cpu;
@@ -127,15 +159,9 @@ int sgx_cpu_create(const struct sgx_cpu_config *cfg, struct sgx_cpu **out)
 	cpu = calloc(1, sizeof(*cpu));
 	if (!cpu)
 		return -ENOMEM;
-	cpu->cfg = *cfg;
-	cpu->gen = atomic_fetch_add(&machine_generation, 1) + 1;
-	cpu->next_eid = 1;
-	cpu->next_version = VA_VERSION_STEP;
-	cpu->feat_ctl = FEAT_CTL_LOCKED | FEAT_CTL_SGX_ENABLED |
-			(cfg->lc_mode == SGX_LC_WRITABLE ? FEAT_CTL_SGX_LC_ENABLED : 0);
+	cpu_init_fields(cpu, cfg);
 
 	for (i = 0; i < cfg->nr_sections; i++) {
-		struct cpu_section *s = &cpu->sections[i];
 		void *base;
 
 		base = mmap(NULL, cfg->sections[i].size, PROT_READ | PROT_WRITE,
@@ -144,13 +170,7 @@ int sgx_cpu_create(const struct sgx_cpu_config *cfg, struct sgx_cpu **out)
 			ret = -ENOMEM;
 			goto err_sections;
 		}
-		s->base = base;
-		s->size = cfg->sections[i].size;
-		s->first = first;
-		s->nr = s->size / SGX_PAGE_SIZE;
-		s->node = cfg->sections[i].node;
-		first += s->nr;
-		cpu->nr_sections = i + 1;
+		cpu_place_section(cpu, i, base, &first);
 	}
 	cpu->nr_frames = first;
 
@@ -159,9 +179,7 @@ int sgx_cpu_create(const struct sgx_cpu_config *cfg, struct sgx_cpu **out)
 		ret = -ENOMEM;
 		goto err_sections;
 	}
-
-	for (uint64_t f = 0; f < cpu->nr_frames; f++)
-		cpu->epcm[f].bytes = cpu_frame_addr(cpu, f);
+	cpu_bind_own_bytes(cpu);
 
 	ret = keys_init(cpu);
 	if (ret)
@@ -176,6 +194,90 @@ err_sections:
 		munmap(cpu->sections[i].base, cpu->sections[i].size);
 	free(cpu);
 	return ret;
+}
+
+/*
+ * The arena layout: struct sgx_cpu, then the EPCM, then each section, each
+ * part starting on a page.  The EPCM's frame locks are plain atomics in
+ * that memory, so leaves in any process that maps it at the same address
+ * exclude each other as threads of one process do.
+ */
+static uint64_t arena_round(uint64_t n)
+{
+	return (n + SGX_PAGE_SIZE - 1) & ~(SGX_PAGE_SIZE - 1);
+}
+
+static uint64_t arena_frames(const struct sgx_cpu_config *cfg)
+{
+	uint64_t frames = 0;
+
+	for (unsigned int i = 0; i < cfg->nr_sections; i++)
+		frames += cfg->sections[i].size / SGX_PAGE_SIZE;
+	return frames;
+}
+
+uint64_t sgx_cpu_arena_size(const struct sgx_cpu_config *cfg)
+{
+	uint64_t size;
+
+	if (config_check(cfg))
+		return 0;
+	size = arena_round(sizeof(struct sgx_cpu)) +
+	       arena_round(arena_frames(cfg) * sizeof(struct epcm_entry));
+	for (unsigned int i = 0; i < cfg->nr_sections; i++)
+		size += cfg->sections[i].size;
+	return size;
+}
+
+int sgx_cpu_create_in(const struct sgx_cpu_config *cfg, void *arena, uint64_t size,
+		      struct sgx_cpu **out)
+{
+	uint64_t need = sgx_cpu_arena_size(cfg), first = 0;
+	struct sgx_cpu *cpu = arena;
+	uint8_t *p;
+	int ret;
+
+	if (!need || !arena || ((uintptr_t)arena & (SGX_PAGE_SIZE - 1)))
+		return -EINVAL;
+	if (size < need)
+		return -ENOSPC;
+	/* The memory may be fresh (zero) or a previous machine's: start clean. */
+	memset(cpu, 0, sizeof(*cpu));
+	cpu_init_fields(cpu, cfg);
+	/* Several processes share this machine, and each has its own counter
+	 * of machine generations: a random one cannot collide with theirs. */
+	if (RAND_bytes((uint8_t *)&cpu->gen, sizeof(cpu->gen)) != 1)
+		return -EIO;
+	cpu->gen |= 1ULL << 63;
+	p = (uint8_t *)arena + arena_round(sizeof(*cpu));
+	cpu->nr_frames = arena_frames(cfg);
+	cpu->epcm = (struct epcm_entry *)p;
+	memset(p, 0, cpu->nr_frames * sizeof(struct epcm_entry));
+	p += arena_round(cpu->nr_frames * sizeof(struct epcm_entry));
+	for (unsigned int i = 0; i < cfg->nr_sections; i++) {
+		cpu_place_section(cpu, i, p, &first);
+		p += cfg->sections[i].size;
+	}
+	cpu_bind_own_bytes(cpu);
+	cpu->arena_end = p;
+	ret = keys_init(cpu);
+	if (ret)
+		return ret;
+	atomic_store_explicit(&cpu->magic, CPU_ARENA_MAGIC, memory_order_release);
+	*out = cpu;
+	return 0;
+}
+
+int sgx_cpu_attach(void *arena, struct sgx_cpu **out)
+{
+	struct sgx_cpu *cpu = arena;
+
+	if (!arena || ((uintptr_t)arena & (SGX_PAGE_SIZE - 1)) ||
+	    atomic_load_explicit(&cpu->magic, memory_order_acquire) !=
+		    CPU_ARENA_MAGIC)
+		return -EINVAL;
+	*out = cpu;
+	return 0;
 }
 
 /*
@@ -205,6 +307,13 @@ void sgx_cpu_destroy(struct sgx_cpu *cpu)
 	if (sgx_cpu_check(cpu) == -EUCLEAN)
 		abort(); /* the EPCM's bookkeeping broke; see sgx_cpu_check() */
 #endif
+	if (cpu->magic == CPU_ARENA_MAGIC) {
+		/* The arena's owner unmaps it; attached processes only stop
+		 * using it. */
+		OPENSSL_cleanse(&cpu->keys, sizeof(cpu->keys));
+		atomic_store(&cpu->magic, 0);
+		return;
+	}
 	free(cpu->epcm);
 	for (unsigned int i = 0; i < cpu->nr_sections; i++)
 		munmap(cpu->sections[i].base, cpu->sections[i].size);

@@ -93,9 +93,20 @@ int encl_contents_create(struct sgx_encl *encl)
 		return -errno;
 	if (ftruncate(fd, (off_t)encl->size))
 		goto err;
-	view = mmap(NULL, encl->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
-	if (view == MAP_FAILED)
-		goto err;
+	if (encl->core->contents_ops.map) {
+		const struct sgx_core_contents_ops *ops = &encl->core->contents_ops;
+
+		err = ops->map(ops->ctx, fd, encl->size, &view);
+		if (err) {
+			close(fd);
+			return err < 0 ? err : -EIO;
+		}
+	} else {
+		view = mmap(NULL, encl->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+			    fd, 0);
+		if (view == MAP_FAILED)
+			goto err;
+	}
 	encl->contents_fd = fd;
 	encl->contents = view;
 	return 0;
@@ -103,6 +114,19 @@ err:
 	err = -errno;
 	close(fd);
 	return err;
+}
+
+/* Undoes the contents mapping the way it was made. */
+static void contents_unmap(struct sgx_encl *encl)
+{
+	const struct sgx_core_contents_ops *ops = &encl->core->contents_ops;
+
+	if (ops->map) {
+		if (ops->unmap)
+			ops->unmap(ops->ctx, encl->contents, encl->size);
+	} else {
+		munmap(encl->contents, encl->size);
+	}
 }
 
 /* Context: the enclave is unreachable (teardown). */
@@ -113,7 +137,7 @@ void encl_contents_destroy(struct sgx_encl *encl)
 	 * stays, so that the processor never holds a dangling binding.  Such
 	 * a frame is out of use while the machine lives anyway. */
 	if (encl->contents && !encl->nr_bound)
-		munmap(encl->contents, encl->size);
+		contents_unmap(encl);
 	encl->contents = NULL;
 	if (encl->contents_fd >= 0) {
 		close(encl->contents_fd);

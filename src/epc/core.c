@@ -77,6 +77,8 @@ int sgx_core_create(struct sgx_cpu *cpu, const struct sgx_core_config *cfg,
 	core->batch = cfg->batch;
 	core->ipi_wait_us = cfg->ipi_wait_us ? cfg->ipi_wait_us : 20000;
 	core->va_policy = cfg->va_policy;
+	if (cfg->contents_ops)
+		core->contents_ops = *cfg->contents_ops;
 	core_mutex_init(&core->lru_lock);
 	list_init(&core->lru);
 	pthread_mutex_init(&core->encls_lock, NULL);

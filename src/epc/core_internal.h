@@ -110,6 +110,8 @@ struct sgx_core {
 	unsigned int batch;
 	unsigned int ipi_wait_us;
 	enum sgx_va_policy va_policy; /* fixed at creation */
+	/* Contents placement (core.h); map NULL: mmap() chooses. */
+	struct sgx_core_contents_ops contents_ops;
 
 	/* lru_lock guards lru (threaded through sgx_epc_page.list) and the
 	 * RECLAIMER_TRACKED bit of the pages on it or isolated from it.
