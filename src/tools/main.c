@@ -41,6 +41,7 @@ static const struct {
 	{ "bench", cmd_bench, "benchmarks (bench build, bench epc)" },
 	{ "stat", cmd_stat, "the SGX core's statistics under an overcommitting workload" },
 	{ "demo", cmd_demo, "the sample's identity, then paging on a small EPC" },
+	{ "machine", cmd_machine, "run an emulated machine that serves client programs" },
 };
 
 #ifndef SGXEMU_VERSION

@@ -40,6 +40,7 @@ int cmd_check(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
+int cmd_machine(int argc, char **argv);
 
 /* "sgxemu CMD: message" on stderr.  Returns EXIT_USAGE, or EXIT_CHECK_FAILED
  * for tool_fail(). */
