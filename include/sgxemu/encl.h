@@ -131,6 +131,44 @@ int sgx_encl_init(struct sgx_encl *encl, const struct sgx_sigstruct *sigstruct,
 int sgx_encl_read(struct sgx_encl *encl, uint64_t offset, void *buf, size_t len);
 int sgx_encl_write(struct sgx_encl *encl, uint64_t offset, const void *buf, size_t len);
 
+/*
+ * The fault path of a mapping of the enclave (the kernel's sgx_vma_fault()
+ * up to the PTE insertion), for a layer that maps the contents object in
+ * other address spaces: the page at offset is made resident (loaded with
+ * ELDU if it was written back, waiting while a reclaimer writes it back)
+ * and marked young, so the caller may map it.  prot (PROT_READ,
+ * PROT_WRITE, PROT_EXEC bits) is the faulting mapping's protection, which
+ * the page's maximum permissions must cover (sgx_encl_load_page_in_vma()).
+ * *how (if not NULL) tells SGX_ENCL_FAULT_LOADED (ELDU ran) from
+ * SGX_ENCL_FAULT_YOUNG (it was resident).  The enclave's lock is not held
+ * on return: a write-back can begin at once, so the caller maps the page
+ * only if no zap of it (sgx_encl_ops.zap) reached the address space since
+ * it called (the runtime's zap generations do that).
+ *
+ * Returns 0; -EINVAL for an offset outside the enclave; -EFAULT for no page
+ * there (the kernel's SIGBUS); -EPERM for a TCS page, which code outside
+ * the enclave never reads or writes (the caller answers SIGSEGV, as the
+ * abort page cannot be had); -EACCES when prot exceeds the page's maximum
+ * permissions (SIGBUS); -EIO when the processor refuses the load (SIGBUS);
+ * -EHWPOISON; -ENOMEM or -EINTR from the allocation.
+ */
+enum sgx_encl_fault_how {
+	SGX_ENCL_FAULT_YOUNG = 0,
+	SGX_ENCL_FAULT_LOADED = 1,
+};
+int sgx_encl_fault(struct sgx_encl *encl, uint64_t offset, unsigned int prot,
+		   enum sgx_encl_fault_how *how);
+
+/*
+ * Whether a mapping of [offset, offset + len) with protection prot is
+ * allowed by the pages there (the page loop of the kernel's
+ * sgx_encl_may_map()): 0, or -EACCES when a page added in the range has
+ * maximum permissions that lack a bit of prot.  Pages not added yet allow
+ * anything.  The range is clipped to the enclave.
+ */
+int sgx_encl_may_map_pages(struct sgx_encl *encl, uint64_t offset, uint64_t len,
+			   unsigned int prot);
+
 /* Marks the page at offset young (the mapping layer calls it from its minor
  * fault handler).  0, -EFAULT for a page never added, or -EINVAL for an
  * offset outside the enclave. */
@@ -194,6 +232,10 @@ struct sgx_encl_page_info {
 	bool poisoned; /* its frame had a memory failure */
 	bool young; /* touched since the reclaimer last aged it */
 	uint8_t type; /* enum sgx_page_type */
+	/* The most a mapping may allow (PROT_READ/WRITE/EXEC bits, the
+	 * kernel's vm_max_prot_bits): the SECINFO's R, W and X at EADD, and
+	 * R and W for a TCS, whose EPCM permissions the processor zeroes. */
+	uint8_t max_prot;
 	void *epc_addr; /* frame, when resident */
 	void *va_slot; /* EPC address of its VA slot, when written back */
 	uint64_t backing_offset;

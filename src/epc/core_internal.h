@@ -194,7 +194,7 @@ struct sgx_encl_page {
 	uint64_t index; /* page number in the enclave; the SECS's is size >> 12 */
 	uint16_t va_offset; /* bytes into va_page */
 	uint8_t type; /* enum sgx_page_type */
-	uint8_t pad;
+	uint8_t max_prot; /* PROT_* a mapping may have (vm_max_prot_bits), fixed at EADD */
 	uint32_t flags; /* ENCL_PAGE_* */
 	_Atomic bool young; /* touched since the reclaimer last aged it */
 };

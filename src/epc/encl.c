@@ -340,6 +340,26 @@ static void encl_shrink(struct sgx_encl *encl, struct sgx_va_page *va)
 		encl_va_remove(encl, va);
 }
 
+/* A page's maximum mapping permissions from the SECINFO the caller gave
+ * (the kernel's sgx_encl_page_alloc()): its R, W and X as PROT_* bits; a
+ * TCS also R and W, because the processor zeroes a TCS's EPCM permissions
+ * while the CPU still reads and writes it. */
+static uint8_t encl_max_prot(uint64_t secinfo_flags)
+{
+	uint8_t prot = 0;
+
+	if (secinfo_flags & SGX_SECINFO_R)
+		prot |= PROT_READ;
+	if (secinfo_flags & SGX_SECINFO_W)
+		prot |= PROT_WRITE;
+	if (secinfo_flags & SGX_SECINFO_X)
+		prot |= PROT_EXEC;
+	if (((secinfo_flags & SGX_SECINFO_PAGE_TYPE_MASK) >> SGX_SECINFO_PAGE_TYPE_SHIFT) ==
+	    SGX_PAGE_TYPE_TCS)
+		prot |= PROT_READ | PROT_WRITE;
+	return prot;
+}
+
 int sgx_encl_add_page(struct sgx_encl *encl, uint64_t offset, const void *src,
 		      const struct sgx_secinfo *secinfo, uint16_t extend_mask)
 {
@@ -370,6 +390,7 @@ int sgx_encl_add_page(struct sgx_encl *encl, uint64_t offset, const void *src,
 	page->index = index;
 	page->type = (uint8_t)((secinfo->flags & SGX_SECINFO_PAGE_TYPE_MASK) >>
 			       SGX_SECINFO_PAGE_TYPE_SHIFT);
+	page->max_prot = encl_max_prot(secinfo->flags);
 	memcpy(buf, src, SGX_PAGE_SIZE);
 	memcpy(&si, secinfo, sizeof(si));
 
@@ -769,6 +790,76 @@ int sgx_encl_mark_young(struct sgx_encl *encl, uint64_t offset)
 	return ret;
 }
 
+int sgx_encl_fault(struct sgx_encl *encl, uint64_t offset, unsigned int prot,
+		   enum sgx_encl_fault_how *how)
+{
+	struct load_ctx ctx = { NULL };
+	struct sgx_encl_page *page;
+	bool was_resident;
+	int ret;
+
+	if (!encl || offset >= encl->size)
+		return -EINVAL;
+	prot &= PROT_READ | PROT_WRITE | PROT_EXEC;
+	pthread_mutex_lock(&encl->lock);
+	page = encl_lookup(encl, offset);
+	if (!page) {
+		ret = -EFAULT;
+	} else if (page->type == SGX_PAGE_TYPE_TCS) {
+		ret = -EPERM;
+	} else if ((page->max_prot & prot) != prot) {
+		ret = -EACCES;
+	} else {
+		was_resident = page->epc_page && !(page->flags & ENCL_PAGE_BEING_RECLAIMED);
+		ret = encl_load(encl, page, &ctx);
+		if (!ret) {
+			atomic_store_explicit(&page->young, true, memory_order_relaxed);
+			if (how)
+				*how = was_resident ? SGX_ENCL_FAULT_YOUNG : SGX_ENCL_FAULT_LOADED;
+		}
+	}
+	load_ctx_done(encl, &ctx);
+	encl_assert_counts(encl);
+	pthread_mutex_unlock(&encl->lock);
+	return ret;
+}
+
+int sgx_encl_may_map_pages(struct sgx_encl *encl, uint64_t offset, uint64_t len,
+			   unsigned int prot)
+{
+	uint64_t end, first, last;
+	int ret = 0;
+
+	if (!encl)
+		return -EINVAL;
+	prot &= PROT_READ | PROT_WRITE | PROT_EXEC;
+	if (offset >= encl->size || !len)
+		return 0;
+	end = len > encl->size - offset ? encl->size : offset + len;
+	first = offset >> SGX_PAGE_SHIFT;
+	last = (end + SGX_PAGE_SIZE - 1) >> SGX_PAGE_SHIFT;
+	pthread_mutex_lock(&encl->lock);
+	if (last - first <= encl->nr_pages) {
+		for (uint64_t i = first; i < last && !ret; i++)
+			if (encl->pages[i] && (~encl->pages[i]->max_prot & prot))
+				ret = -EACCES;
+	} else {
+		/* A range wider than the pages added (a mapping of the whole
+		 * range reserved): walk the pages, as the kernel's xarray
+		 * walk visits only those present. */
+		struct sgx_encl_page *page;
+
+		list_for_each_entry(page, &encl->page_list, link)
+			if (page->index >= first && page->index < last &&
+			    (~page->max_prot & prot)) {
+				ret = -EACCES;
+				break;
+			}
+	}
+	pthread_mutex_unlock(&encl->lock);
+	return ret;
+}
+
 int encl_view_fault(struct sgx_encl *encl, uint64_t offset,
 		    int (*resolve)(struct sgx_encl_view *view, uint64_t offset, int err),
 		    struct sgx_encl_view *view)
@@ -956,6 +1047,7 @@ int sgx_encl_page_info(struct sgx_encl *encl, uint64_t offset, struct sgx_encl_p
 		info->poisoned = (page->flags & ENCL_PAGE_POISONED) ||
 				 (page->epc_page && sgx_epc_page_poisoned(page->epc_page));
 		info->type = page->type;
+		info->max_prot = page->max_prot;
 		info->young = atomic_load_explicit(&page->young, memory_order_relaxed);
 		if (page->epc_page)
 			info->epc_addr = encl_page_addr(page->epc_page);
