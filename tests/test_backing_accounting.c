@@ -111,6 +111,8 @@ TEST(layout_and_charges)
 
 	check_page(&e, 0);
 	CHECK_EQ(charged(core), 4);
+	/* Handing the object out releases what the loads left pending. */
+	CHECK_EQ(sgx_encl_backing_fd(e.encl), fd);
 	CHECK_EQ(pread(fd, buf, PAGE, 0), (ssize_t)PAGE);
 	CHECK(all_zero(buf, PAGE)); /* punched out */
 	CHECK_EQ(pread(fd, &pcmd, sizeof(pcmd), (off_t)sgx_encl_backing_pcmd_offset(e.encl, 0)),
@@ -118,6 +120,7 @@ TEST(layout_and_charges)
 	CHECK(all_zero(&pcmd, sizeof(pcmd)));
 	check_page(&e, 1);
 	CHECK_EQ(charged(core), 2); /* first PCMD page gone */
+	CHECK_EQ(sgx_encl_backing_fd(e.encl), fd);
 	CHECK_EQ(pread(fd, buf, PAGE, (off_t)(e.size + PAGE)), (ssize_t)PAGE);
 	CHECK(all_zero(buf, PAGE));
 	check_page(&e, 32);
@@ -517,6 +520,49 @@ static uint64_t backing_data_at(struct ch_encl *e, uint64_t from)
 		return 0;
 	}
 	return (uint64_t)at + 1;
+}
+
+/* Loads leave their backing memory to a batched release.  A page loaded
+ * and written back again before the release keeps its new copy (the
+ * release must not punch it); the next write-back releases what loads
+ * left, and ENCL_RELEASE_MAX (64) loads in a row release themselves. */
+TEST(batched_release_spares_pages_written_again)
+{
+	struct sgx_core_config cfg = quiet_config();
+	struct sgx_cpu *cpu = ch_machine(256);
+	struct sgx_core *core = ch_core(cpu, &cfg);
+	struct ch_encl e;
+	int fd;
+
+	CHECK_EQ(ch_build(core, 15, 100, 0, true, &e), 0);
+	fd = sgx_encl_backing_fd(e.encl);
+	/* Load page 0 (its release now pending), write it back again, then
+	 * have the release run: the new copy must still load. */
+	CHECK_EQ(sgx_encl_evict(e.encl, 0), 0);
+	check_page(&e, 0);
+	CHECK_EQ(sgx_encl_evict(e.encl, 0), 0);
+	CHECK_EQ(sgx_encl_backing_fd(e.encl), fd);
+	check_resident(&e, 0, false);
+	check_page(&e, 0);
+	CHECK_EQ(charged(core), 0);
+	/* A write-back releases what earlier loads left: out and in, page by
+	 * page, only the last page's release waits. */
+	for (uint64_t i = 1; i <= 10; i++) {
+		CHECK_EQ(sgx_encl_evict(e.encl, i * PAGE), 0);
+		check_page(&e, i);
+	}
+	CHECK_EQ(lseek(fd, 0, SEEK_DATA), (off_t)(10 * PAGE));
+	/* 70 pages out, then 70 loads in a row: the 64th load releases the
+	 * first 64 by itself. */
+	for (uint64_t i = 11; i <= 80; i++)
+		CHECK_EQ(sgx_encl_evict(e.encl, i * PAGE), 0);
+	for (uint64_t i = 11; i <= 80; i++)
+		check_page(&e, i);
+	CHECK_EQ(lseek(fd, 0, SEEK_DATA), (off_t)(75 * PAGE));
+	CHECK_EQ(charged(core), 0);
+	CHECK_EQ(backing_data_at(&e, 0), 0);
+	sgx_encl_release(e.encl);
+	ch_finish(core, cpu, -1);
 }
 
 /* A write-back whose output the backing object cannot take (here the

@@ -211,8 +211,11 @@ void sgx_encl_release(struct sgx_encl *encl);
 
 /* --- Backing object and introspection (the malicious kernel's view) ------ */
 
-/* The backing memfd, valid until the enclave is torn down.  Do not close it. */
-int sgx_encl_backing_fd(const struct sgx_encl *encl);
+/* The backing memfd, valid until the enclave is torn down.  Do not close
+ * it.  The backing memory of pages loaded lately is released in batches;
+ * this call releases what is pending first, so that the object, looked at
+ * now, holds exactly the pages written back and their PCMD pages. */
+int sgx_encl_backing_fd(struct sgx_encl *encl);
 /* Byte offsets in the backing object of page index (offset >> 12; the
  * SECS's index is size >> 12) and of its PCMD. */
 uint64_t sgx_encl_backing_page_offset(const struct sgx_encl *encl, uint64_t index);

@@ -24,11 +24,21 @@
  * Accounting.  A page is charged each time it is written back: one page
  * for its contents and one for its PCMD page when no other record of that
  * PCMD page is in use (the kernel's patch charged contents only).  A page is
- * uncharged when it is loaded (its contents are punched out, its PCMD
- * record cleared, and the PCMD page punched out once its last record is
- * gone), and every remaining charge when the enclave is torn down.  The
- * counts of records per PCMD page are kept in memory, not read back from
- * the object, so a changed object cannot upset them.
+ * uncharged when it is loaded, and every remaining charge when the enclave
+ * is torn down.  The counts of records per PCMD page are kept in memory,
+ * not read back from the object, so a changed object cannot upset them.
+ *
+ * Release.  The memory of a loaded page's backing (its page punched out,
+ * its PCMD record cleared, the PCMD page punched out once its last record
+ * is gone) is released in batches (encl_backing_flush()): by the reclaimer
+ * after each batch, by the loader once ENCL_RELEASE_MAX pages wait, and
+ * whenever the object is handed out.  The kernel truncates at each load;
+ * here one punch and one system call per page on the fault path cost more
+ * than the page's decryption, while a batch of consecutive pages takes one
+ * punch.  So between flushes the object may hold up to ENCL_RELEASE_MAX
+ * pages (and their PCMD pages) that no charge covers; a page written back
+ * again before the flush drops out of it, so that the flush never punches
+ * contents written since.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -59,8 +69,12 @@ uint64_t sgx_encl_backing_size(const struct sgx_encl *encl)
 	return encl->backing_size;
 }
 
-int sgx_encl_backing_fd(const struct sgx_encl *encl)
+int sgx_encl_backing_fd(struct sgx_encl *encl)
 {
+	/* Whoever looks at the object sees every release done. */
+	pthread_mutex_lock(&encl->lock);
+	encl_backing_flush(encl);
+	pthread_mutex_unlock(&encl->lock);
 	return encl->backing_fd;
 }
 
@@ -210,6 +224,9 @@ bool encl_backing_charge(struct sgx_encl *encl, struct sgx_encl_page *page)
 	}
 	if (encl->pcmd_used[slot]++ == 0)
 		encl->nr_pcmd_pages++;
+	/* Its backing page and record are about to be written: a release
+	 * still pending from its last load must not punch them afterwards. */
+	page->flags &= ~ENCL_PAGE_RELEASE_PENDING;
 	encl->nr_in_flight++;
 	encl->charged += need;
 	return true;
@@ -346,22 +363,82 @@ int encl_backing_read(struct sgx_encl *encl, uint64_t index, void *contents,
 
 void encl_backing_loaded(struct sgx_encl *encl, struct sgx_encl_page *page)
 {
-	static const struct sgx_pcmd zero_pcmd;
 	uint64_t slot = encl_pcmd_slot(page->index);
-	uint64_t pcmd_off = sgx_encl_backing_pcmd_offset(encl, page->index);
 	uint64_t n = 1;
 
 	SGXEMU_ASSERT_HELD(&encl->lock);
 	SGXEMU_ASSERT(encl->nr_written_back > 0 && encl->pcmd_used[slot] > 0);
-	backing_punch(encl, sgx_encl_backing_page_offset(encl, page->index));
 	encl->nr_written_back--;
 	if (--encl->pcmd_used[slot] == 0) {
 		encl->nr_pcmd_pages--;
 		n++;
-		backing_punch(encl, pcmd_off & ~(SGX_PAGE_SIZE - 1));
-	} else {
-		(void)write_full(encl->backing_fd, &zero_pcmd, sizeof(zero_pcmd), pcmd_off);
 	}
 	encl->charged -= n;
 	core_uncharge(encl->core, n);
+	page->flags |= ENCL_PAGE_RELEASE_PENDING;
+	encl->release[encl->nr_release++] = page->index;
+	if (encl->nr_release == ENCL_RELEASE_MAX)
+		encl_backing_flush(encl);
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void encl_backing_flush(struct sgx_encl *encl)
+{
+	static const struct sgx_pcmd zeros[PCMDS_PER_PAGE];
+	uint64_t idx[ENCL_RELEASE_MAX];
+	unsigned int n = 0;
+
+	SGXEMU_ASSERT_HELD(&encl->lock);
+	for (unsigned int i = 0; i < encl->nr_release; i++) {
+		uint64_t index = encl->release[i];
+		struct sgx_encl_page *page =
+			index == encl->secs.index ? &encl->secs : encl->pages[index];
+
+		/* A page written back again since has new contents there (its
+		 * charge cleared the flag); a page listed twice counts once. */
+		if (!page || !(page->flags & ENCL_PAGE_RELEASE_PENDING))
+			continue;
+		page->flags &= ~ENCL_PAGE_RELEASE_PENDING;
+		idx[n++] = index;
+	}
+	encl->nr_release = 0;
+	if (!n)
+		return;
+	qsort(idx, n, sizeof(idx[0]), u64_cmp);
+	/* The pages: SECS at byte size follows the last child's page, so a
+	 * run may end with it. */
+	for (unsigned int a = 0; a < n;) {
+		unsigned int b = a + 1;
+
+		while (b < n && idx[b] == idx[b - 1] + 1)
+			b++;
+		(void)fallocate(encl->backing_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				(off_t)sgx_encl_backing_page_offset(encl, idx[a]),
+				(off_t)(b - a) * SGX_PAGE_SIZE);
+		a = b;
+	}
+	/* Their PCMD records, PCMD page by PCMD page. */
+	for (unsigned int a = 0; a < n;) {
+		uint64_t slot = encl_pcmd_slot(idx[a]);
+		uint64_t pcmd_off = sgx_encl_backing_pcmd_offset(encl, idx[a]);
+		unsigned int b = a + 1;
+
+		if (encl->pcmd_used[slot] == 0) {
+			while (b < n && encl_pcmd_slot(idx[b]) == slot)
+				b++;
+			backing_punch(encl, pcmd_off & ~(SGX_PAGE_SIZE - 1));
+		} else {
+			while (b < n && idx[b] == idx[b - 1] + 1 && encl_pcmd_slot(idx[b]) == slot)
+				b++;
+			(void)write_full(encl->backing_fd, zeros, (b - a) * sizeof(struct sgx_pcmd),
+					 pcmd_off);
+		}
+		a = b;
+	}
 }

@@ -175,6 +175,12 @@ struct sgx_core {
 /* A view was told the page cannot be had (a poisoned entry there): the
  * next load zaps the views so that they fault again. */
 #define ENCL_PAGE_VIEW_SIGBUS (1U << 3)
+/* Loaded, and its backing page and PCMD record are still to be released
+ * (encl_backing_flush()). */
+#define ENCL_PAGE_RELEASE_PENDING (1U << 4)
+
+/* Loaded pages whose backing memory an enclave releases at once. */
+#define ENCL_RELEASE_MAX 64
 
 /*
  * One page of an enclave (the kernel's struct sgx_encl_page).  Guarded by
@@ -321,6 +327,10 @@ struct sgx_encl {
 	uint64_t nr_va_spare;
 	uint64_t nr_pcmd_pages;
 	uint64_t charged;
+	/* Pages loaded since the last encl_backing_flush(), by index; an
+	 * entry counts only while its page has ENCL_PAGE_RELEASE_PENDING. */
+	uint64_t release[ENCL_RELEASE_MAX];
+	unsigned int nr_release;
 	/* Frames whose bytes are bound into contents.  A frame EREMOVE
 	 * refused stays bound: then the teardown keeps contents mapped. */
 	uint64_t nr_bound;
@@ -481,9 +491,15 @@ int encl_backing_write_run(struct sgx_encl *encl, uint64_t index, unsigned int n
  * read as zeros.  0 or -EIO. */
 int encl_backing_read(struct sgx_encl *encl, uint64_t index, void *contents,
 		      struct sgx_pcmd *pcmd);
-/* The page was loaded: punch out its backing, clear its PCMD, punch out the
- * PCMD page if it was the last record there, and uncharge. */
+/* The page was loaded: uncharge it, and have its backing punched out, its
+ * PCMD cleared and the PCMD page punched out if it was the last record
+ * there, by the next encl_backing_flush(). */
 void encl_backing_loaded(struct sgx_encl *encl, struct sgx_encl_page *page);
+/* Releases the backing memory of the pages loaded since the last flush
+ * that were not written back again meanwhile: one punch per run of
+ * consecutive pages, one per PCMD page left without records, one write of
+ * zeros per run of records in a PCMD page still in use. */
+void encl_backing_flush(struct sgx_encl *encl);
 
 /* --- reclaim.c --- */
 extern const struct sgx_epc_reclaim_ops core_reclaim_ops;

@@ -821,6 +821,9 @@ static void phase_release(struct reclaim_item *items, unsigned int cnt)
 			encl_contents_punch_range(encl, idx[a], idx[b] - idx[a] + 1);
 			a = b + 1;
 		}
+		/* The backing memory of the pages the owner loaded meanwhile
+		 * goes too, here rather than in the owner's fault. */
+		encl_backing_flush(encl);
 		pthread_mutex_unlock(&encl->lock);
 		for (unsigned int j = 0; j < n; j++)
 			encl_put(encl); /* one per item; the last may tear it down */
