@@ -42,8 +42,8 @@
  * this path touches neither: it exits at once with RDX = -2 and RSP/RBP as
  * they came in.  The host may then ERESUME the interrupted call.
  *
- * The enclave never reads FS or GS, so it works whether or not the entry
- * loads their bases from OFSBASE/OGSBASE.
+ * Only SAMPLE_OP_TLS reads FS and GS (it checks that EENTER loaded their
+ * bases from OFSBASE/OGSBASE); every other operation works without them.
  */
 #include "sample_abi.h"
 
@@ -79,7 +79,8 @@
 	.quad SAMPLE_TCB_MAGIC			/* magic */
 	.quad \idx				/* index */
 	.quad 0					/* nr_calls */
-	.fill SAMPLE_PAGE_SIZE - 24, 1, 0
+	.quad 0					/* tls_value */
+	.fill SAMPLE_PAGE_SIZE - 32, 1, 0
 .endm
 
 /* Expands "\page i" for i = from .. to-1. */

@@ -7,7 +7,8 @@
  * enclave: a smoke test, touching many heap pages with a checkable
  * pattern, faulting on purpose, and EREPORT/EGETKEY.
  *
- * Freestanding: no libc, no TLS, no floating point or vector registers, and
+ * Freestanding: no libc, no compiler TLS (SAMPLE_OP_TLS reads its thread
+ * control block through FS and GS by hand), no floating point or vector registers, and
  * no absolute addresses in initialized data (the image must carry no
  * dynamic relocation).  The few string functions compilers call are at the
  * bottom.
@@ -159,6 +160,20 @@ static long sample_fault(long kind, long addr)
 	case SAMPLE_FAULT_INT3:
 		__asm__ volatile("int3" ::: "memory");
 		return SAMPLE_FAULT_INT3;
+	case SAMPLE_FAULT_DIV0: {
+		uint64_t lo = 1000, hi = 0;
+
+		__asm__ volatile("divq %2" : "+a"(lo), "+d"(hi) : "r"((uint64_t)addr) : "cc");
+		return (long)lo;
+	}
+	case SAMPLE_FAULT_WRITE_TCS:
+		__asm__ volatile("movq %1, %0"
+				 : "=m"(*(volatile uint64_t *)&sample_tcs[sample_thread_index()])
+				 : "r"((uint64_t)0) : "memory");
+		return SAMPLE_FAULT_WRITE_TCS;
+	case SAMPLE_FAULT_WRITE:
+		__asm__ volatile("movq %1, (%0)" : : "r"(addr), "r"((uint64_t)0x5741) : "memory");
+		return SAMPLE_FAULT_WRITE;
 	}
 	return SAMPLE_EINVAL;
 }
@@ -252,6 +267,161 @@ static long sample_keys(long out, long in, long leaf)
 	return SAMPLE_EINVAL;
 }
 
+/* --- Sealing -------------------------------------------------------------
+ * A keyed mixing function stands for the cipher (sample_abi.h): the
+ * keystream word i and the tag are functions of the 128-bit key. */
+static uint64_t sample_mix(uint64_t x)
+{
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+static uint64_t sample_keyword(const uint8_t key[16], uint64_t i)
+{
+	uint64_t k0, k1;
+
+	memcpy(&k0, key, 8);
+	memcpy(&k1, key + 8, 8);
+	return sample_mix(sample_mix(k0 ^ (i * 0x9e3779b97f4a7c15ULL)) ^ k1);
+}
+
+struct sample_blob {
+	uint16_t keypolicy;
+	uint16_t isvsvn;
+	uint8_t reserved[4];
+	uint8_t keyid[32];
+	uint64_t data[SAMPLE_SEAL_DATA / 8];
+	uint64_t tag[2];
+};
+_Static_assert(sizeof(struct sample_blob) == SAMPLE_SEAL_BLOB, "blob layout");
+
+static void sample_tag(const uint8_t key[16], const struct sample_blob *b, uint64_t tag[2])
+{
+	uint64_t h = sample_keyword(key, 1000) ^ b->keypolicy ^ ((uint64_t)b->isvsvn << 16);
+
+	for (unsigned int i = 0; i < SAMPLE_SEAL_DATA / 8; i++)
+		h = sample_mix(h ^ b->data[i]) + i;
+	for (unsigned int i = 0; i < 4; i++) {
+		uint64_t w;
+
+		memcpy(&w, b->keyid + 8 * i, 8);
+		h = sample_mix(h ^ w);
+	}
+	tag[0] = h;
+	tag[1] = sample_mix(h ^ sample_keyword(key, 1001));
+}
+
+static long sample_seal_key(const struct sample_blob *b, uint8_t key[16])
+{
+	struct sgx_keyrequest req;
+
+	memset(&req, 0, sizeof(req));
+	req.keyname = SGX_KEYNAME_SEAL;
+	req.keypolicy = b->keypolicy;
+	req.isvsvn = b->isvsvn;
+	req.attributemask.flags = ~0ULL;
+	req.attributemask.xfrm = 0;
+	req.miscmask = ~0U;
+	memcpy(req.keyid, b->keyid, 32);
+	return sample_egetkey(&req, key);
+}
+
+static long sample_seal(long out, long in, long policy)
+{
+	struct sample_blob b;
+	uint8_t key[16] __attribute__((aligned(16)));
+	uint32_t lo, hi;
+	long ret;
+
+	if (!sample_outside(in, SAMPLE_SEAL_DATA) || !sample_outside(out, SAMPLE_SEAL_BLOB) ||
+	    policy < 0 || policy > 0xffff)
+		return SAMPLE_EINVAL;
+	memset(&b, 0, sizeof(b));
+	b.keypolicy = (uint16_t)policy;
+	/* A fresh KEYID: the time stamp counter and the call count. */
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	for (unsigned int i = 0; i < 4; i++) {
+		uint64_t w = sample_mix(((uint64_t)hi << 32 | lo) + i +
+					__atomic_load_n(&sample_calls, __ATOMIC_RELAXED) * 7919);
+
+		memcpy(b.keyid + 8 * i, &w, 8);
+	}
+	ret = sample_seal_key(&b, key);
+	if (ret)
+		return ret;
+	memcpy(b.data, (const void *)in, SAMPLE_SEAL_DATA);
+	for (unsigned int i = 0; i < SAMPLE_SEAL_DATA / 8; i++)
+		b.data[i] ^= sample_keyword(key, i);
+	sample_tag(key, &b, b.tag);
+	memcpy((void *)out, &b, sizeof(b));
+	memset(key, 0, sizeof(key));
+	sample_barrier(key);
+	return 0;
+}
+
+static long sample_unseal(long out, long in)
+{
+	struct sample_blob b;
+	uint8_t key[16] __attribute__((aligned(16)));
+	uint64_t tag[2];
+	long ret;
+
+	if (!sample_outside(in, SAMPLE_SEAL_BLOB) || !sample_outside(out, SAMPLE_SEAL_DATA))
+		return SAMPLE_EINVAL;
+	memcpy(&b, (const void *)in, sizeof(b));
+	ret = sample_seal_key(&b, key);
+	if (ret)
+		return ret;
+	sample_tag(key, &b, tag);
+	if (tag[0] != b.tag[0] || tag[1] != b.tag[1]) {
+		ret = SAMPLE_EBADMSG;
+		goto out;
+	}
+	for (unsigned int i = 0; i < SAMPLE_SEAL_DATA / 8; i++)
+		b.data[i] ^= sample_keyword(key, i);
+	memcpy((void *)out, b.data, SAMPLE_SEAL_DATA);
+out:
+	memset(key, 0, sizeof(key));
+	memset(&b, 0, sizeof(b));
+	sample_barrier(key);
+	sample_barrier(&b);
+	return ret;
+}
+
+/* SAMPLE_OP_TLS: the thread control block through FS and GS. */
+static long sample_tls(long add, unsigned long self)
+{
+	uint64_t fmagic, gmagic, findex, gindex, v;
+
+	__asm__ volatile("movq %%fs:0, %0" : "=r"(fmagic));
+	__asm__ volatile("movq %%gs:0, %0" : "=r"(gmagic));
+	__asm__ volatile("movq %%fs:8, %0" : "=r"(findex));
+	__asm__ volatile("movq %%gs:8, %0" : "=r"(gindex));
+	if (fmagic != SAMPLE_TCB_MAGIC || gmagic != SAMPLE_TCB_MAGIC || findex != self ||
+	    gindex != self)
+		return SAMPLE_BAD_TLS;
+	__asm__ volatile("movq %%fs:24, %0" : "=r"(v));
+	v += (uint64_t)add;
+	__asm__ volatile("movq %0, %%fs:24" : : "r"(v) : "memory");
+	return (long)v;
+}
+
+/* SAMPLE_OP_SPIN. */
+static long sample_spin(long started, long stop)
+{
+	long loops = 0;
+
+	if (!sample_outside(started, 8) || !sample_outside(stop, 8))
+		return SAMPLE_EINVAL;
+	*(volatile uint64_t *)started = 1;
+	while (!*(volatile uint64_t *)stop) {
+		__asm__ volatile("pause");
+		loops++;
+	}
+	return loops;
+}
+
 /* SAMPLE_OP_STATS. */
 static long sample_stats(long which, unsigned long self)
 {
@@ -298,6 +468,18 @@ long enclave_main(long op, long a1, long a2, long a3)
 		break;
 	case SAMPLE_OP_STATS:
 		ret = sample_stats(a1, self);
+		break;
+	case SAMPLE_OP_SEAL:
+		ret = sample_seal(a1, a2, a3);
+		break;
+	case SAMPLE_OP_UNSEAL:
+		ret = sample_unseal(a1, a2);
+		break;
+	case SAMPLE_OP_TLS:
+		ret = sample_tls(a1, self);
+		break;
+	case SAMPLE_OP_SPIN:
+		ret = sample_spin(a1, a2);
 		break;
 	default:
 		ret = SAMPLE_EINVAL;

@@ -17,7 +17,7 @@
 
 #define SAMPLE_PAGE_SIZE 4096
 /* Number of TCS pages, i.e. threads that can be inside at once. */
-#define SAMPLE_NR_TCS 2
+#define SAMPLE_NR_TCS 4
 /* SSA frames per TCS (TCS.NSSA); each frame is one page, so the SECS must
  * be created with SSAFRAMESIZE = SAMPLE_SSA_FRAME_PAGES. */
 #define SAMPLE_NSSA 2
@@ -60,11 +60,39 @@
  * (SAMPLE_STAT_*). */
 #define SAMPLE_OP_STATS 7
 
+/* Seal (a3 = KEYPOLICY) the SAMPLE_SEAL_DATA bytes at a2 into the
+ * SAMPLE_SEAL_BLOB bytes at a1: EGETKEY(SEAL) with a fresh KEYID, the data
+ * enciphered and tagged with that key inside the enclave.  Returns 0, an
+ * EGETKEY error, or SAMPLE_EINVAL. */
+#define SAMPLE_OP_SEAL 8
+/* Unseal the blob at a2 into the SAMPLE_SEAL_DATA bytes at a1: 0, an
+ * EGETKEY error, or SAMPLE_EBADMSG when the tag does not verify (another
+ * enclave's or signer's key, a changed blob). */
+#define SAMPLE_OP_UNSEAL 9
+/* Thread-local data through FS and GS: checks that both bases are the
+ * caller's TCB (magic and index), adds a1 to its tls_value and returns
+ * the new value; SAMPLE_BAD_TLS if the bases are wrong. */
+#define SAMPLE_OP_TLS 10
+/* Spins, with *(uint64_t *)a1 = 1 first, until the word at a2 (outside
+ * the enclave) is non-zero; returns the loops made.  For tests that need
+ * a thread to stay inside. */
+#define SAMPLE_OP_SPIN 11
+
 /* SAMPLE_OP_FAULT kinds (a1). */
 #define SAMPLE_FAULT_UD2 0 /* #UD; not resumable */
 #define SAMPLE_FAULT_READ 1 /* reads 8 bytes at a2 (0: #PF); returns them */
 #define SAMPLE_FAULT_WRITE_RO 2 /* writes the enclave's read-only data: #PF */
 #define SAMPLE_FAULT_INT3 3 /* #BP, a trap: resuming returns SAMPLE_FAULT_INT3 */
+#define SAMPLE_FAULT_DIV0 4 /* #DE: divides by a2 (0 faults); returns 1000 / a2 */
+#define SAMPLE_FAULT_WRITE_TCS 5 /* writes its own TCS page: #PF by EPCM permissions */
+#define SAMPLE_FAULT_WRITE 6 /* writes 8 bytes at a2; returns SAMPLE_FAULT_WRITE */
+
+/* SAMPLE_OP_SEAL and _UNSEAL: the sealed blob is keypolicy (2 bytes),
+ * isvsvn (2), 4 reserved, KEYID (32), the enciphered data, a 16-byte tag.
+ * The cipher is a keyed mixing function, enough to show that only the
+ * right key opens the blob; it is no real cryptography. */
+#define SAMPLE_SEAL_DATA 64
+#define SAMPLE_SEAL_BLOB (8 + 32 + SAMPLE_SEAL_DATA + 16)
 
 /* SAMPLE_OP_KEYS sub-operations (a3). */
 #define SAMPLE_KEYS_EREPORT 0 /* in: TARGETINFO (512) + REPORTDATA (64); out: REPORT (432) */
@@ -91,6 +119,10 @@
 #define SAMPLE_BAD_TCS (-3)
 /* Bad operation number or argument. */
 #define SAMPLE_EINVAL (-22)
+/* A sealed blob whose tag does not verify. */
+#define SAMPLE_EBADMSG (-74)
+/* FS or GS is not the caller's thread control block. */
+#define SAMPLE_BAD_TLS (-5)
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>
@@ -128,6 +160,7 @@ struct sample_tcb {
 	uint64_t magic; /* SAMPLE_TCB_MAGIC */
 	uint64_t index; /* which TCS this page belongs to */
 	uint64_t nr_calls; /* completed enclave_main() calls by this TCS */
+	uint64_t tls_value; /* SAMPLE_OP_TLS's thread-local word (FS:24) */
 };
 #endif /* !__ASSEMBLER__ */
 

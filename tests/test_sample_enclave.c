@@ -816,7 +816,7 @@ TEST(run_faults)
 	CHECK_EQ(run.fault_signo, SIGTRAP);
 	CHECK(run.fault_rip >= text_start && run.fault_rip < text_end);
 
-	CHECK_EQ(enter(&im, 0, SAMPLE_OP_FAULT, 4, 0, 0), SAMPLE_EINVAL);
+	CHECK_EQ(enter(&im, 0, SAMPLE_OP_FAULT, 7, 0, 0), SAMPLE_EINVAL);
 	/* The thread still works after each fault (fresh entry, CSSA 0). */
 	CHECK_EQ(enter(&im, 0, SAMPLE_OP_ADD, 2, 2, 0), 4);
 	run_teardown(&im);

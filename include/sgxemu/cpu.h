@@ -258,6 +258,17 @@ struct sgx_cpu_thread {
 	void *tcs; /* EPC address of the TCS in use, NULL when outside */
 	void *secs; /* its enclave's SECS */
 	uint64_t entry_epoch; /* the SECS tracking epoch when it entered */
+	/* Set by enclu_eenter() and enclu_eresume() (the processor's
+	 * registers for the enclave it is in); zero after
+	 * sgx_cpu_thread_enter() alone. */
+	uint64_t base, size; /* SECS.BASEADDR and SECS.SIZE: ELRANGE */
+	uint64_t tcs_linaddr;
+	uint64_t aep; /* RCX of the entry: where AEX and EEXIT go */
+	void *ssa; /* EPC address of the last page of the current SSA frame */
+	uint64_t ssa_linaddr; /* its linear address */
+	uint32_t ssa_frame_pages;
+	uint32_t miscselect;
+	uint64_t attributes, xfrm;
 };
 
 /* Marks the TCS busy and counts the thread inside its enclave (t starts
@@ -271,14 +282,94 @@ int sgx_cpu_thread_enter(struct sgx_cpu *cpu, struct sgx_cpu_thread *t, void *tc
 /* Leaves the enclave: frees the TCS, completes tracking for this thread. */
 void sgx_cpu_thread_exit(struct sgx_cpu *cpu, struct sgx_cpu_thread *t);
 
+/* --- ENCLU: EENTER, ERESUME, EEXIT, AEX, EREPORT ----------------------------
+ * The processor's side of entering and leaving an enclave.  Linear
+ * addresses are translated by the caller (the runtime: its mapping of the
+ * enclave and the core's page walk) and handed in as EPC addresses, which
+ * the leaves check against the EPCM as the hardware checks a TLB fill: an
+ * EPC page whose entry is not the expected one (wrong linear address,
+ * enclave, type or permissions, or blocked) answers #PF, and the caller
+ * may translate again and retry.  Every leaf here allocates nothing and
+ * takes only frame locks, so all are async-signal-safe.
+ */
+
+/* The SSA frame EENTER (resume false) or ERESUME (true) will use for the
+ * TCS at tcs (EPC address, linear address tcs_linaddr): the linear address
+ * of its last page, which holds GPRSGX.  0; #PF for a TCS that is not
+ * there; #GP for ERESUME with CSSA 0 or a TCS EENTER refuses. */
+int enclu_ssa_linaddr(struct sgx_cpu *cpu, void *tcs, uint64_t tcs_linaddr, bool resume,
+		      uint64_t *ssa_linaddr);
+
+/* What EENTER and ERESUME load. */
+struct sgx_enclu_entry {
+	uint64_t rip; /* EENTER: BASEADDR + OENTRY; ERESUME: GPRSGX.RIP */
+	uint64_t cssa; /* EENTER: RAX for the enclave */
+	uint64_t fsbase, gsbase; /* BASEADDR + OFSBASE, + OGSBASE */
+	/* ERESUME: the state the AEX saved, and whether the frame's XSAVE
+	 * region (its first 512 bytes, FXSAVE format) is in fxsave. */
+	struct sgx_gprsgx gprs;
+	bool fxsave_valid;
+	uint8_t fxsave[512] __attribute__((aligned(16)));
+};
+
+/*
+ * EENTER: claims the TCS (sgx_cpu_thread_enter()'s checks and errors),
+ * checks that tcs is the TCS at tcs_linaddr and that ssa is a valid REG
+ * page of the enclave, readable and writable, at the linear address
+ * enclu_ssa_linaddr() gives (else #PF), saves ursp and urbp in the frame's
+ * GPRSGX and aep in TCS.AEP, and fills out.  ERESUME does the same for
+ * frame CSSA - 1, reads the state saved there into out and decrements
+ * CSSA.  On failure the thread stays outside.
+ */
+int enclu_eenter(struct sgx_cpu *cpu, struct sgx_cpu_thread *t, void *tcs, uint64_t tcs_linaddr,
+		 void *ssa, uint64_t aep, uint64_t ursp, uint64_t urbp, struct sgx_enclu_entry *out);
+int enclu_eresume(struct sgx_cpu *cpu, struct sgx_cpu_thread *t, void *tcs, uint64_t tcs_linaddr,
+		  void *ssa, uint64_t aep, struct sgx_enclu_entry *out);
+
+/* EEXIT: leaves the enclave; returns the AEP (the new RCX). */
+uint64_t enclu_eexit(struct sgx_cpu *cpu, struct sgx_cpu_thread *t);
+
+/* What an AEX saves and reports. */
+struct sgx_enclu_event {
+	int vector; /* exception vector; -1 for an interrupt */
+	bool software; /* INT3/INTO: EXITINFO type 6, else 3 */
+	uint32_t error_code; /* #PF, #GP */
+	uint64_t maddr; /* #PF: the linear address */
+	const void *fxsave; /* 512 bytes of FXSAVE state, or NULL */
+};
+
+/*
+ * AEX: saves state (RIP, RFLAGS, the GPRs, FSBASE, GSBASE; URSP and URBP
+ * are kept) in the current SSA frame with EXITINFO (valid for the
+ * exceptions the SDM reports inside the enclave: #DE, #DB, #BP, #BR, #UD,
+ * #MF, #AC, #XM always, #PF and #GP when MISCSELECT.EXINFO, which also
+ * fills the frame's EXINFO), the XSAVE region's legacy part if given,
+ * advances CSSA and leaves the enclave.  synthetic receives what the
+ * processor loads: RAX = ERESUME, RBX = the TCS, RCX = the AEP, RSP and
+ * RBP = URSP and URBP, every other GPR 0.
+ */
+void enclu_aex(struct sgx_cpu *cpu, struct sgx_cpu_thread *t, const struct sgx_gprsgx *state,
+	       const struct sgx_enclu_event *ev, struct sgx_gprsgx *synthetic);
+
+/*
+ * EREPORT for the enclave the thread is in: a REPORT of its identity with
+ * reportdata, MACed with the report key of the enclave targetinfo names
+ * (the key that enclave's EGETKEY(REPORT) with the REPORT's KEYID returns).
+ * The three operands are enclave linear addresses, also valid pointers in
+ * this process.  0; #GP if one is misaligned (TARGETINFO and REPORT 512,
+ * REPORTDATA 128) or outside ELRANGE, or the thread is not inside.
+ */
+int enclu_ereport(struct sgx_cpu *cpu, const struct sgx_cpu_thread *t,
+		  const struct sgx_targetinfo *targetinfo, const uint8_t reportdata[64],
+		  struct sgx_report *report);
+
 /* EGETKEY on behalf of the enclave whose SECS is given (the enclave the
  * calling thread is in).  0 or an SGX error code (SGX_INVALID_ATTRIBUTE,
  * SGX_INVALID_CPUSVN, SGX_INVALID_ISVSVN, SGX_INVALID_KEYNAME), or a
  * fault: #GP for reserved bits, a KEYREQUEST not 512-aligned, a key buffer
  * not 16-aligned, or a SECS that is not an initialized enclave's; #PF for a
  * SECS outside the EPC; #MC for a poisoned one.  Nothing is written on
- * failure.  It allocates inside OpenSSL, so a trap handler must leave
- * signal context before calling it. */
+ * failure.  Async-signal-safe: the key derivation allocates nothing. */
 int enclu_egetkey(struct sgx_cpu *cpu, void *secs, const struct sgx_keyrequest *req,
 		  uint8_t key[16]);
 

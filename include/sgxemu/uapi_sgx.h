@@ -87,6 +87,11 @@ struct sgx_enclave_remove_pages {
 #define SGX_IOC_ENCLAVE_MODIFY_TYPES _IOWR(SGX_MAGIC, 0x06, struct sgx_enclave_modify_types)
 #define SGX_IOC_ENCLAVE_REMOVE_PAGES _IOWR(SGX_MAGIC, 0x07, struct sgx_enclave_remove_pages)
 
+/* The leaves of the enter function and of run->function. */
+#define SGX_ENCLU_EENTER 2
+#define SGX_ENCLU_ERESUME 3
+#define SGX_ENCLU_EEXIT 4
+
 struct sgx_enclave_run;
 
 /*

@@ -432,13 +432,13 @@ _Static_assert(offsetof(struct key_dependencies, config_id) == 224, "config_id a
 _Static_assert(offsetof(struct key_dependencies, seal_fuses) == 288, "seal_fuses at 288");
 
 /* AES-128-CMAC of the root the key name selects over the block.  0, or
- * -ENOMEM when OpenSSL cannot allocate (the key is then zeroed).  Thread
- * safe; costs one CMAC of 304 bytes plus an EVP_MAC fetch (a few us). */
+ * -ENOMEM (kept for callers; the CMAC allocates nothing and cannot fail).
+ * Thread safe and async-signal-safe; costs one CMAC of 304 bytes. */
 int cpu_derive_key(const struct sgx_cpu *cpu, const struct key_dependencies *kd,
 		   uint8_t key[16]);
 
 /* AES-128-CMAC of len bytes under key (EINIT's token MAC, EREPORT's
- * REPORT MAC).  0 or -ENOMEM. */
+ * REPORT MAC).  Always 0; async-signal-safe (keys.c). */
 int cpu_cmac(const uint8_t key[16], const void *data, size_t len, uint8_t mac[16]);
 
 /* True if cpusvn names a configuration beyond the machine's: CPUSVN is a

@@ -31,19 +31,20 @@
  * in EINIT exactly when it names the same fields.  EREPORT will derive the
  * target's report key through cpu_keydep_report(), as EGETKEY(REPORT) does.
  *
- * No global state: each derivation fetches its own CMAC, so any number of
- * threads may derive at once.  OpenSSL allocates, so these functions are
- * not async-signal-safe; the ENCLU trap must leave signal context first.
+ * No global state and no allocation: the CMAC runs on the block cipher's
+ * key schedule on the stack, so any number of threads may derive at once,
+ * and EGETKEY and EREPORT are async-signal-safe (the ENCLU trap handler
+ * runs them in signal context).
  */
+/* AES_set_encrypt_key() and AES_encrypt(): see cpu_cmac(). */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "cpu/cpu_internal.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
+#include <openssl/aes.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
 
 /* Attributes every sealing-class key includes whatever the mask: INIT and
  * DEBUG (the SDM's REQUIRED_SEALING_MASK), so that a debug enclave never
@@ -58,33 +59,55 @@
 	(SGX_KEYPOLICY_CONFIGID | SGX_KEYPOLICY_ISVFAMILYID | SGX_KEYPOLICY_ISVEXTPRODID | \
 	 SGX_KEYPOLICY_NOISVPRODID)
 
+/*
+ * AES-128-CMAC (RFC 4493) over the block cipher alone: no context to
+ * allocate and no lock, so that EGETKEY and EREPORT run inside the ENCLU
+ * trap handler, in signal context.  The low-level AES functions are
+ * deprecated in OpenSSL 3 but stay, and are the ones that allocate nothing.
+ */
+static void cmac_double(uint8_t b[16])
+{
+	uint8_t carry = b[0] >> 7;
+
+	for (int i = 0; i < 15; i++)
+		b[i] = (uint8_t)((b[i] << 1) | (b[i + 1] >> 7));
+	b[15] = (uint8_t)((b[15] << 1) ^ (carry ? 0x87 : 0));
+}
+
 int cpu_cmac(const uint8_t key[16], const void *data, size_t len, uint8_t mac[16])
 {
-	char cipher[] = "AES-128-CBC";
-	OSSL_PARAM params[2];
-	EVP_MAC_CTX *ctx = NULL;
-	EVP_MAC *alg;
-	size_t out = 0;
-	int ret = -ENOMEM;
+	const uint8_t *p = data;
+	uint8_t k1[16] = { 0 }, x[16] = { 0 }, last[16];
+	size_t nblocks = len ? (len + 15) / 16 : 1;
+	AES_KEY ks;
 
-	alg = EVP_MAC_fetch(NULL, "CMAC", NULL);
-	if (!alg)
-		goto out;
-	ctx = EVP_MAC_CTX_new(alg);
-	if (!ctx)
-		goto out;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, cipher, 0);
-	params[1] = OSSL_PARAM_construct_end();
-	if (!EVP_MAC_init(ctx, key, 16, params) || !EVP_MAC_update(ctx, data, len) ||
-	    !EVP_MAC_final(ctx, mac, &out, 16) || out != 16)
-		goto out;
-	ret = 0;
-out:
-	if (ret)
-		memset(mac, 0, 16);
-	EVP_MAC_CTX_free(ctx);
-	EVP_MAC_free(alg);
-	return ret;
+	AES_set_encrypt_key(key, 128, &ks);
+	/* Subkeys: L = AES(0); K1 = 2L; K2 = 4L. */
+	AES_encrypt(k1, k1, &ks);
+	cmac_double(k1);
+	for (size_t i = 0; i + 1 < nblocks; i++) {
+		for (int j = 0; j < 16; j++)
+			x[j] ^= p[16 * i + j];
+		AES_encrypt(x, x, &ks);
+	}
+	/* The last block: whole, xor K1; partial or empty, padded, xor K2. */
+	memset(last, 0, sizeof(last));
+	if (len && len % 16 == 0) {
+		memcpy(last, p + 16 * (nblocks - 1), 16);
+	} else {
+		size_t rem = len % 16;
+
+		memcpy(last, p + 16 * (nblocks - 1), rem);
+		last[rem] = 0x80;
+		cmac_double(k1);
+	}
+	for (int j = 0; j < 16; j++)
+		x[j] ^= last[j] ^ k1[j];
+	AES_encrypt(x, mac, &ks);
+	OPENSSL_cleanse(&ks, sizeof(ks));
+	OPENSSL_cleanse(k1, sizeof(k1));
+	OPENSSL_cleanse(x, sizeof(x));
+	return 0;
 }
 
 int cpu_derive_key(const struct sgx_cpu *cpu, const struct key_dependencies *kd,
@@ -371,4 +394,71 @@ out:
 	OPENSSL_cleanse(&kd, sizeof(kd));
 	OPENSSL_cleanse(out, sizeof(out));
 	return ret;
+}
+
+/* [p, p + len) lies inside ELRANGE. */
+static bool in_elrange(const struct sgx_cpu_thread *t, const void *p, uint64_t len)
+{
+	uint64_t a = (uint64_t)(uintptr_t)p;
+
+	return a >= t->base && len <= t->size && a - t->base <= t->size - len;
+}
+
+/*
+ * EREPORT (SDM, "EREPORT—Create a Cryptographic Report of the Enclave"):
+ * the operand checks (#GP for misalignment or an operand outside the
+ * enclave), then the REPORT body from the calling enclave's SECS, KEYID
+ * the processor's per-boot report key id, and the MAC over the body with
+ * the report key derived for the TARGETINFO's identity.  The REPORT is
+ * built on the stack and written in one copy at the end.
+ */
+int enclu_ereport(struct sgx_cpu *cpu, const struct sgx_cpu_thread *t,
+		  const struct sgx_targetinfo *targetinfo, const uint8_t reportdata[64],
+		  struct sgx_report *report)
+{
+	struct sgx_report r __attribute__((aligned(512)));
+	struct egetkey_identity id;
+	struct key_dependencies kd;
+	struct sgx_targetinfo ti;
+	uint8_t key[16];
+	int ret;
+
+	if (!t || !t->tcs)
+		return GP;
+	if (((uintptr_t)targetinfo & 511) || ((uintptr_t)reportdata & 127) ||
+	    ((uintptr_t)report & 511))
+		return GP;
+	if (!in_elrange(t, targetinfo, sizeof(*targetinfo)) || !in_elrange(t, reportdata, 64) ||
+	    !in_elrange(t, report, SGX_REPORT_SIZE))
+		return GP;
+	ret = egetkey_identity(cpu, t->secs, &id);
+	if (ret)
+		return ret;
+	memcpy(&ti, targetinfo, sizeof(ti));
+
+	memset(&r, 0, sizeof(r));
+	memcpy(r.body.cpusvn, cpu->cfg.cpusvn, 16);
+	r.body.miscselect = id.miscselect;
+	memcpy(r.body.isvextprodid, id.isvextprodid, 16);
+	r.body.attributes = id.attributes;
+	memcpy(r.body.mrenclave, id.mrenclave, 32);
+	memcpy(r.body.mrsigner, id.mrsigner, 32);
+	memcpy(r.body.config_id, id.config_id, 64);
+	r.body.isvprodid = id.isvprodid;
+	r.body.isvsvn = id.isvsvn;
+	r.body.config_svn = id.config_svn;
+	memcpy(r.body.isvfamilyid, id.isvfamilyid, 16);
+	memcpy(r.body.report_data, reportdata, 64);
+	/* KEYID: the per-boot value every REPORT of this boot carries, which
+	 * the target hands back to EGETKEY(REPORT). */
+	memcpy(r.keyid, cpu->keys.report_key_base, 16);
+
+	cpu_keydep_report(cpu, &kd, ti.mrenclave, &ti.attributes, ti.miscselect, ti.config_id,
+			  ti.config_svn, r.keyid);
+	(void)cpu_derive_key(cpu, &kd, key);
+	(void)cpu_cmac(key, &r.body, sizeof(r.body), r.mac);
+	memcpy(report, &r, SGX_REPORT_SIZE);
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(&kd, sizeof(kd));
+	return 0;
 }
