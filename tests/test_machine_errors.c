@@ -855,7 +855,8 @@ static void t_adder_start(struct t_adder *a, int fd, const uint8_t *src, uint64_
 		usleep(1000);
 }
 
-static volatile sig_atomic_t t_hits;
+/* Written by the handler in the calling thread, read by the main one. */
+static atomic_int t_hits;
 
 static void t_on_usr1(int sig)
 {

@@ -343,14 +343,16 @@ static int op_open(struct m_conn *c, const struct sgxp_hdr *req, ssize_t len)
 	h->refs = 1;
 	pthread_mutex_lock(&m->lock);
 	h->id = ++m->next_handle_id;
+	r.val = (int64_t)h->id;
 	h->next = m->handles;
 	m->handles = h;
 	pthread_mutex_unlock(&m->lock);
-	/* Watched before the client has it: the last close is never missed. */
+	/* Watched before the client has it: the last close is never missed.
+	 * h is not touched after the unlock: once the client end is sent and
+	 * closed here, the release may free it at any moment. */
 	ev.events = EPOLLRDHUP;
 	ev.data.ptr = h;
-	epoll_ctl(m->epfd, EPOLL_CTL_ADD, h->mfd, &ev);
-	r.val = (int64_t)h->id;
+	epoll_ctl(m->epfd, EPOLL_CTL_ADD, sv[0], &ev);
 	r.nr_fds = 1;
 	ret = send_msg(c->fd, &r, sizeof(r), &sv[1], 1);
 	/* Sent or not, the machine's copy goes: a handle never delivered

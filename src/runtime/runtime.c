@@ -351,7 +351,7 @@ restart_call:
 	restart = true;
 	ret = rt_send(c->fd, req, len, fds, nfds);
 	if (ret) {
-		ret = rt_dead("closed the connection");
+		ret = rt_dead("is gone (the connection is closed)");
 		goto out;
 	}
 	for (;;) {
@@ -387,7 +387,7 @@ restart_call:
 
 				cancelled = true;
 				if (rt_send(c->fd, &cx, sizeof(cx), NULL, 0)) {
-					ret = rt_dead("closed the connection");
+					ret = rt_dead("is gone (the connection is closed)");
 					goto out;
 				}
 			} else {
