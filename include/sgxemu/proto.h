@@ -95,6 +95,13 @@ struct sgxp_hello_reply {
 	uint32_t version;
 	int32_t machine_pid; /* for PR_SET_PTRACER: the machine reads the client */
 	uint64_t features;
+	/* The arena (ENCLU in the client): the client reserves [arena_base,
+	 * arena_base + arena_size) and maps the descriptor attached, the
+	 * processor's state of cpu_size bytes, at arena_base (cpu.h,
+	 * sgx_cpu_attach()).  0 when the machine shares none. */
+	uint64_t arena_base;
+	uint64_t arena_size;
+	uint64_t cpu_size;
 };
 
 /* OPEN: a new handle. */
@@ -185,7 +192,7 @@ struct sgxp_stats_reply {
 _Static_assert(sizeof(struct sgxp_hdr) == 16, "hdr");
 _Static_assert(sizeof(struct sgxp_reply) == 32, "reply");
 _Static_assert(sizeof(struct sgxp_hello) == 24, "hello");
-_Static_assert(sizeof(struct sgxp_hello_reply) == 48, "hello reply");
+_Static_assert(sizeof(struct sgxp_hello_reply) == 72, "hello reply");
 _Static_assert(sizeof(struct sgxp_open) == 24, "open");
 _Static_assert(sizeof(struct sgxp_ioctl) == 40, "ioctl");
 _Static_assert(sizeof(struct sgxp_stats) == 24, "stats");

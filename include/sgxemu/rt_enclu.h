@@ -98,6 +98,11 @@ int sgxrt_kick_signal(void);
 typedef bool (*sgxrt_fault_hook_t)(int signo, siginfo_t *si, void *uctx);
 void sgxrt_set_fault_hook(sgxrt_fault_hook_t hook);
 
+/* The processor state of the machine this process is a client of, mapped
+ * at the machine's address on the first connection (runtime.h), or NULL
+ * before it or when the machine shares none. */
+struct sgx_cpu *sgxrt_machine_cpu(void);
+
 struct sgxrt_stats {
 	uint64_t eenters, eresumes, eexits, aexs, kicks, ereports, egetkeys;
 };

@@ -296,12 +296,24 @@ static int op_hello(struct m_conn *c, const struct sgxp_hdr *req, ssize_t len)
 {
 	struct sgxp_hello_reply r;
 
+	struct sgx_machine_arena a;
+	int fd = -1;
+
 	reply_init(&r.r, req, sizeof(r));
 	r.version = SGXP_VERSION;
 	r.machine_pid = c->m->pid;
-	if (len < (ssize_t)sizeof(struct sgxp_hello))
+	r.arena_base = r.arena_size = r.cpu_size = 0;
+	if (len < (ssize_t)sizeof(struct sgxp_hello)) {
 		r.r.err = -EINVAL;
-	return send_msg(c->fd, &r, sizeof(r), NULL, 0);
+	} else if (sgx_machine_hw_arena(c->m->cpu, &a) == 0) {
+		/* The processor's state, for the client's ENCLU (hw.c). */
+		r.arena_base = (uint64_t)(uintptr_t)a.base;
+		r.arena_size = a.size;
+		r.cpu_size = a.cpu_size;
+		fd = a.cpu_fd;
+		r.r.nr_fds = 1;
+	}
+	return send_msg(c->fd, &r, sizeof(r), fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0);
 }
 
 static int op_open(struct m_conn *c, const struct sgxp_hdr *req, ssize_t len)

@@ -47,6 +47,18 @@ int sgx_machine_hw_create(const struct sgx_machine_config *cfg, struct sgx_cpu *
 			  struct sgx_core **core);
 void sgx_machine_hw_destroy(struct sgx_cpu *cpu, struct sgx_core *core);
 
+/* Where the machine's processor state is shared with clients (hw.c):
+ * [base, base + size) reserved, the memfd cpu_fd (cpu_size bytes) mapped
+ * at base, enclaves' contents objects elsewhere in the range.  0, or
+ * -ENOENT for a cpu sgx_machine_hw_create() did not make. */
+struct sgx_machine_arena {
+	void *base;
+	uint64_t size;
+	int cpu_fd;
+	uint64_t cpu_size;
+};
+int sgx_machine_hw_arena(const struct sgx_cpu *cpu, struct sgx_machine_arena *out);
+
 /*
  * Makes the machine and binds its socket.  A path that exists is refused
  * with -EEXIST unless it is a socket nobody listens on (a stale machine's,

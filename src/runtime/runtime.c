@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -31,6 +32,7 @@
 #include <unistd.h>
 
 #include "sgxemu/proto.h"
+#include "sgxemu/rt_enclu.h"
 #include "sgxemu/runtime.h"
 #include "sgxemu/uapi_sgx.h"
 
@@ -253,6 +255,57 @@ static bool rt_sig_counts(int sig, bool *restart)
 static int rt_exchange(struct rt_conn *c, struct sgxp_hdr *req, size_t len, const int *fds,
 		       unsigned int nfds, void *reply, size_t reply_len, int *rfd);
 
+/*
+ * The machine's processor state, mapped where the machine has it (the
+ * arena: proto.h, HELLO), once per process: a child of fork() shares the
+ * parent's mapping.  Then the ENCLU handlers (rt_enclu.h) run on it.
+ * -EADDRINUSE, with a message, when this process already uses that range.
+ */
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+static struct sgx_cpu *_Atomic rt_cpu;
+static pthread_mutex_t rt_arena_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int rt_arena_attach(const struct sgxp_hello_reply *r, int fd)
+{
+	struct sgx_cpu *cpu = NULL;
+	void *base = (void *)(uintptr_t)r->arena_base;
+	int ret = 0;
+
+	if (!r->arena_base || fd < 0 || atomic_load(&rt_cpu))
+		return 0;
+	pthread_mutex_lock(&rt_arena_lock);
+	if (atomic_load(&rt_cpu))
+		goto out;
+	if (mmap(base, r->arena_size, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0) != base) {
+		fprintf(stderr,
+			"sgxemu: the machine's shared range %#llx-%#llx is in use in this process; "
+			"enclave entry is not possible\n",
+			(unsigned long long)r->arena_base,
+			(unsigned long long)(r->arena_base + r->arena_size));
+		ret = -EADDRINUSE;
+		goto out;
+	}
+	if (mmap(base, r->cpu_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) != base ||
+	    sgx_cpu_attach(base, &cpu) || sgxrt_enclu_init(cpu)) {
+		munmap(base, r->arena_size);
+		ret = -EIO;
+		goto out;
+	}
+	atomic_store(&rt_cpu, cpu);
+out:
+	pthread_mutex_unlock(&rt_arena_lock);
+	return ret;
+}
+
+struct sgx_cpu *sgxrt_machine_cpu(void)
+{
+	return atomic_load(&rt_cpu);
+}
+
 static int rt_connect(struct rt_conn *c)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -294,11 +347,18 @@ static int rt_connect(struct rt_conn *c)
 	ret = rt_exchange(c, &hello.hdr, sizeof(hello), NULL, 0, &r, sizeof(r), &rfd);
 	if (ret)
 		return ret;
-	if (rfd >= 0)
-		close(rfd);
 	if (r.r.err || r.version != SGXP_VERSION) {
+		if (rfd >= 0)
+			close(rfd);
 		rt_conn_close(c);
 		return rt_dead("speaks another protocol version");
+	}
+	ret = rt_arena_attach(&r, rfd);
+	if (rfd >= 0)
+		close(rfd);
+	if (ret) {
+		rt_conn_close(c);
+		return ret;
 	}
 	/* Where Yama restricts ptrace, the machine may read this process's
 	 * memory (its copy_from_user) only when allowed to.  No Yama: EINVAL,
