@@ -4,6 +4,7 @@
  */
 #include <pthread.h>
 #include <signal.h>
+#include <sys/wait.h>
 
 #include "rt_helpers.h"
 
@@ -744,6 +745,37 @@ TEST(kick_lets_ewb_finish_while_threads_run)
 		CHECK_EQ(sgx_encl_read(e.encl, e.image_end + (uint64_t)(HEAP - 1 - i) * SGX_PAGE_SIZE,
 				       &word, 8), 0);
 	CHECK_EQ(rt_call(&e, 0, SAMPLE_OP_VERIFY, 99, HEAP, 0), HEAP);
+	rt_destroy(&e);
+	rt_finish(core);
+}
+
+/* A child of fork() enters the enclave it inherited (the same core and
+ * mapping here, no machine) on a TCS the parent does not use, and its
+ * FS/GS handling finds its own thread. */
+TEST(child_of_fork_enters)
+{
+	struct sgx_core *core = rt_core(1024, false);
+	struct rt_encl e;
+	int status;
+	pid_t pid;
+
+	rt_build(core, HEAP, 0, 0, &e);
+	CHECK_EQ(rt_call(&e, 0, SAMPLE_OP_TLS, 1, 0, 0), 1);
+	pid = fork();
+	CHECK_GE(pid, 0);
+	if (pid == 0) {
+		struct sgx_enclave_run run;
+		int ret;
+		long r = rt_call_ex(&e, 1, SGX_ENCLU_EENTER, SAMPLE_OP_TLS, 7, 0, 0, &run, &ret);
+
+		if (ret || run.function != SGX_ENCLU_EEXIT || r != 7)
+			_exit(1);
+		r = rt_call_ex(&e, 1, SGX_ENCLU_EENTER, SAMPLE_OP_ADD, 2, 3, 0, &run, &ret);
+		_exit(ret || r != 5 ? 2 : 0);
+	}
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
+	CHECK_EQ(rt_call(&e, 0, SAMPLE_OP_TLS, 1, 0, 0), 2);
 	rt_destroy(&e);
 	rt_finish(core);
 }

@@ -106,9 +106,29 @@ static void thread_release(void *arg)
 	self = NULL;
 }
 
+/* In a child of fork() only the forking thread lives, under a new thread
+ * id: every entry of the table names a thread of the parent (whose id a
+ * new thread here may get), so the table starts empty, and the forking
+ * thread registers again at its next entry. */
+static void thread_atfork_child(void)
+{
+	for (unsigned int i = 0; i < MAX_THREADS; i++) {
+		atomic_store(&thread_table[i].tid, 0);
+		atomic_store(&thread_table[i].t, NULL);
+	}
+	pthread_mutex_init(&threads_lock, NULL);
+	if (self) {
+		self->next_free = free_threads;
+		free_threads = self;
+		self = NULL;
+		(void)pthread_setspecific(thread_key, NULL);
+	}
+}
+
 static void thread_key_make(void)
 {
 	(void)pthread_key_create(&thread_key, thread_release);
+	(void)pthread_atfork(NULL, NULL, thread_atfork_child);
 }
 
 /* The calling thread's state, made on its first entry: registered by tid,
