@@ -62,8 +62,8 @@ static unsigned int tid_hash(int tid)
 
 /* No TLS, no stack protector, nothing a sanitizer instruments: enter.S
  * calls it with FS possibly an enclave's. */
-__attribute__((no_stack_protector, no_sanitize_address, no_sanitize_thread,
-	       no_sanitize_undefined)) struct sgxrt_thread *
+__attribute__((no_stack_protector, no_sanitize("address", "thread", "undefined")))
+struct sgxrt_thread *
 sgxrt__thread_of_tid(int tid)
 {
 	unsigned int h = tid_hash(tid);

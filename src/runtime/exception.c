@@ -94,7 +94,7 @@ int sgxrt_enclu_init(struct sgx_cpu *cpu)
 		if (ret)
 			goto out;
 	}
-	atomic_store(&sgxrt__cpu, cpu);
+	__atomic_store_n(&sgxrt__cpu, cpu, __ATOMIC_RELEASE);
 out:
 	pthread_mutex_unlock(&init_lock);
 	return ret;
