@@ -84,4 +84,23 @@ struct sgx_bench_view {
 };
 int sgx_bench_view(struct sgx_cpu *cpu, unsigned int iterations, struct sgx_bench_view *out);
 
+/*
+ * The ECALL round trip through the runtime's enter function against the
+ * bare ENCLU trap of this host, interleaved in rounds of 500 (bench_ecall.c):
+ * iterations of each (at least 500), p50 and p99 in microseconds, and the
+ * ratio of the p50s.  image is the sample enclave, signed with key.  It
+ * installs the runtime's signal handlers on a machine of its own, which
+ * stays for the rest of the process.  0, or -errno (-EINVAL when the
+ * runtime already serves another machine).
+ */
+typedef struct evp_pkey_st EVP_PKEY;
+struct sgx_bench_ecall {
+	uint64_t iterations;
+	double ecall_p50_us, ecall_p99_us;
+	double trap_p50_us, trap_p99_us;
+	double ecall_ratio;
+};
+int sgx_bench_ecall(const char *image, EVP_PKEY *key, uint64_t iterations,
+		    struct sgx_bench_ecall *out);
+
 #endif /* SGXEMU_BENCH_BENCH_H */

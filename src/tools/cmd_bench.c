@@ -23,6 +23,7 @@
 
 #include <openssl/evp.h>
 
+#include "bench/bench.h"
 #include "tools/bench.h"
 #include "tools/build.h"
 #include "tools/json.h"
@@ -36,7 +37,7 @@
 /* Warm builds and floor passes per size; the fastest of each counts. */
 #define BENCH_ROUNDS 2
 
-enum { OPT_JSON = 256, OPT_SIZE };
+enum { OPT_JSON = 256, OPT_SIZE, OPT_ITERATIONS };
 
 static const char bench_help[] =
 	"build: builds and initializes enclaves of 64 MiB and 1 GiB (one TCS,\n"
@@ -55,6 +56,81 @@ static const char bench_help[] =
 	"      --json        print {pages_per_s, sha256_pages_per_s, ratio, sizes}\n"
 	"\n"
 	"Examples: sgxemu bench build --size-mb 64; sgxemu bench --json epc\n";
+
+/*
+ * bench ecall: the ECALL round trip through the runtime's enter function
+ * beside the bare ENCLU trap of this host (src/bench/bench_ecall.c).
+ */
+static const char bench_ecall_help[] =
+	"ecall: enters the sample enclave (op ADD) through the runtime's enter\n"
+	"function, EENTER to EEXIT, and times each round trip; in the same run,\n"
+	"interleaved, the bare trap this host raises for ENCLU (SIGILL or\n"
+	"SIGSEGV, a handler that steps over it).  ecall_ratio = ecall_p50_us /\n"
+	"trap_p50_us; the target is <= 1.5.\n"
+	"\n"
+	"      --iterations N  round trips of each (default 20000)\n"
+	"      --json          print {ecall_p50_us, ecall_p99_us, trap_p50_us,\n"
+	"                      trap_p99_us, ecall_ratio, iterations}\n"
+	"\n"
+	"Example: sgxemu bench ecall --json\n";
+
+static int bench_ecall(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "iterations", required_argument, NULL, OPT_ITERATIONS },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct tool_getopt g = { .cmd = "bench", .shortopts = "h", .longopts = opts };
+	struct sgx_bench_ecall r;
+	uint64_t iterations = 20000;
+	bool json = false;
+	EVP_PKEY *key = NULL;
+	int c, ret;
+
+	while ((c = tool_getopt(&g, argc, argv)) != -1) {
+		switch (c) {
+		case OPT_JSON:
+			json = true;
+			break;
+		case OPT_ITERATIONS:
+			if (parse_u64(optarg, 100000000, &iterations) || iterations == 0)
+				return tool_usage("bench", "--iterations: a count from 1, not '%s'",
+						  optarg);
+			break;
+		case 'h':
+			printf("usage: sgxemu bench ecall [--json] [--iterations N]\n%s",
+			       bench_ecall_help);
+			return EXIT_OK;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		return tool_usage("bench", "unexpected argument '%s'", argv[optind]);
+	if (demo_key_load(&key))
+		return tool_fail("bench", "cannot load the demo key");
+	ret = sgx_bench_ecall(SGXEMU_SAMPLE_ENCLAVE, key, iterations, &r);
+	EVP_PKEY_free(key);
+	if (ret)
+		return tool_fail("bench", "ecall: %s", strerror(-ret));
+	if (json) {
+		printf("{\"benchmark\": \"ecall\", \"iterations\": %llu, \"ecall_p50_us\": %.3f, "
+		       "\"ecall_p99_us\": %.3f, \"trap_p50_us\": %.3f, \"trap_p99_us\": %.3f, "
+		       "\"ecall_ratio\": %.3f}\n",
+		       (unsigned long long)r.iterations, r.ecall_p50_us, r.ecall_p99_us,
+		       r.trap_p50_us, r.trap_p99_us, r.ecall_ratio);
+	} else {
+		printf("ECALL round trip (EENTER..EEXIT): p50 %.2f us, p99 %.2f us\n",
+		       r.ecall_p50_us, r.ecall_p99_us);
+		printf("bare ENCLU trap (the floor):      p50 %.2f us, p99 %.2f us\n",
+		       r.trap_p50_us, r.trap_p99_us);
+		printf("ecall_ratio %.2f (target <= 1.5), %llu round trips of each\n",
+		       r.ecall_ratio, (unsigned long long)r.iterations);
+	}
+	return EXIT_OK;
+}
 
 static void bench_usage(void)
 {
@@ -481,14 +557,14 @@ int cmd_bench(int argc, char **argv)
 
 		if (!strcmp(name, "--"))
 			break;
-		if (strcmp(name, "build") && strcmp(name, "epc"))
+		if (strcmp(name, "build") && strcmp(name, "epc") && strcmp(name, "ecall"))
 			continue;
 		memmove(argv + 2, argv + 1, (i - 1) * sizeof(*argv));
 		argv[1] = name;
 		break;
 	}
 	if (argc < 2)
-		return tool_usage("bench", "which benchmark? (build, epc)");
+		return tool_usage("bench", "which benchmark? (build, epc, ecall)");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		bench_usage();
 		return EXIT_OK;
@@ -497,5 +573,7 @@ int cmd_bench(int argc, char **argv)
 		return bench_build(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "epc"))
 		return bench_epc(argc - 1, argv + 1);
-	return tool_usage("bench", "unknown benchmark '%s' (build, epc)", argv[1]);
+	if (!strcmp(argv[1], "ecall"))
+		return bench_ecall(argc - 1, argv + 1);
+	return tool_usage("bench", "unknown benchmark '%s' (build, epc, ecall)", argv[1]);
 }
