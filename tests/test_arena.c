@@ -10,6 +10,7 @@
  * EENTER bookkeeping (seen busy by the parent), EGETKEY (the parent's key),
  * and reads of an enclave page through the frame's bytes.
  */
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 
@@ -228,4 +229,73 @@ TEST(arena_size_refuses_bad_config)
 	sgx_cpu_config_default(&cfg, 64 * SGX_PAGE_SIZE);
 	cfg.nr_sections = 0;
 	CHECK_EQ(sgx_cpu_arena_size(&cfg), 0);
+}
+
+/* A client killed with a thread inside: the TCS stays busy and the
+ * tracking counts the thread until the machine reaps the dead process's
+ * threads; then the TCS can be entered and ETRACK's epoch completes. */
+TEST(killed_client_inside_is_reaped)
+{
+	struct sgx_core_contents_ops ops = { place_map, place_unmap, NULL };
+	struct sgx_encl_page_info tcs, secs;
+	struct sgx_core_config ccfg;
+	struct sgx_cpu_thread t = { 0 };
+	struct placement p;
+	struct sgx_core *core;
+	struct sgx_cpu *cpu;
+	struct ch_encl e;
+	int to_parent[2], status;
+	char c;
+	pid_t pid;
+
+	cpu = arena_machine(&p, 256);
+	ops.ctx = &p;
+	sgx_core_config_default(&ccfg);
+	ccfg.no_reclaimer_thread = true;
+	ccfg.contents_ops = &ops;
+	core = ch_core(cpu, &ccfg);
+	CHECK_EQ(ch_build(core, 5, 4, 2, true, &e), 0);
+	CHECK_EQ(sgx_encl_page_info(e.encl, ch_tcs_offset(&e, 1), &tcs), 0);
+	CHECK_EQ(sgx_encl_page_info(e.encl, e.size, &secs), 0);
+	CHECK_EQ(pipe(to_parent), 0);
+	pid = fork();
+	CHECK_GE(pid, 0);
+	if (pid == 0) {
+		struct sgx_cpu *mine;
+		struct sgx_cpu_thread ct = { 0 };
+
+		child_remap(&p);
+		if (sgx_cpu_attach(p.base, &mine) || sgx_cpu_thread_enter(mine, &ct, tcs.epc_addr))
+			_exit(20);
+		if (write(to_parent[1], "i", 1) != 1)
+			_exit(21);
+		for (;;)
+			pause();
+	}
+	CHECK_EQ(read(to_parent[0], &c, 1), 1);
+	CHECK_EQ(kill(pid, SIGKILL), 0);
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	CHECK(WIFSIGNALED(status));
+	/* Dead, and still inside as far as the processor knows. */
+	CHECK_EQ(sgx_cpu_thread_enter(cpu, &t, tcs.epc_addr), GP);
+	CHECK_EQ(encls_etrack(cpu, secs.epc_addr), 0);
+	CHECK_EQ(encls_etrack(cpu, secs.epc_addr), SGX_PREV_TRK_INCMPL);
+	CHECK_EQ(sgx_cpu_thread_reap(cpu, getpid()), 0); /* not ours */
+	CHECK_EQ(sgx_cpu_thread_reap(cpu, pid), 1);
+	CHECK_EQ(sgx_cpu_thread_reap(cpu, pid), 0);
+	CHECK_EQ(encls_etrack(cpu, secs.epc_addr), 0); /* the epoch completed */
+	CHECK_EQ(sgx_cpu_thread_enter(cpu, &t, tcs.epc_addr), 0);
+	sgx_cpu_thread_exit(cpu, &t);
+	CHECK_EQ(sgx_cpu_check(cpu), 0);
+	close(to_parent[0]);
+	close(to_parent[1]);
+	sgx_encl_release(e.encl);
+	ch_check_empty(core, 0);
+	sgx_core_destroy(core);
+	sgx_cpu_destroy(cpu);
+	close(p.cpu_fd);
+	for (unsigned int i = 0; i < p.nr; i++)
+		if (p.contents[i].fd >= 0)
+			close(p.contents[i].fd);
+	CHECK_EQ(munmap(p.base, ARENA_RESERVE), 0);
 }

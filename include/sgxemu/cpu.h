@@ -281,6 +281,13 @@ struct sgx_cpu_thread {
 int sgx_cpu_thread_enter(struct sgx_cpu *cpu, struct sgx_cpu_thread *t, void *tcs);
 /* Leaves the enclave: frees the TCS, completes tracking for this thread. */
 void sgx_cpu_thread_exit(struct sgx_cpu *cpu, struct sgx_cpu_thread *t);
+/* Completes the exit of every thread of process pid still inside an
+ * enclave (each TCS records the process that entered through it): for a
+ * machine whose client died with threads inside, as the processor's
+ * exit from enclave mode on that CPU.  The number of TCS freed.  Costs a
+ * walk over the EPCM.  The process must be gone (its threads would still
+ * believe they are inside). */
+int sgx_cpu_thread_reap(struct sgx_cpu *cpu, int pid);
 
 /* --- ENCLU: EENTER, ERESUME, EEXIT, AEX, EREPORT ----------------------------
  * The processor's side of entering and leaving an enclave.  Linear

@@ -146,6 +146,11 @@ struct epcm_entry {
 	 * may do without the lock. */
 	uint8_t *bytes;
 	bool tcs_busy; /* TCS: a thread is inside through it (thread.c) */
+	/* TCS, while busy: the process of that thread and the SECS epoch it
+	 * entered in, so that the thread's exit can be completed for it when
+	 * its process dies inside (sgx_cpu_thread_reap()). */
+	int32_t tcs_pid;
+	uint64_t tcs_epoch;
 	/* VA pages: leaves (EWB, ELDU/ELDB) using one of its slots right now.
 	 * Incremented under the lock, decremented without it; a leaf that
 	 * takes the frame as its target must see 0 (see cpu_frame_pinned()). */

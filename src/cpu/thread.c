@@ -18,6 +18,7 @@
  * leaving through waits for it rather than fault.
  */
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "base/debug.h"
 #include "cpu/cpu_internal.h"
@@ -54,6 +55,49 @@ static int tcs_fields_check(const struct sgx_tcs *tcs)
 	if ((tcs->ssa_offset | tcs->fs_offset | tcs->gs_offset) & (SGX_PAGE_SIZE - 1))
 		return GP;
 	return 0;
+}
+
+/* The bookkeeping of a thread leaving through the busy TCS e (SECS frame
+ * sidx), which entered in epoch.  Context: e's lock held. */
+static void tcs_leave(struct sgx_cpu *cpu, struct epcm_entry *e, uint64_t sidx, uint64_t epoch)
+{
+	struct secs_private *sp;
+
+	e->tcs_busy = false;
+	e->tcs_pid = 0;
+	frame_raw_lock(&cpu->epcm[sidx].lock);
+	sp = secs_private(cpu_frame_ptr(cpu, sidx));
+	SGXEMU_ASSERT(sp->nr_threads > 0);
+	sp->nr_threads--;
+	if (epoch == sp->epoch) {
+		SGXEMU_ASSERT(sp->nr_active_cur > 0);
+		sp->nr_active_cur--;
+	} else {
+		/* ETRACK cannot advance twice while this thread is inside. */
+		SGXEMU_ASSERT(epoch + 1 == sp->epoch && sp->nr_active_prev > 0);
+		sp->nr_active_prev--;
+	}
+	frame_raw_unlock(&cpu->epcm[sidx].lock);
+}
+
+int sgx_cpu_thread_reap(struct sgx_cpu *cpu, int pid)
+{
+	int n = 0;
+
+	if (pid <= 0)
+		return 0;
+	for (uint64_t f = 0; f < cpu->nr_frames; f++) {
+		struct epcm_entry *e = &cpu->epcm[f];
+
+		frame_raw_lock(&e->lock);
+		if (e->valid && e->type == SGX_PAGE_TYPE_TCS && e->tcs_busy && e->tcs_pid == pid &&
+		    e->secs < cpu->nr_frames) {
+			tcs_leave(cpu, e, e->secs, e->tcs_epoch);
+			n++;
+		}
+		frame_raw_unlock(&e->lock);
+	}
+	return n;
 }
 
 int sgx_cpu_thread_enter(struct sgx_cpu *cpu, struct sgx_cpu_thread *t, void *tcs)
@@ -94,6 +138,8 @@ int sgx_cpu_thread_enter(struct sgx_cpu *cpu, struct sgx_cpu_thread *t, void *tc
 	if (ret)
 		goto out_secs;
 	e->tcs_busy = true;
+	e->tcs_pid = (int32_t)getpid();
+	e->tcs_epoch = sp->epoch;
 	sp->nr_threads++;
 	sp->nr_active_cur++;
 	t->tcs = tcs;
@@ -109,7 +155,6 @@ out_tcs:
 
 void sgx_cpu_thread_exit(struct sgx_cpu *cpu, struct sgx_cpu_thread *t)
 {
-	struct secs_private *sp;
 	struct epcm_entry *e;
 	int64_t idx, sidx;
 
@@ -128,20 +173,7 @@ void sgx_cpu_thread_exit(struct sgx_cpu *cpu, struct sgx_cpu_thread *t)
 	frame_raw_lock(&e->lock);
 	SGXEMU_ASSERT(e->valid && e->type == SGX_PAGE_TYPE_TCS && e->tcs_busy &&
 		     e->secs == (uint64_t)sidx);
-	e->tcs_busy = false;
-	frame_raw_lock(&cpu->epcm[sidx].lock);
-	sp = secs_private(cpu_frame_ptr(cpu, (uint64_t)sidx));
-	SGXEMU_ASSERT(sp->nr_threads > 0);
-	sp->nr_threads--;
-	if (t->entry_epoch == sp->epoch) {
-		SGXEMU_ASSERT(sp->nr_active_cur > 0);
-		sp->nr_active_cur--;
-	} else {
-		/* ETRACK cannot advance twice while this thread is inside. */
-		SGXEMU_ASSERT(t->entry_epoch + 1 == sp->epoch && sp->nr_active_prev > 0);
-		sp->nr_active_prev--;
-	}
-	frame_raw_unlock(&cpu->epcm[sidx].lock);
+	tcs_leave(cpu, e, (uint64_t)sidx, t->entry_epoch);
 	frame_raw_unlock(&e->lock);
 out:
 	t->tcs = NULL;
