@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <ucontext.h>
 
 #include "rt_helpers.h"
 
@@ -776,6 +777,91 @@ TEST(child_of_fork_enters)
 	CHECK_EQ(waitpid(pid, &status, 0), pid);
 	CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
 	CHECK_EQ(rt_call(&e, 0, SAMPLE_OP_TLS, 1, 0, 0), 2);
+	rt_destroy(&e);
+	rt_finish(core);
+}
+
+/* --- ENCLU EENTER by the program itself (no enter function) ------------- */
+
+/*
+ * A loader's own entry, as Fortanix's and Gramine's: RBX the TCS, RCX the
+ * AEP, which is the ENCLU itself (after an AEX, RAX = ERESUME resumes);
+ * EEXIT returns after it.  direct_call(tcs, op, a1, a2, a3) returns RDX.
+ */
+long direct_call(uint64_t tcs, long op, long a1, long a2, long a3);
+extern char direct_aep[];
+__asm__(".pushsection .text\n"
+	".globl direct_call\n"
+	".type direct_call, @function\n"
+	"direct_call:\n"
+	"	push %rbx\n"
+	"	push %rbp\n"
+	"	push %r12\n"
+	"	push %r13\n"
+	"	push %r14\n"
+	"	push %r15\n"
+	"	mov %rdi, %rbx\n"
+	"	mov %rsi, %rdi\n"
+	"	mov %rdx, %rsi\n"
+	"	mov %rcx, %rdx\n"
+	"	lea direct_aep(%rip), %rcx\n"
+	"	mov $2, %eax\n"
+	".globl direct_aep\n"
+	"direct_aep:\n"
+	"	.byte 0x0f, 0x01, 0xd7\n"
+	"	mov %rdx, %rax\n"
+	"	pop %r15\n"
+	"	pop %r14\n"
+	"	pop %r13\n"
+	"	pop %r12\n"
+	"	pop %rbp\n"
+	"	pop %rbx\n"
+	"	ret\n"
+	".size direct_call, . - direct_call\n"
+	".popsection\n");
+
+static volatile int program_traps;
+static volatile uint64_t program_trap_rip, program_trap_rax;
+
+/* The program's own SIGTRAP handler, installed before the runtime's: it
+ * sees the exception after the AEX, at its AEP, and returns to resume. */
+static void program_sigtrap(int signo, siginfo_t *si, void *uctx)
+{
+	ucontext_t *uc = uctx;
+
+	program_traps++;
+	program_trap_rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+	program_trap_rax = (uint64_t)uc->uc_mcontext.gregs[REG_RAX];
+}
+
+TEST(program_enters_with_its_own_enclu)
+{
+	struct sigaction sa = { .sa_sigaction = program_sigtrap, .sa_flags = SA_SIGINFO };
+	struct sgx_core *core;
+	struct sgxrt_stats before, after;
+	struct rt_encl e;
+
+	CHECK_EQ(sigaction(SIGTRAP, &sa, NULL), 0);
+	core = rt_core(1024, false);
+	rt_build(core, HEAP, 0, 0, &e);
+	sgxrt_stats(&before);
+	CHECK_EQ(direct_call(rt_tcs(&e, 0), SAMPLE_OP_ADD, 20, 22, 0), 42);
+	CHECK_EQ(direct_call(rt_tcs(&e, 3), SAMPLE_OP_TLS, 4, 0, 0), 4);
+	CHECK_EQ(host_tls_word, 12345);
+	/* int3 inside: AEX, the program's handler at the AEP with RAX =
+	 * ERESUME, then the ENCLU there resumes and the call finishes. */
+	CHECK_EQ(direct_call(rt_tcs(&e, 1), SAMPLE_OP_FAULT, SAMPLE_FAULT_INT3, 0, 0),
+		 SAMPLE_FAULT_INT3);
+	CHECK_EQ(program_traps, 1);
+	CHECK_EQ(program_trap_rip, (uint64_t)(uintptr_t)direct_aep);
+	CHECK_EQ(program_trap_rax, ERESUME);
+	CHECK_EQ(tcs_cssa(&e, 1), 0);
+	sgxrt_stats(&after);
+	CHECK_EQ(after.eenters - before.eenters, 3);
+	CHECK_EQ(after.eresumes - before.eresumes, 1);
+	CHECK_EQ(after.eexits - before.eexits, 3);
+	/* And the enter function still works beside it. */
+	CHECK_EQ(rt_call(&e, 2, SAMPLE_OP_ADD, 1, 1, 0), 2);
 	rt_destroy(&e);
 	rt_finish(core);
 }

@@ -30,8 +30,13 @@
  * next exit or AEX).  The signal handlers are installed with the raw
  * system call, so that a sanitizer's wrappers never run on enclave FS.
  *
- * Limits: ENCLU EENTER/ERESUME executed by a loader itself (not through
- * sgxrt_enter_enclave()) is not emulated; AEX keeps the x87/SSE state
+ * A loader's own ENCLU EENTER or ERESUME (Gramine's way, or a runtime
+ * without the vDSO) traps too and is carried out by the handler; its AEP
+ * is then the program's, and an exception inside reaches the handler the
+ * program had before the runtime's (installed before sgxrt_enclu_init()),
+ * at the AEP with the synthetic state, as the kernel would deliver it.
+ *
+ * Limits: AEX keeps the x87/SSE state
  * (the SSA's FXSAVE region, one-page SSA frames) but not AVX state;
  * EREPORT's and EGETKEY's operands are read through the program's own
  * mapping of the enclave, without EPCM checks of their pages.

@@ -362,10 +362,10 @@ static void sigmask_swap(uint64_t set, uint64_t *old)
 
 /* One try at the leaf: translate the TCS and the SSA frame, run it. */
 static int enter_once(struct sgxrt_thread *t, struct sgxrt_enclave *e, bool resume,
-		      const struct sgxrt_gprs *g, bool refresh, struct sgx_enclu_entry *entry,
-		      uint64_t *fault_addr)
+		      uint64_t tcs_lin, uint64_t aep, uint64_t ursp, uint64_t urbp, bool refresh,
+		      struct sgx_enclu_entry *entry, uint64_t *fault_addr)
 {
-	uint64_t tcs_lin = g->rbx, ssa_lin = 0;
+	uint64_t ssa_lin = 0;
 	void *tcs, *ssa;
 	int ret;
 
@@ -380,9 +380,33 @@ static int enter_once(struct sgxrt_thread *t, struct sgxrt_enclave *e, bool resu
 		return ENCLS_PF;
 	*fault_addr = tcs_lin;
 	if (resume)
-		return enclu_eresume(sgxrt__cpu, &t->cpu, tcs, tcs_lin, ssa, g->rcx, entry);
-	return enclu_eenter(sgxrt__cpu, &t->cpu, tcs, tcs_lin, ssa, g->rcx,
-			    (uint64_t)(uintptr_t)(&g->next_rip + 1), g->rbp, entry);
+		return enclu_eresume(sgxrt__cpu, &t->cpu, tcs, tcs_lin, ssa, aep, entry);
+	return enclu_eenter(sgxrt__cpu, &t->cpu, tcs, tcs_lin, ssa, aep, ursp, urbp, entry);
+}
+
+int sgxrt__enter_leaf(struct sgxrt_thread *t, struct sgxrt_enclave *e, bool resume,
+		      uint64_t tcs_lin, uint64_t aep, uint64_t ursp, uint64_t urbp,
+		      struct sgx_enclu_entry *entry, uint64_t *fault_addr)
+{
+	int ret = ENCLS_GP;
+
+	for (int i = 0; i < ENTRY_TRIES; i++) {
+		ret = enter_once(t, e, resume, tcs_lin, aep, ursp, urbp, i > 0, entry, fault_addr);
+		/* A #PF may be a stale translation: walk again. */
+		if (ret != ENCLS_PF)
+			break;
+	}
+	return ret;
+}
+
+struct sgxrt_thread *sgxrt__thread_self(void)
+{
+	return thread_self();
+}
+
+uint64_t sgxrt__enclave_sigmask(void)
+{
+	return enclave_sigmask();
 }
 
 /* SDM, EENTER: RFLAGS as the caller had it, TF aside. */
@@ -417,12 +441,8 @@ struct sgxrt_thread *sgxrt__enclu(struct sgxrt_gprs *g)
 	atomic_store(&t->kicked, 0);
 	atomic_store(&t->state, RT_ENTERING);
 	atomic_signal_fence(memory_order_seq_cst);
-	for (int i = 0; i < ENTRY_TRIES; i++) {
-		ret = enter_once(t, e, resume, g, i > 0, &entry, &fault_addr);
-		/* A #PF may be a stale translation: walk again. */
-		if (ret != ENCLS_PF)
-			break;
-	}
+	ret = sgxrt__enter_leaf(t, e, resume, g->rbx, g->rcx,
+				(uint64_t)(uintptr_t)(&g->next_rip + 1), g->rbp, &entry, &fault_addr);
 	if (ret) {
 		atomic_store(&t->state, RT_OUTSIDE);
 		atomic_store(&t->encl, NULL);

@@ -105,6 +105,17 @@ extern struct sgxrt_stats_atomic {
 void sgxrt__aex(struct sgxrt_thread *t, const struct sgx_gprsgx *state,
 		const struct sgx_enclu_event *ev, uint64_t report_addr, struct sgxrt_iframe *out);
 
+/* EENTER (resume false) or ERESUME for t on e, with the translation
+ * retried when the EPCM says it is stale: 0 with entry filled (t is then
+ * inside), or the leaf's fault, and *fault_addr the address it concerns. */
+int sgxrt__enter_leaf(struct sgxrt_thread *t, struct sgxrt_enclave *e, bool resume,
+		      uint64_t tcs_lin, uint64_t aep, uint64_t ursp, uint64_t urbp,
+		      struct sgx_enclu_entry *entry, uint64_t *fault_addr);
+/* The calling thread's state, made on its first use (it allocates). */
+struct sgxrt_thread *sgxrt__thread_self(void);
+/* The signal mask inside an enclave (the kernel's 64-bit set). */
+uint64_t sgxrt__enclave_sigmask(void);
+
 /* enter.S. */
 int sgxrt__kick_signo(void);
 extern char sgxrt__aep[], sgxrt__handle_exception[], sgxrt__window_start[], sgxrt__window_end[];

@@ -363,13 +363,13 @@ sgxrt__sig_entry:
 	mov	%r15, %rcx
 	mov	%rsp, %r8
 	call	sgxrt__signal
-	test	%r15, %r15
-	jz	2f
+	/* Always: a thread's first entry (a program's own EENTER) may come
+	 * with no state found above. */
 	mov	0(%rsp), %rdi
 	call	sgxrt__wrfs
 	mov	8(%rsp), %rdi
 	call	sgxrt__wrgs
-2:	add	$24, %rsp
+	add	$24, %rsp
 	pop	%rbp
 	pop	%r15
 	pop	%r14

@@ -212,8 +212,9 @@ void sgxrt__aex(struct sgxrt_thread *t, const struct sgx_gprsgx *state,
 	out->rflags = syn.rflags;
 	out->cs = t->frame.cs;
 	out->ss = t->frame.ss;
-	if (ev->vector < 0) {
-		/* An interrupt: the AEP's ERESUME continues the enclave. */
+	if (ev->vector < 0 || syn.rip != (uint64_t)(uintptr_t)sgxrt__aep) {
+		/* An interrupt, or the program's own AEP: the AEP (whose
+		 * ERESUME continues the enclave). */
 		out->rip = syn.rip;
 	} else {
 		/* An exception: the kernel would signal it; the vDSO's fixup
@@ -382,6 +383,82 @@ static void event_of(int signo, const siginfo_t *si, const ucontext_t *uc,
 	ev->fxsave = uc->uc_mcontext.fpregs;
 }
 
+/*
+ * ENCLU EENTER or ERESUME executed by the program itself (a loader that
+ * does not use the enter function, Gramine's way): carried out here, and
+ * the signal returns into the enclave with every register, RFLAGS, FS and
+ * GS and the signal mask set at once.  RCX is the program's AEP; an AEX
+ * later goes there (exception.c's sgxrt__aex(): an exception is then
+ * handed on to the program's handler as the kernel would deliver it).
+ * The thread's state is made on its first entry, which allocates: a
+ * program's thread at an ENCLU holds no allocator lock.  false when the
+ * leaf faulted (the program gets the signal as it came).
+ */
+static bool direct_enter(ucontext_t *uc, uint64_t *fsgs)
+{
+	greg_t *g = uc->uc_mcontext.gregs;
+	bool resume = g[REG_RAX] == ERESUME;
+	uint64_t tcs = (uint64_t)g[REG_RBX], fault_addr;
+	struct sgx_enclu_entry entry;
+	struct sgxrt_enclave *e = sgxrt__enclave_at(tcs);
+	struct sgxrt_thread *t;
+	int ret;
+
+	if (!e || !(t = sgxrt__thread_self()))
+		return false;
+	atomic_store(&t->encl, e);
+	atomic_store(&t->state, RT_ENTERING);
+	ret = sgxrt__enter_leaf(t, e, resume, tcs, (uint64_t)g[REG_RCX], (uint64_t)g[REG_RSP],
+				(uint64_t)g[REG_RBP], &entry, &fault_addr);
+	if (ret) {
+		atomic_store(&t->state, RT_OUTSIDE);
+		atomic_store(&t->encl, NULL);
+		return false;
+	}
+	atomic_fetch_add_explicit(resume ? &sgxrt__counts.eresumes : &sgxrt__counts.eenters, 1,
+				  memory_order_relaxed);
+	t->frame.cs = (uint64_t)(uint16_t)g[REG_CSGSFS];
+	if (resume) {
+		const struct sgx_gprsgx *s = &entry.gprs;
+
+		g[REG_RAX] = (greg_t)s->rax;
+		g[REG_RBX] = (greg_t)s->rbx;
+		g[REG_RCX] = (greg_t)s->rcx;
+		g[REG_RDX] = (greg_t)s->rdx;
+		g[REG_RSI] = (greg_t)s->rsi;
+		g[REG_RDI] = (greg_t)s->rdi;
+		g[REG_RBP] = (greg_t)s->rbp;
+		g[REG_RSP] = (greg_t)s->rsp;
+		g[REG_R8] = (greg_t)s->r8;
+		g[REG_R9] = (greg_t)s->r9;
+		g[REG_R10] = (greg_t)s->r10;
+		g[REG_R11] = (greg_t)s->r11;
+		g[REG_R12] = (greg_t)s->r12;
+		g[REG_R13] = (greg_t)s->r13;
+		g[REG_R14] = (greg_t)s->r14;
+		g[REG_R15] = (greg_t)s->r15;
+		g[REG_EFL] = (greg_t)((s->rflags & 0x244dd5ULL) | 0x202ULL);
+		if (entry.fxsave_valid && uc->uc_mcontext.fpregs)
+			memcpy(uc->uc_mcontext.fpregs, entry.fxsave, sizeof(entry.fxsave));
+	} else {
+		/* RAX = CSSA, RBX = TCS, RCX = the instruction after ENCLU. */
+		g[REG_RAX] = (greg_t)entry.cssa;
+		g[REG_RCX] = g[REG_RIP] + 3;
+		g[REG_EFL] &= ~(greg_t)0x100;
+	}
+	g[REG_RIP] = (greg_t)entry.rip;
+	fsgs[0] = entry.fsbase;
+	fsgs[1] = entry.gsbase;
+	memcpy(&t->saved_mask, &uc->uc_sigmask, sizeof(t->saved_mask));
+	{
+		uint64_t m = sgxrt__enclave_sigmask();
+
+		memcpy(&uc->uc_sigmask, &m, sizeof(m));
+	}
+	atomic_store(&t->state, RT_INSIDE);
+	return true;
+}
+
 __attribute__((no_sanitize_thread)) void sgxrt__signal(int signo, siginfo_t *si, ucontext_t *uc,
 						       struct sgxrt_thread *t, uint64_t *fsgs)
 {
@@ -393,6 +470,7 @@ __attribute__((no_sanitize_thread)) void sgxrt__signal(int signo, siginfo_t *si,
 	struct sgx_gprsgx s;
 	uint64_t report;
 	sgxrt_fault_hook_t hook;
+	bool own_aep;
 	int ret;
 
 	if (signo == sgxrt__kick_signo()) {
@@ -423,6 +501,12 @@ __attribute__((no_sanitize_thread)) void sgxrt__signal(int signo, siginfo_t *si,
 			return;
 	}
 	if (!in_code) {
+		if ((signo == SIGILL || (signo == SIGSEGV && si->si_code == SI_KERNEL)) &&
+		    is_enclu(uc) &&
+		    (uc->uc_mcontext.gregs[REG_RAX] == EENTER ||
+		     uc->uc_mcontext.gregs[REG_RAX] == ERESUME) &&
+		    (!t || state == RT_OUTSIDE) && direct_enter(uc, fsgs))
+			return;
 		chain(signo, si, uc);
 		return;
 	}
@@ -440,5 +524,10 @@ __attribute__((no_sanitize_thread)) void sgxrt__signal(int signo, siginfo_t *si,
 	}
 	event_of(signo, si, uc, e, &ev, &report);
 	state_from_uc(uc, fsgs, &s);
+	own_aep = t->cpu.aep != (uint64_t)(uintptr_t)sgxrt__aep;
 	aex_to_uc(t, &s, &ev, report, uc, fsgs);
+	/* Entered by the program's own ENCLU: after the AEX the kernel would
+	 * deliver the exception to it, at its AEP with the synthetic state. */
+	if (own_aep)
+		chain(signo, si, uc);
 }
