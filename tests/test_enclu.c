@@ -4,6 +4,7 @@
  */
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 #include <ucontext.h>
 
@@ -862,6 +863,49 @@ TEST(program_enters_with_its_own_enclu)
 	CHECK_EQ(after.eexits - before.eexits, 3);
 	/* And the enter function still works beside it. */
 	CHECK_EQ(rt_call(&e, 2, SAMPLE_OP_ADD, 1, 1, 0), 2);
+	rt_destroy(&e);
+	rt_finish(core);
+}
+
+/* The program's own asynchronous signal to a thread inside: held while it
+ * is inside (its handler would run on the enclave's FS), delivered once
+ * it is out (here at the AEP after a kick's AEX), where the handler finds
+ * the host's TLS. */
+static _Atomic int usr1_runs;
+static _Atomic long usr1_tls;
+
+static void program_sigusr1(int signo)
+{
+	int saved = errno;
+
+	atomic_store(&usr1_tls, host_tls_word);
+	atomic_fetch_add(&usr1_runs, 1);
+	errno = saved;
+}
+
+TEST(program_signal_waits_for_the_exit)
+{
+	struct sigaction sa = { .sa_handler = program_sigusr1 };
+	struct sgx_core *core = rt_core(1024, false);
+	struct spinner s;
+	struct rt_encl e;
+
+	CHECK_EQ(sigaction(SIGUSR1, &sa, NULL), 0);
+	rt_build(core, HEAP, 0, 0, &e);
+	spin_start(&s, &e, 0);
+	CHECK_EQ(pthread_kill(s.th, SIGUSR1), 0);
+	usleep(20000);
+	CHECK_EQ(usr1_runs, 0);
+	/* A kick: the AEX leaves the enclave, the signal is delivered at the
+	 * AEP (host code, host FS) before the ERESUME, as after an interrupt
+	 * on hardware; the call then goes on. */
+	CHECK_EQ(sgxrt_kick_enclave(e.rt), 1);
+	for (int i = 0; i < 2000 && !usr1_runs; i++)
+		usleep(1000);
+	CHECK_EQ(usr1_runs, 1);
+	CHECK_EQ(usr1_tls, 12345);
+	spin_stop(&s);
+	CHECK_EQ(usr1_runs, 1);
 	rt_destroy(&e);
 	rt_finish(core);
 }
