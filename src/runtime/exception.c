@@ -241,6 +241,51 @@ static void aex_to_uc(struct sgxrt_thread *t, const struct sgx_gprsgx *state,
 	memcpy(&uc->uc_sigmask, &t->saved_mask, sizeof(t->saved_mask));
 }
 
+/*
+ * A kick inside, entered through the enter function: its AEP does nothing
+ * but ERESUME, so the AEX and that ERESUME are made here and the signal
+ * returns straight into the enclave, its whole register file (AVX state
+ * included, which the SSA's FXSAVE region does not hold) untouched in the
+ * signal frame.  Not when a signal of the program waits (it is delivered
+ * at the AEP, between the two, as after an interrupt on hardware), nor
+ * when the ERESUME faults (the AEP then meets the fault).  true when done.
+ */
+static bool kick_resume_here(struct sgxrt_thread *t, struct sgxrt_enclave *e,
+			     const struct sgx_gprsgx *state, struct sgx_enclu_event *ev,
+			     ucontext_t *uc, uint64_t *fsgs)
+{
+	struct sgx_enclu_entry entry;
+	struct sgxrt_iframe out;
+	uint64_t pending = 0, fault_addr, tcs = t->cpu.tcs_linaddr;
+
+	if (t->cpu.aep != (uint64_t)(uintptr_t)sgxrt__aep)
+		return false;
+	if (syscall(SYS_rt_sigpending, &pending, 8) == 0 &&
+	    (pending & ~t->saved_mask & ~(1ULL << (sgxrt__kick_signo() - 1))))
+		return false;
+	sgxrt__aex(t, state, ev, 0, &out);
+	atomic_store(&t->encl, e);
+	atomic_store(&t->state, RT_ENTERING);
+	if (sgxrt__enter_leaf(t, e, true, tcs, (uint64_t)(uintptr_t)sgxrt__aep, 0, 0, &entry,
+			      &fault_addr)) {
+		atomic_store(&t->state, RT_OUTSIDE);
+		atomic_store(&t->encl, NULL);
+		frame_to_uc(&out, uc);
+		fsgs[0] = t->host_fs;
+		fsgs[1] = t->host_gs;
+		memcpy(&uc->uc_sigmask, &t->saved_mask, sizeof(t->saved_mask));
+		return true;
+	}
+	atomic_fetch_add_explicit(&sgxrt__counts.eresumes, 1, memory_order_relaxed);
+	/* The state ERESUME loads is the one just saved: the ucontext holds
+	 * it already, FS/GS and the mask stay the enclave's. */
+	fsgs[0] = entry.fsbase;
+	fsgs[1] = entry.gsbase;
+	uc->uc_mcontext.gregs[REG_RIP] = (greg_t)entry.gprs.rip;
+	atomic_store(&t->state, RT_INSIDE);
+	return true;
+}
+
 /* --- The ENCLU trap ----------------------------------------------------- */
 
 static bool is_enclu(const ucontext_t *uc)
@@ -488,6 +533,8 @@ __attribute__((no_sanitize_thread)) void sgxrt__signal(int signo, siginfo_t *si,
 		if (in_code) {
 			state_from_uc(uc, fsgs, &s);
 			ev.fxsave = uc->uc_mcontext.fpregs;
+			if (kick_resume_here(t, e, &s, &ev, uc, fsgs))
+				return;
 		} else {
 			state_from_frame(t, &s);
 		}
