@@ -155,6 +155,9 @@ TEST(arena_leaves_run_in_another_process)
 	core = ch_core(cpu, &ccfg);
 	CHECK_EQ(ch_build(core, 3, 4, 1, true, &e), 0);
 	CHECK_EQ(p.maps, 1);
+	/* The core's mapping of the contents is where the hook put it. */
+	CHECK(sgx_encl_contents_addr(e.encl) == p.contents[0].addr);
+	CHECK_GE(sgx_encl_contents_fd(e.encl), 0);
 	CHECK_EQ(sgx_encl_page_info(e.encl, ch_tcs_offset(&e, 0), &tcs), 0);
 	CHECK_EQ(sgx_encl_page_info(e.encl, 2 * SGX_PAGE_SIZE, &reg), 0);
 	CHECK_EQ(sgx_encl_page_info(e.encl, e.size, &secs), 0);

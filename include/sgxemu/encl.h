@@ -209,6 +209,13 @@ int sgx_encl_evict(struct sgx_encl *encl, uint64_t offset);
  */
 void sgx_encl_release(struct sgx_encl *encl);
 
+/* The contents memfd (page i at byte i * 4096 while resident) and where
+ * the core maps it in this process (core.h, contents placement): what a
+ * machine hands a client to map the enclave and to mirror it at the same
+ * address.  Valid until the enclave is torn down; do not close or unmap. */
+int sgx_encl_contents_fd(const struct sgx_encl *encl);
+void *sgx_encl_contents_addr(const struct sgx_encl *encl);
+
 /* --- Backing object and introspection (the malicious kernel's view) ------ */
 
 /* The backing memfd, valid until the enclave is torn down.  Do not close

@@ -69,6 +69,16 @@ uint64_t sgx_encl_backing_size(const struct sgx_encl *encl)
 	return encl->backing_size;
 }
 
+int sgx_encl_contents_fd(const struct sgx_encl *encl)
+{
+	return encl->contents_fd;
+}
+
+void *sgx_encl_contents_addr(const struct sgx_encl *encl)
+{
+	return encl->contents;
+}
+
 int sgx_encl_backing_fd(struct sgx_encl *encl)
 {
 	/* Whoever looks at the object sees every release done. */
