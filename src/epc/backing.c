@@ -343,7 +343,6 @@ int encl_backing_write_run(struct sgx_encl *encl, uint64_t index, unsigned int n
 	struct iovec iov[SGX_RECLAIM_BATCH_MAX];
 	int ret;
 
-	SGXEMU_ASSERT_HELD(&encl->lock);
 	SGXEMU_ASSERT(n >= 1 && n <= SGX_RECLAIM_BATCH_MAX && index + n <= encl->nr_index);
 	for (unsigned int i = 0; i < n; i++)
 		iov[i] = (struct iovec){ (void *)contents[i], SGX_PAGE_SIZE };

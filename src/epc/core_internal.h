@@ -484,7 +484,8 @@ int encl_backing_write(struct sgx_encl *encl, uint64_t index, const void *conten
  * with one write of their contents and one of their PCMDs (the pages'
  * records are consecutive too).  0, or -EIO when the object took less than
  * all of it: then store each page with encl_backing_write(), which cleans
- * up after a page it fails for. */
+ * up after a page it fails for.  Context: the enclave's lock held or not;
+ * the pages are being reclaimed (see store_group()). */
 int encl_backing_write_run(struct sgx_encl *encl, uint64_t index, unsigned int n,
 			   const void *const contents[], const struct sgx_pcmd *const pcmd[]);
 /* Reads a written-back page and its PCMD; holes and a truncated object

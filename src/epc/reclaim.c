@@ -63,6 +63,7 @@ struct reclaim_item {
 	bool waiting; /* not tracked yet: holds its slot through the wait */
 	bool drop; /* out of the pipeline: item_drop() once no lock is held */
 	bool putback; /* for that drop */
+	bool ewb_now; /* its slot taken, its EWB to run with the lock dropped */
 	bool stored_later; /* EWB succeeded; its output waits for store_group() */
 	int leaf; /* that EWB's answer */
 };
@@ -193,8 +194,9 @@ static struct ewb_out item_out(struct reclaim_item *items, const struct reclaim_
 
 /* One EWB of page into slot offset of va, out to out.  A #GP is not
  * retried (encls.h): within the core's contract no other leaf holds the
- * page or the VA page, so it is a malformed operand.  Context:
- * encl->lock, page resident, being reclaimed; a child is blocked. */
+ * page or the VA page, so it is a malformed operand.  Context: page
+ * resident, being reclaimed and holding the slot, a child blocked; the
+ * enclave's lock held or not (group_write()). */
 static int ewb_page(struct sgx_core *core, struct sgx_encl_page *page, struct sgx_va_page *va,
 		    uint16_t offset, struct ewb_out out)
 {
@@ -532,20 +534,19 @@ static int item_ewb_answer(struct sgx_core *core, struct track_group *g,
 /*
  * Stores the outputs of the group's pages written back, in ascending page
  * order, one run of consecutive pages per write of their contents and one
- * per write of their PCMDs (encl_backing_write_run()); a run the object
- * does not take is stored page by page in ewb_end(), which also handles
- * the page it fails for.  Then ends each write-back.  Returns the frames
- * freed.  Context: encl->lock.
+ * per write of their PCMDs (encl_backing_write_run()), and says in stored[]
+ * which went in.  Context: no lock: the pages are being reclaimed, so no
+ * load reads their backing and no release (encl_backing_flush()) punches
+ * it (their charge took them off the release list), and their slots are
+ * counted in encl->nr_ewb_waiting.
  */
-static int store_group(struct sgx_core *core, struct track_group *g, struct reclaim_item *items,
-		       unsigned int cnt)
+static void store_group(struct track_group *g, struct reclaim_item *items, unsigned int cnt,
+			bool stored[])
 {
 	struct reclaim_item *run[SGX_RECLAIM_BATCH_MAX];
 	const void *contents[SGX_RECLAIM_BATCH_MAX];
 	const struct sgx_pcmd *pcmd[SGX_RECLAIM_BATCH_MAX];
-	bool stored[SGX_RECLAIM_BATCH_MAX] = { false };
 	unsigned int n = 0;
-	int freed = 0;
 
 	/* Insertion sort by page index: a batch is at most 64 items. */
 	for (unsigned int i = 0; i < cnt; i++) {
@@ -577,6 +578,16 @@ static int store_group(struct sgx_core *core, struct track_group *g, struct recl
 				stored[run[k] - items] = true;
 		a = b;
 	}
+}
+
+/* Ends the write-back of each page store_group() was given (a page it could
+ * not store is stored alone by ewb_end(), which also handles a failure).
+ * Returns the frames freed.  Context: encl->lock. */
+static int store_group_end(struct sgx_core *core, struct track_group *g,
+			   struct reclaim_item *items, unsigned int cnt, const bool stored[])
+{
+	int freed = 0;
+
 	for (unsigned int i = 0; i < cnt; i++) {
 		struct reclaim_item *it = &items[i];
 
@@ -626,17 +637,50 @@ static void group_unlock(struct track_group *g)
 	pthread_mutex_unlock(&g->encl->lock);
 }
 
+/* Slots the group's items hold that no count covers while the lock is
+ * dropped (for the unlocked EWBs and stores of group_write()). */
+static uint64_t group_held_slots(const struct track_group *g, const struct reclaim_item *items,
+				 unsigned int cnt, bool (*held)(const struct reclaim_item *))
+{
+	uint64_t n = 0;
+
+	for (unsigned int i = 0; i < cnt; i++)
+		n += items[i].encl == g->encl && held(&items[i]);
+	return n;
+}
+
+static bool item_ewb_pending(const struct reclaim_item *it)
+{
+	return it->ewb_now;
+}
+
+static bool item_store_pending(const struct reclaim_item *it)
+{
+	return it->stored_later;
+}
+
 /*
  * The first two stages of the kernel's sgx_encl_ewb(), for the pages of one
  * enclave at once: EWB each; if some are not tracked, one ETRACK and EWB
  * those again; if some still are not, one kick, and they wait (with their
  * slots) for wait_for_threads().  Returns the frames freed.  Context: no
  * lock.
+ *
+ * The EWBs and the store of their outputs run with the enclave's lock
+ * dropped, as the kernel's reclaimer takes encl->lock around each page's
+ * bookkeeping rather than the whole batch: each page is being reclaimed
+ * (a load waits for it, sgx_encl_evict() refuses it) and blocked, and its
+ * slot is its own, so nothing else touches it meanwhile; the owner's
+ * faults on other pages go on instead of waiting out 16 encryptions and a
+ * write to the backing object.
  */
 static int group_write(struct sgx_core *core, struct track_group *g, struct reclaim_item *items,
 		       unsigned int cnt)
 {
+	bool stored[SGX_RECLAIM_BATCH_MAX] = { false };
+	int leaves[SGX_RECLAIM_BATCH_MAX];
 	struct sgx_encl *encl = g->encl;
+	uint64_t held;
 	int freed = 0, leaf;
 
 	pthread_mutex_lock(&encl->lock);
@@ -655,8 +699,26 @@ static int group_write(struct sgx_core *core, struct track_group *g, struct recl
 			freed += write_done(core, it, -EAGAIN);
 			continue;
 		}
-		leaf = ewb_page(core, it->page, it->va, it->va_offset, item_out(items, it));
-		freed += item_ewb_answer(core, g, items, it, leaf);
+		it->ewb_now = true;
+	}
+	held = group_held_slots(g, items, cnt, item_ewb_pending);
+	encl->nr_ewb_waiting += held;
+	pthread_mutex_unlock(&encl->lock);
+
+	for (unsigned int i = 0; i < cnt; i++)
+		if (items[i].ewb_now && items[i].encl == encl)
+			leaves[i] = ewb_page(core, items[i].page, items[i].va, items[i].va_offset,
+					     item_out(items, &items[i]));
+
+	pthread_mutex_lock(&encl->lock);
+	encl->nr_ewb_waiting -= held;
+	for (unsigned int i = 0; i < cnt; i++) {
+		struct reclaim_item *it = &items[i];
+
+		if (!it->ewb_now || it->encl != encl)
+			continue;
+		it->ewb_now = false;
+		freed += item_ewb_answer(core, g, items, it, leaves[i]);
 	}
 	if (g->nr_waiting) {
 		group_etrack(core, g);
@@ -671,7 +733,15 @@ static int group_write(struct sgx_core *core, struct track_group *g, struct recl
 			}
 		}
 	}
-	freed += store_group(core, g, items, cnt);
+	held = group_held_slots(g, items, cnt, item_store_pending);
+	if (held) {
+		encl->nr_ewb_waiting += held;
+		pthread_mutex_unlock(&encl->lock);
+		store_group(g, items, cnt, stored);
+		pthread_mutex_lock(&encl->lock);
+		encl->nr_ewb_waiting -= held;
+		freed += store_group_end(core, g, items, cnt, stored);
+	}
 	if (g->nr_waiting) {
 		for (unsigned int i = 0; i < cnt; i++)
 			if (items[i].waiting && items[i].encl == encl)
@@ -849,6 +919,7 @@ int core_reclaim_chunk(struct sgx_core *core, struct sgx_epc_page **chunk, unsig
 		items[i].waiting = false;
 		items[i].drop = false;
 		items[i].putback = false;
+		items[i].ewb_now = false;
 		items[i].stored_later = false;
 		items[i].leaf = 0;
 	}
