@@ -20,8 +20,8 @@ static inline double bench_now(void)
 /* `sgxemu bench epc ...`: argv starts at "epc". */
 int bench_epc(int argc, char **argv);
 
-/* Its part of `sgxemu bench --help`: the usage lines, and the text. */
-extern const char bench_epc_usage[];
-extern const char bench_epc_help[];
+/* Its manual page, also part of `sgxemu bench --help`. */
+struct tool_doc;
+extern const struct tool_doc bench_epc_doc;
 
 #endif /* SGXEMU_TOOLS_BENCH_H */

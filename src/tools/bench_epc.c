@@ -80,58 +80,86 @@
 
 enum { OPT_JSON = 256, OPT_THREADS, OPT_ITER, OPT_PAGES, OPT_QUICK };
 
-const char bench_epc_usage[] =
-	"       sgxemu bench epc [--json] [--quick] [--iterations N] [--threads N]\n"
-	"                        [--pages N]\n";
+static const struct tool_opt epc_opts[] = {
+	{ .name = "quick", .val = OPT_QUICK,
+	  .doc = "Small sizes, for tests: the figures are not meaningful." },
+	{ .name = "iterations", .val = OPT_ITER, .arg = "N",
+	  .doc = "Allocation: alloc+free pairs per thread, 1..10^10.",
+	  .def_kind = TOOL_DEF_DEC, .def = ALLOC_ITERATIONS,
+	  .def_text = "(" TOOL_STR(ALLOC_QUICK_ITERATIONS) " with --quick)." },
+	{ .name = "threads", .val = OPT_THREADS, .arg = "N",
+	  .doc = "Allocation: also measure at N threads, 1.." TOOL_STR(ALLOC_MAX_THREADS)
+		 " (N above 2 adds a run).",
+	  .def_text = "allocation is measured at 1 and 2 threads." },
+	{ .name = "pages", .val = OPT_PAGES, .arg = "N",
+	  .doc = "Paging: the enclave's pages written back and loaded per round, "
+		 TOOL_STR(PAGING_MIN_PAGES) "..2^18.",
+	  .def_kind = TOOL_DEF_DEC, .def = PAGING_PAGES,
+	  .def_text = "(" TOOL_STR(PAGING_QUICK_PAGES) " with --quick)." },
+	TOOL_JSON_OPTION(OPT_JSON, "the options in effect (quick, rounds, "
+				   "alloc_free_iterations, paging_pages) and every figure: "
+				   "alloc_free_ns_1t, alloc_free_ns_2t, alloc_free_speedup_2t, "
+				   "mutex_alloc_free_ns_1t, ewb_pages_per_s, eldu_pages_per_s, "
+				   "aes_gcm_pages_per_s, ewb_ratio, eldu_ratio, "
+				   "reclaim_pages_per_s, reclaim_ratio, "
+				   "reclaim_load_floor_ratio, steals_per_1k_allocs, "
+				   "global_lock_per_1k_allocs, ..."),
+	TOOL_HELP_OPTION,
+	{ 0 },
+};
 
-const char bench_epc_help[] =
-	"epc: the SGX core's rates and the machine's floors, from one run, best\n"
-	"of 3 rounds with the floors interleaved:\n"
-	"  allocation: EPC page alloc+free pairs through the page cache with 1\n"
-	"    and 2 threads, and the same work on one free list under one mutex\n"
-	"    with a shared atomic free count (the kernel's old design).  Targets:\n"
-	"    <= 50 ns per pair on one thread; 2 threads >= 1.7 times one\n"
-	"    (speedup = pairs per second at 2 threads / at 1).\n"
-	"  paging: an initialized enclave of 16384 pages is written back and\n"
-	"    loaded again with the leaves: EBLOCK of 16 pages, ETRACK, EWB of\n"
-	"    the 16 (the kernel's batch), then ELDU of every page.  ewb counts\n"
-	"    the whole sequence per page, ewb_leaf the EWB leaf alone.  The\n"
-	"    floor is AES-128-GCM (EVP, pre-keyed, fresh IV per page) of the\n"
-	"    same 4096 bytes plus a 16-byte tag; ratio = emulator rate / floor\n"
-	"    rate, target >= 0.5.  Every page is checked after the last load.\n"
-	"  reclaim: pages the reclaimer writes back per second while one owner\n"
-	"    touches, in order, an enclave 4 times a 16 MiB EPC (two passes).\n"
-	"    Real SGX swaps a page in about 40K cycles (13 us).  reclaim_ratio =\n"
-	"    reclaim pages/s / AES-GCM encrypt pages/s of the same run (each page\n"
-	"    written back is one EWB and, streaming, one ELDU), target >= 0.3.\n"
-	"    Meanwhile, per 1000 EPC allocations: pages stolen from another\n"
-	"    thread's cache, and takes of the page cache's machine-wide lock (its\n"
-	"    registry of thread caches) by allocations and frees.  Targets: <= 1\n"
-	"    each.  Also shown: reclaim lock takes to wake the reclaimer, and\n"
-	"    direct reclaims.\n"
-	"    The owner's floor: per page, the host operations the core's load of\n"
-	"    a written-back page makes (a 4 KiB and a 128-byte pread() of the\n"
-	"    backing object, the first write into the contents object's page\n"
-	"    after its punch, the punch of the backing page, the 128-byte write\n"
-	"    that clears its PCMD) plus one AES-GCM decryption; one owner's\n"
-	"    stream cannot go faster (reclaim_load_floor_pages_per_s, and\n"
-	"    reclaim_load_floor_ratio = reclaim pages/s over it).\n"
-	"\n"
-	"      --quick         small sizes, for tests (figures are not meaningful)\n"
-	"      --iterations N  alloc+free pairs per thread (default 2000000)\n"
-	"      --threads N     also measure allocation at N threads (1..64)\n"
-	"      --pages N       enclave pages for the paging rates (16..262144)\n"
-	"      --json          print one object: alloc_free_ns_1t,\n"
-	"                      alloc_free_ns_2t, alloc_free_speedup_2t,\n"
-	"                      mutex_alloc_free_ns_1t, mutex_alloc_free_ns_2t,\n"
-	"                      ewb_pages_per_s, ewb_leaf_pages_per_s,\n"
-	"                      eldu_pages_per_s, aes_gcm_pages_per_s, ewb_ratio,\n"
-	"                      ewb_leaf_ratio, eldu_ratio, reclaim_pages_per_s,\n"
-	"                      reclaim_ratio, steals_per_1k_allocs,\n"
-	"                      global_lock_per_1k_allocs, ...\n"
-	"ewb ratios are against AES-GCM encryption of the same pages\n"
-	"(aes_gcm_pages_per_s), eldu_ratio against their decryption\n"
-	"(aes_gcm_decrypt_pages_per_s).\n";
+const struct tool_doc bench_epc_doc = {
+	.name = "bench epc",
+	.summary = "the SGX core's allocation, paging and reclaim rates, each beside "
+		   "the machine's floor",
+	.synopsis = "sgxemu bench epc [--json] [--quick] [--iterations N] [--threads N]\n"
+		    "                 [--pages N]",
+	.description =
+		"The SGX core's rates and the machine's floors, from one run, best of "
+		TOOL_STR(EPC_ROUNDS) " rounds with the floors interleaved.  Nothing here "
+		"passes or fails: the targets are printed beside the figures.\n"
+		"\n"
+		"allocation: EPC page alloc+free pairs through the page cache with 1 "
+		"and 2 threads, and the same work on one free list under one mutex with "
+		"a shared atomic free count (the kernel's old design).  Targets: <= 50 "
+		"ns per pair on one thread; 2 threads >= 1.7 times one (speedup = pairs "
+		"per second at 2 threads / at 1).\n"
+		"\n"
+		"paging: an initialized enclave is written back and loaded again with "
+		"the leaves: EBLOCK of 16 pages, ETRACK, EWB of the 16 (the kernel's "
+		"batch), then ELDU of every page.  ewb counts the whole sequence per "
+		"page, ewb_leaf the EWB leaf alone.  The floor is AES-128-GCM (EVP, "
+		"pre-keyed, fresh IV per page) of the same 4096 bytes plus a 16-byte "
+		"tag; ratio = emulator rate / floor rate (EWB against encryption, ELDU "
+		"against decryption), target >= 0.5.  Every page is checked after the "
+		"last load.\n"
+		"\n"
+		"reclaim: pages the reclaimer writes back per second while one owner "
+		"touches, in order, an enclave " TOOL_STR(RECLAIM_OVERCOMMIT) " times a "
+		"16 MiB EPC (two passes; 1 MiB and one pass with --quick).  Real SGX "
+		"swaps a page in about 40K cycles (13 us).  reclaim_ratio = reclaim "
+		"pages/s / AES-GCM encrypt pages/s of the same run (each page written "
+		"back is one EWB and, streaming, one ELDU), target >= 0.3.  Meanwhile, "
+		"per 1000 EPC allocations: pages stolen from another thread's cache, "
+		"and takes of the page cache's machine-wide lock (its registry of thread "
+		"caches).  Targets: <= 1 each.  Also shown: reclaim lock takes to wake "
+		"the reclaimer, and direct reclaims.  The owner's floor: per page, the "
+		"host operations the core's load of a written-back page makes (a 4 KiB "
+		"and a 128-byte pread() of the backing object, the first write into the "
+		"contents object's page after its punch, the punch of the backing page, "
+		"the 128-byte write that clears its PCMD) plus one AES-GCM decryption "
+		"(reclaim_load_floor_pages_per_s, and reclaim_load_floor_ratio = reclaim "
+		"pages/s over it).\n"
+		"\n"
+		"views: the fault round trips of an application view (a minor fault "
+		"after the aging's zap; a touch of a written-back page, with ELDU) "
+		"against a bare userfaultfd handler thread.",
+	.opts = epc_opts,
+	.exit_ok = "Every measurement ran and every page checked was right.",
+	.exit_fail = "A measurement could not run or a page came back wrong.",
+	.examples = " sgxemu bench epc\n sgxemu bench epc --quick --json\n"
+		    " sgxemu bench --json epc --threads 4",
+};
 
 struct alloc_run {
 	unsigned int threads;
@@ -1008,19 +1036,10 @@ static void epc_print_human(const struct epc_bench *b, const struct epc_figures 
 
 static int epc_options(struct epc_bench *b, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "threads", required_argument, NULL, OPT_THREADS },
-		{ "iterations", required_argument, NULL, OPT_ITER },
-		{ "pages", required_argument, NULL, OPT_PAGES },
-		{ "quick", no_argument, NULL, OPT_QUICK },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	uint64_t threads = 0, iterations = 0, pages = 0, v;
 	int c;
 
-	struct tool_getopt g = { .cmd = "bench", .shortopts = "h", .longopts = opts };
+	struct tool_getopt g = { .cmd = "bench", .opts = epc_opts };
 
 	while ((c = tool_getopt(&g, argc, argv)) != -1) {
 		switch (c) {
@@ -1049,9 +1068,7 @@ static int epc_options(struct epc_bench *b, int argc, char **argv)
 			b->json = true;
 			break;
 		case 'h':
-			printf("usage: sgxemu bench epc [--json] [--quick] [--iterations N] [--threads N]\n"
-			       "                        [--pages N]\n\n%s",
-			       bench_epc_help);
+			tool_help(&bench_epc_doc);
 			return -1;
 		default:
 			return EXIT_USAGE;

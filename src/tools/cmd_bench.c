@@ -39,52 +39,89 @@
 
 enum { OPT_JSON = 256, OPT_SIZE, OPT_ITERATIONS };
 
-static const char bench_help[] =
-	"build: builds and initializes enclaves of 64 MiB and 1 GiB (one TCS,\n"
-	"all other pages measured REG pages) on an emulated machine whose EPC\n"
-	"holds them, and times ECREATE..EINIT.  In the same run it times the\n"
-	"floor: SHA-256 (OpenSSL EVP, one pass) over exactly the byte stream\n"
-	"the measurement hashes (the EADD record and 16 x (EEXTEND record + 256\n"
-	"bytes) per page).  ratio = pages_per_s / sha256_pages_per_s; the\n"
-	"target is >= 0.8.  Each size is built on one machine first cold (the\n"
-	"host faults in and zeroes every EPC frame on first touch), then twice\n"
-	"warm (frames already backed, as hardware EPC always is) interleaved\n"
-	"with two floor passes; the best of each pair counts.  The headline\n"
-	"pages_per_s is the warm build, cold_pages_per_s the first.\n"
-	"\n"
-	"      --size-mb N   build N MiB instead (a power of two, repeatable)\n"
-	"      --json        print {pages_per_s, sha256_pages_per_s, ratio, sizes}\n"
-	"\n"
-	"Examples: sgxemu bench build --size-mb 64; sgxemu bench --json epc\n";
+/* The sizes built unless --size-mb says otherwise, in MiB. */
+#define BENCH_SIZE_MB_SMALL 64
+#define BENCH_SIZE_MB_LARGE 1024
+
+static const struct tool_opt build_opts[] = {
+	{ .name = "size-mb", .val = OPT_SIZE, .arg = "N",
+	  .doc = "Build an enclave of N MiB, a power of two in 1.." TOOL_STR(MAX_SIZE_MB)
+		 "; may be given up to " TOOL_STR(MAX_SIZES) " times, each adding a size "
+		 "in place of the defaults.",
+	  .def_kind = TOOL_DEF_TEXT,
+	  .def_text = TOOL_STR(BENCH_SIZE_MB_SMALL) " and " TOOL_STR(BENCH_SIZE_MB_LARGE)
+		      " (two enclaves)." },
+	TOOL_JSON_OPTION(OPT_JSON, "{benchmark, pages_per_s, sha256_pages_per_s, ratio, "
+				   "cold_pages_per_s, sizes: [...]}"),
+	TOOL_HELP_OPTION,
+	{ 0 },
+};
+
+static const struct tool_doc bench_build_doc = {
+	.name = "bench build",
+	.summary = "the build rate (ECREATE..EINIT) beside SHA-256 over the same bytes",
+	.synopsis = "sgxemu bench build [--json] [--size-mb N]...",
+	.description =
+		"Builds and initializes enclaves (one TCS, every other page a measured "
+		"REG page) on an emulated machine whose EPC holds them, and times "
+		"ECREATE..EINIT.  In the same run it times the floor: SHA-256 (OpenSSL "
+		"EVP, one pass) over exactly the byte stream the measurement hashes "
+		"(the EADD record and 16 x (EEXTEND record + 256 bytes) per page), "
+		"whose hash is MRENCLAVE, so the floor doubles as a check.  ratio = "
+		"pages_per_s / sha256_pages_per_s; the target is >= " TOOL_STR(TARGET_RATIO)
+		".\n"
+		"\n"
+		"Each size is built on one machine first cold (the host faults in and "
+		"zeroes every EPC frame on first touch), then " TOOL_STR(BENCH_ROUNDS)
+		" times warm (frames already backed, as hardware EPC always is) "
+		"interleaved with as many floor passes; the best of each counts.  The "
+		"headline pages_per_s is the warm build, cold_pages_per_s the first.\n"
+		"\n"
+		"Options may come before the benchmark's name (sgxemu bench --json build).",
+	.opts = build_opts,
+	.exit_ok = "Every build initialized and matched the floor's MRENCLAVE.",
+	.exit_fail = "A build failed.",
+	.examples = " sgxemu bench build\n sgxemu bench build --size-mb 64 --json",
+};
 
 /*
  * bench ecall: the ECALL round trip through the runtime's enter function
  * beside the bare ENCLU trap of this host (src/bench/bench_ecall.c).
  */
-static const char bench_ecall_help[] =
-	"ecall: enters the sample enclave (op ADD) through the runtime's enter\n"
-	"function, EENTER to EEXIT, and times each round trip; in the same run,\n"
-	"interleaved, the bare trap this host raises for ENCLU (SIGILL or\n"
-	"SIGSEGV, a handler that steps over it).  ecall_ratio = ecall_p50_us /\n"
-	"trap_p50_us; the target is <= 1.5.\n"
-	"\n"
-	"      --iterations N  round trips of each (default 20000)\n"
-	"      --json          print {ecall_p50_us, ecall_p99_us, trap_p50_us,\n"
-	"                      trap_p99_us, ecall_ratio, iterations}\n"
-	"\n"
-	"Example: sgxemu bench ecall --json\n";
+#define ECALL_ITERATIONS 20000
+#define ECALL_MAX_ITERATIONS 100000000
+
+static const struct tool_opt ecall_opts[] = {
+	{ .name = "iterations", .val = OPT_ITERATIONS, .arg = "N",
+	  .doc = "Round trips of each (the ECALL and the bare trap), 1..10^8.",
+	  .def_kind = TOOL_DEF_DEC, .def = ECALL_ITERATIONS },
+	TOOL_JSON_OPTION(OPT_JSON, "{benchmark, iterations, ecall_p50_us, ecall_p99_us, "
+				   "trap_p50_us, trap_p99_us, ecall_ratio}"),
+	TOOL_HELP_OPTION,
+	{ 0 },
+};
+
+static const struct tool_doc bench_ecall_doc = {
+	.name = "bench ecall",
+	.summary = "the ECALL round trip through the runtime beside the bare ENCLU trap",
+	.synopsis = "sgxemu bench ecall [--json] [--iterations N]",
+	.description =
+		"Enters the sample enclave (op ADD) through the runtime's enter "
+		"function, EENTER to EEXIT, and times each round trip; in the same run, "
+		"interleaved, the bare trap this host raises for ENCLU (SIGILL or "
+		"SIGSEGV, a handler that steps over it).  ecall_ratio = ecall_p50_us / "
+		"trap_p50_us; the target is <= 1.5.",
+	.opts = ecall_opts,
+	.exit_ok = "Every round trip ran.",
+	.exit_fail = "The enclave could not be built or entered.",
+	.examples = " sgxemu bench ecall\n sgxemu bench ecall --json --iterations 100000",
+};
 
 static int bench_ecall(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "iterations", required_argument, NULL, OPT_ITERATIONS },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct tool_getopt g = { .cmd = "bench", .shortopts = "h", .longopts = opts };
+	struct tool_getopt g = { .cmd = "bench", .opts = ecall_opts };
 	struct sgx_bench_ecall r;
-	uint64_t iterations = 20000;
+	uint64_t iterations = ECALL_ITERATIONS;
 	bool json = false;
 	EVP_PKEY *key = NULL;
 	int c, ret;
@@ -95,13 +132,12 @@ static int bench_ecall(int argc, char **argv)
 			json = true;
 			break;
 		case OPT_ITERATIONS:
-			if (parse_u64(optarg, 100000000, &iterations) || iterations == 0)
+			if (parse_u64(optarg, ECALL_MAX_ITERATIONS, &iterations) || iterations == 0)
 				return tool_usage("bench", "--iterations: a count from 1, not '%s'",
 						  optarg);
 			break;
 		case 'h':
-			printf("usage: sgxemu bench ecall [--json] [--iterations N]\n%s",
-			       bench_ecall_help);
+			tool_help(&bench_ecall_doc);
 			return EXIT_OK;
 		default:
 			return EXIT_USAGE;
@@ -132,10 +168,14 @@ static int bench_ecall(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* `sgxemu bench --help`: every benchmark's page. */
 static void bench_usage(void)
 {
-	printf("usage: sgxemu bench build [--json] [--size-mb N]...\n%s\n%s%s", bench_epc_usage,
-	       bench_help, bench_epc_help);
+	tool_help(&bench_build_doc);
+	fputs("\n", stdout);
+	tool_help(&bench_epc_doc);
+	fputs("\n", stdout);
+	tool_help(&bench_ecall_doc);
 }
 
 struct bench_size {
@@ -492,13 +532,8 @@ static void bench_print(bool json, const struct bench_size *b, int n)
 
 static int bench_build(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "size-mb", required_argument, NULL, OPT_SIZE },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	struct bench_size b[MAX_SIZES] = { { .size = 64ULL << 20 }, { .size = 1ULL << 30 } };
+	struct bench_size b[MAX_SIZES] = { { .size = (uint64_t)BENCH_SIZE_MB_SMALL << 20 },
+					   { .size = (uint64_t)BENCH_SIZE_MB_LARGE << 20 } };
 	int n = 2, custom = 0, c, ret;
 	bool json = false;
 	EVP_PKEY *key;
@@ -506,7 +541,7 @@ static int bench_build(int argc, char **argv)
 
 	/* Each --size-mb adds a size. */
 	static const int repeatable[] = { OPT_SIZE, 0 };
-	struct tool_getopt g = { .cmd = "bench", .shortopts = "h", .longopts = opts,
+	struct tool_getopt g = { .cmd = "bench", .opts = build_opts,
 				 .repeatable = repeatable };
 
 	while ((c = tool_getopt(&g, argc, argv)) != -1) {
@@ -524,7 +559,7 @@ static int bench_build(int argc, char **argv)
 			json = true;
 			break;
 		case 'h':
-			bench_usage();
+			tool_help(&bench_build_doc);
 			return EXIT_OK;
 		default:
 			return EXIT_USAGE;

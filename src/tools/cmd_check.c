@@ -20,31 +20,57 @@
 
 enum { OPT_JSON = 256, OPT_LC, OPT_EPC };
 
-static const char check_help[] =
-	"usage: sgxemu check [--json] [--heap N] [--ssa-frame-size N]\n"
-	"                    [--lc locked|writable] [--epc-mb N] [--max-memory SIZE]\n"
-	"                    IMAGE SIGSTRUCT\n"
-	"\n"
-	"Builds IMAGE on an emulated SGX machine as the Linux driver does:\n"
-	"ECREATE with a SECS made from the SIGSTRUCT (attributes, xfrm,\n"
-	"miscselect) and the image (size, SSA frame size), EADD of every page and\n"
-	"EEXTEND of every measured one, then EINIT with the signer's hash in\n"
-	"IA32_SGXLEPUBKEYHASH and a zeroed EINITTOKEN.  Prints 'EINIT: ok' or\n"
-	"the SGX error EINIT returned; then removes every page and checks that\n"
-	"no EPC page is left in use.  Exit 0 only if EINIT succeeded.\n"
-	"\n"
-	"      --heap N            ELF: N unmeasured heap pages after the image\n"
-	"      --ssa-frame-size N  ELF: pages per SSA frame (default 1)\n"
-	"      --lc MODE           launch control: writable (default; the OS\n"
-	"                          writes the hash) or locked (firmware locked it\n"
-	"                          to Intel's key: other signers need a token)\n"
-	"      --epc-mb N          EPC size in MiB, 1..4096 (default: enough for the\n"
-	"                          image; an image needs at most 4096)\n"
-	"      --max-memory SIZE   host memory the check may take: the EPC, backed\n"
-	"                          in full, and the image (default 1G; K, M, G, T)\n"
-	"      --json              print one JSON object\n"
-	"\n"
-	"Example: sgxemu check --heap 16 enclave.elf enclave.sig\n";
+static const struct tool_opt check_opts[] = {
+	TOOL_HEAP_OPTION,
+	TOOL_SSA_OPTION,
+	{ .name = "lc", .val = OPT_LC, .arg = "MODE",
+	  .doc = "Launch control: writable (the OS writes IA32_SGXLEPUBKEYHASH, so "
+		 "any signer's enclave initializes, as on a machine with flexible "
+		 "launch control) or locked (firmware locked it to Intel's key: other "
+		 "signers need a launch token, which check does not make, so EINIT "
+		 "refuses them).",
+	  .def_kind = TOOL_DEF_TEXT, .def_text = "writable." },
+	{ .name = "epc-mb", .val = OPT_EPC, .arg = "N",
+	  .doc = "The machine's EPC in MiB, 1.." TOOL_STR(MAX_EPC_MB) "; an EPC "
+		 "smaller than the enclave's pages and SECS is refused.",
+	  .def_kind = TOOL_DEF_TEXT,
+	  .def_text = "enough for the image: its pages and the SECS, rounded up to a MiB." },
+	{ .name = "max-memory", .val = TOOL_OPT_MAX_MEMORY, .arg = "SIZE",
+	  .doc = "The host memory the check may take: the EPC, which the machine "
+		 "backs in full, and the image; bytes, or with K, M, G or T.  A check "
+		 "that would pass it is refused before the machine is made, with the "
+		 "figure.",
+	  .def_kind = TOOL_DEF_SIZE, .def = TOOL_MAX_MEMORY },
+	TOOL_JSON_OPTION(OPT_JSON, "MRENCLAVE, the SIGSTRUCT's, MRSIGNER, the layout, "
+				   "\"einit\", the failing leaf and error, \"problems\" and "
+				   "the EPC pages left"),
+	TOOL_HELP_OPTION,
+	{ 0 },
+};
+
+static const struct tool_doc check_doc = {
+	.name = "check",
+	.synopsis = "sgxemu check [--json] [--heap N] [--ssa-frame-size N]\n"
+		    "             [--lc locked|writable] [--epc-mb N] [--max-memory SIZE]\n"
+		    "             IMAGE SIGSTRUCT",
+	.description =
+		"Builds IMAGE on an emulated SGX machine as the Linux driver does: "
+		"ECREATE with a SECS made from the SIGSTRUCT (attributes, XFRM, "
+		"MISCSELECT) and the image (size, SSA frame size), EADD of every page "
+		"and EEXTEND of every measured one, then EINIT with the signer's hash in "
+		"IA32_SGXLEPUBKEYHASH and a zeroed EINITTOKEN.  Prints 'EINIT: ok' or "
+		"the SGX error EINIT returned (or the leaf and offset where the build "
+		"stopped), and the rules the SIGSTRUCT breaks on its own.  Then removes "
+		"every page and checks that no EPC page is left in use.\n"
+		"\n"
+		"One of IMAGE and SIGSTRUCT may be '-' or /dev/fd/N.",
+	.opts = check_opts,
+	.exit_ok = "EINIT succeeded and teardown left no EPC page in use.",
+	.exit_fail = "EINIT refused (or the build stopped before it), or teardown "
+		     "left pages in use.",
+	.examples = " sgxemu check enclave.elf enclave.sig\n"
+		    " sgxemu check --heap 16 --lc locked --json enclave.elf enclave.sig",
+};
 
 /* What one check found, for printing. */
 struct check_result {
@@ -120,14 +146,6 @@ static void check_print(bool json, const char *image, const char *sspath,
 
 int cmd_check(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		TOOL_IMAGE_OPTIONS,
-		{ "lc", required_argument, NULL, OPT_LC },
-		{ "epc-mb", required_argument, NULL, OPT_EPC },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	struct tool_image im;
 	enum sgx_lc_mode lc = SGX_LC_WRITABLE;
 	struct check_result r = { 0 };
@@ -141,7 +159,7 @@ int cmd_check(int argc, char **argv)
 	int c, ret;
 
 	tool_image_defaults(&im);
-	struct tool_getopt g = { .cmd = "check", .shortopts = "h", .longopts = opts };
+	struct tool_getopt g = { .cmd = "check", .opts = check_opts };
 
 	while ((c = tool_getopt(&g, argc, argv)) != -1) {
 		ret = tool_image_option("check", c, optarg, &im);
@@ -168,7 +186,7 @@ int cmd_check(int argc, char **argv)
 			json = true;
 			break;
 		case 'h':
-			fputs(check_help, stdout);
+			tool_help(&check_doc);
 			return EXIT_OK;
 		default:
 			return EXIT_USAGE;

@@ -42,8 +42,8 @@
 /* The largest image (heap included) the demo takes: the paging part sizes
  * its EPC at twice the image and writes 4 times that, so this bounds it
  * to an EPC of 64 MiB and 256 MiB of data. */
-#define DEMO_MAX_IMAGE_PAGES 4096ULL
-#define MAX_HEAP_PAGES DEMO_MAX_IMAGE_PAGES
+#define DEMO_MAX_IMAGE_PAGES 4096
+#define MAX_HEAP_PAGES ((unsigned long long)DEMO_MAX_IMAGE_PAGES)
 
 /* Paging: an EPC of at least this many frames (more if the image needs
  * it), enclaves totalling DEMO_OVERCOMMIT times it, and a backing limit of
@@ -58,36 +58,58 @@
 
 enum { OPT_JSON = 256, OPT_HEAP, OPT_DEBUG, OPT_ENCLAVE, OPT_EXPORT, OPT_FORCE };
 
-static const char demo_help[] =
-	"usage: sgxemu demo [--json] [--heap N] [--debug] [--enclave ELF]\n"
-	"       sgxemu demo --export-key FILE [--force]\n"
-	"\n"
-	"Loads the sample enclave, measures it, signs it with the embedded demo\n"
-	"key (RSA-3072, e = 3; public, for demonstrations only), builds it on an\n"
-	"emulated SGX machine (ECREATE, EADD, EEXTEND), initializes it (EINIT)\n"
-	"and prints its identity: MRENCLAVE, MRSIGNER, attributes, size, pages.\n"
-	"\n"
-	"Then paging: on a second machine with an EPC of 256 pages and the\n"
-	"kernel's SGX core (page cache, reclaimer thread, VA pages, backing\n"
-	"storage), the sample is built and initialized again beside 3 data\n"
-	"enclaves, together 4 times the EPC.  Known patterns are written while\n"
-	"the reclaimer writes pages back (EBLOCK, ETRACK, EWB), every byte is\n"
-	"read back (ELDU) and checked, the sample's against its image, and the\n"
-	"core's statistics shown.  Everything is then released.\n"
-	"\n"
-	"Exit 0 when EINIT succeeds, every byte comes back and teardown leaves\n"
-	"no EPC page in use, no backing page charged and no VA page.\n"
-	"\n"
-	"      --heap N          heap pages after the image (default 16; the image\n"
-	"                        and its heap may have at most 4096 pages)\n"
-	"      --debug           sign and build a debug enclave\n"
-	"      --enclave ELF     another enclave image instead of the sample\n"
-	"      --export-key FILE write the demo key as PEM (for sgxemu sign) and exit;\n"
-	"                        FILE must be new (or --force) and a regular file\n"
-	"      --force           with --export-key: replace FILE if it exists\n"
-	"      --json            print one JSON object\n"
-	"\n"
-	"Example: sgxemu demo --json\n";
+static const struct tool_opt demo_opts[] = {
+	{ .name = "heap", .val = OPT_HEAP, .arg = "N",
+	  .doc = "Unmeasured heap pages after the image; the image and its heap "
+		 "may have at most " TOOL_STR(DEMO_MAX_IMAGE_PAGES) " pages.",
+	  .def_kind = TOOL_DEF_DEC, .def = DEMO_HEAP_PAGES },
+	{ .name = "debug", .val = OPT_DEBUG,
+	  .doc = "Sign and build a debug enclave (attributes MODE64BIT | DEBUG)." },
+	{ .name = "enclave", .val = OPT_ENCLAVE, .arg = "ELF",
+	  .doc = "Another enclave ELF instead of the sample.",
+	  .def_kind = TOOL_DEF_TEXT, .def_text = "the sample enclave built with "
+						 "the command (" SGXEMU_SAMPLE_ENCLAVE ")." },
+	{ .name = "export-key", .val = OPT_EXPORT, .arg = "FILE",
+	  .doc = "Write the demo key as a PEM private key (for sgxemu sign) and exit; "
+		 "takes no option but --force.  FILE must be new (or --force) and a "
+		 "regular file.",
+	  .def_text = "the demo is run instead." },
+	{ .name = "force", .val = OPT_FORCE,
+	  .doc = "With --export-key: replace FILE if it exists." },
+	TOOL_JSON_OPTION(OPT_JSON, "the identity (mrenclave, mrsigner, attributes, xfrm, "
+				   "size, pages), \"einit\", and \"paging\" with the core's "
+				   "statistics"),
+	TOOL_HELP_OPTION,
+	{ 0 },
+};
+
+static const struct tool_doc demo_doc = {
+	.name = "demo",
+	.synopsis = "sgxemu demo [--json] [--heap N] [--debug] [--enclave ELF]\n"
+		    "sgxemu demo --export-key FILE [--force]",
+	.description =
+		"Loads the sample enclave, measures it, signs it with the embedded demo "
+		"key (RSA-3072, e = 3; public, for demonstrations only), builds it on an "
+		"emulated SGX machine (ECREATE, EADD, EEXTEND), initializes it (EINIT) "
+		"and prints its identity: MRENCLAVE, MRSIGNER, attributes, size, pages.\n"
+		"\n"
+		"Then paging: on a second machine with an EPC of at least "
+		TOOL_STR(DEMO_EPC_FRAMES) " pages and the kernel's SGX core (page cache, "
+		"reclaimer thread, VA pages, backing storage), the sample is built and "
+		"initialized again beside " TOOL_STR(DEMO_DATA_ENCLAVES) " data enclaves, "
+		"together " TOOL_STR(DEMO_OVERCOMMIT) " times the EPC.  Known patterns are "
+		"written while the reclaimer writes pages back (EBLOCK, ETRACK, EWB), "
+		"every byte is read back (ELDU) and checked, the sample's against its "
+		"image, and the core's statistics shown.  Everything is then released.",
+	.opts = demo_opts,
+	.exit_ok = "EINIT succeeded, every byte came back, and teardown left no EPC "
+		   "page in use, no backing page charged and no VA page; or the key was "
+		   "exported.",
+	.exit_fail = "A step failed (the failing one is named), a byte came back "
+		     "wrong, or teardown left something behind.",
+	.examples = " sgxemu demo\n sgxemu demo --debug --json\n"
+		    " sgxemu demo --export-key demo.pem",
+};
 
 struct demo {
 	/* Inputs. */
@@ -149,7 +171,7 @@ static int demo_load(struct demo *d)
 		return ret;
 	if (d->layout.nr_pages > DEMO_MAX_IMAGE_PAGES)
 		return tool_error("demo", "%s: %zu pages with the heap; the demo takes at most %llu",
-				  d->image, d->layout.nr_pages, DEMO_MAX_IMAGE_PAGES);
+				  d->image, d->layout.nr_pages, MAX_HEAP_PAGES);
 	d->loaded = true;
 	demo_log(d, "load", "%zu pages (%zu measured, %llu heap), size %#llx",
 		 d->layout.nr_pages, layout_measured_pages(&d->layout),
@@ -566,16 +588,6 @@ static int demo_export_key(const char *path, bool force)
 
 int cmd_demo(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "heap", required_argument, NULL, OPT_HEAP },
-		{ "debug", no_argument, NULL, OPT_DEBUG },
-		{ "enclave", required_argument, NULL, OPT_ENCLAVE },
-		{ "export-key", required_argument, NULL, OPT_EXPORT },
-		{ "force", no_argument, NULL, OPT_FORCE },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	struct demo *d;
 	const char *failed = NULL, *export = NULL, *other = NULL;
 	bool force = false;
@@ -588,11 +600,11 @@ int cmd_demo(int argc, char **argv)
 	d->image = SGXEMU_SAMPLE_ENCLAVE;
 	tool_image_defaults(&d->im);
 	d->im.eo.heap_pages = DEMO_HEAP_PAGES;
-	struct tool_getopt g = { .cmd = "demo", .shortopts = "h", .longopts = opts };
+	struct tool_getopt g = { .cmd = "demo", .opts = demo_opts };
 
 	while ((c = tool_getopt(&g, argc, argv)) != -1) {
 		if (c != OPT_EXPORT && c != OPT_FORCE && c != 'h' && c != '?')
-			other = opts[g.index].name;
+			other = demo_opts[g.index].name;
 		switch (c) {
 		case OPT_HEAP:
 			if (parse_u64(optarg, MAX_HEAP_PAGES, &v)) {
@@ -618,7 +630,7 @@ int cmd_demo(int argc, char **argv)
 			d->json = true;
 			break;
 		case 'h':
-			fputs(demo_help, stdout);
+			tool_help(&demo_doc);
 			goto out;
 		default:
 			ret = EXIT_USAGE;

@@ -194,34 +194,41 @@ int show_image(const char *path, const struct tool_image *im, bool summary, bool
 
 /* --- sgxs --------------------------------------------------------------- */
 
-static const char sgxs_help[] =
-	"usage: sgxemu sgxs [--json] [--heap N] [--ssa-frame-size N] [--force] -o OUT IMAGE\n"
-	"\n"
-	"Writes IMAGE's SGXS measurement stream (ECREATE, EADD and EEXTEND\n"
-	"records in build order, as rust-sgx's sgxs tools read it), whose\n"
-	"MRENCLAVE is IMAGE's.  Unmeasured pages whose contents are not zero go\n"
-	"as UNMEASRD records, so loading the stream gives the same pages.\n"
-	"\n"
-	"  -o, --output OUT      where to write the stream (a new file)\n"
-	"      --force           replace OUT if it exists\n"
-	"      --heap N          ELF: N unmeasured heap pages after the image\n"
-	"      --ssa-frame-size N  ELF: pages per SSA frame (default 1)\n"
-	"      --max-memory SIZE host memory the image may take (default 1G)\n"
-	"      --json            print {sgxs, image, mrenclave, bytes, pages}\n"
-	"\n"
-	"Example: sgxemu sgxs -o enclave.sgxs enclave.so && sgxs-info summary enclave.sgxs\n";
+static const struct tool_opt sgxs_opts[] = {
+	{ .name = "output", .short_name = 'o', .val = 'o', .arg = "OUT",
+	  .doc = "Where to write the stream.  OUT must be new (or --force), a "
+		 "regular file and not IMAGE; it is written through a temporary file "
+		 "and renamed into place.",
+	  .def_text = "required." },
+	{ .name = "force", .val = OPT_FORCE,
+	  .doc = "Replace OUT if it exists (never IMAGE, nor a FIFO or device)." },
+	TOOL_IMAGE_OPTIONS,
+	TOOL_JSON_OPTION(OPT_JSON, "{sgxs, image, mrenclave, bytes, pages}"),
+	TOOL_HELP_OPTION,
+	{ 0 },
+};
+
+static const struct tool_doc sgxs_doc = {
+	.name = "sgxs",
+	.synopsis = "sgxemu sgxs [--json] [--heap N] [--ssa-frame-size N] [--max-memory SIZE]\n"
+		    "            [--force] -o OUT IMAGE",
+	.description =
+		"Writes IMAGE's SGXS measurement stream: the ECREATE, EADD and EEXTEND "
+		"records in build order, as rust-sgx's sgxs tools (sgxs-info, sgxs-sign, "
+		"sgxs-load) read it.  Its SHA-256 is IMAGE's MRENCLAVE.  Unmeasured pages "
+		"whose contents are not zero go as UNMEASRD records, so loading the "
+		"stream adds the same pages.  An SGXS IMAGE is written again in this "
+		"canonical form.",
+	.opts = sgxs_opts,
+	.exit_ok = "The stream was written.",
+	.exit_fail = NULL,
+	.examples = " sgxemu sgxs -o enclave.sgxs enclave.elf\n"
+		    " sgxs-info summary enclave.sgxs",
+};
 
 int cmd_sgxs(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "force", no_argument, NULL, OPT_FORCE },
-		TOOL_IMAGE_OPTIONS,
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	struct tool_getopt g = { .cmd = "sgxs", .shortopts = "o:h", .longopts = opts };
+	struct tool_getopt g = { .cmd = "sgxs", .opts = sgxs_opts };
 	struct tool_output o = { .cmd = "sgxs", .mode = 0644, .nr_inputs = 1 };
 	struct tool_image im;
 	struct sgx_layout layout;
@@ -250,7 +257,7 @@ int cmd_sgxs(int argc, char **argv)
 			json = true;
 			break;
 		case 'h':
-			fputs(sgxs_help, stdout);
+			tool_help(&sgxs_doc);
 			return EXIT_OK;
 		default:
 			return EXIT_USAGE;

@@ -20,50 +20,97 @@
 enum { OPT_SOCKET = 256, OPT_EPC, OPT_SECTIONS, OPT_LIMIT, OPT_LC, OPT_SEED, OPT_MODE,
        OPT_READY_FD };
 
-static const char machine_help[] =
-	"usage: sgxemu machine --socket PATH [--epc SIZE] [--sections N]\n"
-	"                      [--backing-limit PERCENT] [--lc writable|locked]\n"
-	"                      [--seed N] [--mode MODE]\n"
-	"\n"
-	"Runs one emulated SGX machine: its EPC, the kernel's SGX core with the\n"
-	"reclaimer, and the enclave device (/dev/sgx_enclave, /dev/sgx_provision)\n"
-	"served to client programs on the unix socket PATH.  Clients name it with\n"
-	"SGXEMU_MACHINE=PATH; the socket's file mode decides who may connect, as a\n"
-	"device node's does.  SIGTERM or SIGINT stops it: clients are told, every\n"
-	"enclave is released, and it exits 0 (1 if pages or charges were left).\n"
-	"A PATH that exists is refused unless it is a stale socket (one no machine\n"
-	"listens on); the machine removes only the socket it made.\n"
-	"\n"
-	"      --socket PATH          where to listen (required)\n"
-	"      --epc SIZE             EPC size (K, M, G suffixes; default 64M)\n"
-	"      --sections N           EPC sections, one NUMA node each (1..8, default 1)\n"
-	"      --backing-limit PCT    pages that may be written back, in percent of\n"
-	"                             the EPC (0..100000, default 150; 0: none)\n"
-	"      --lc writable|locked   launch control (default writable)\n"
-	"      --seed N               fused keys from N (default: random)\n"
-	"      --mode MODE            the socket's permissions in octal (default:\n"
-	"                             0666 less the umask)\n"
-	"      --ready-fd N           write one byte to descriptor N once listening\n"
-	"\n"
-	"Example: sgxemu machine --socket /tmp/sgx.sock --epc 128M &\n"
-	"         SGXEMU_MACHINE=/tmp/sgx.sock ./my-loader\n";
+static const struct tool_opt machine_opts[] = {
+	{ .name = "socket", .val = OPT_SOCKET, .arg = "PATH",
+	  .doc = "The unix socket to listen on.  A PATH that exists is refused "
+		 "unless it is a stale socket (one no machine listens on); the "
+		 "machine removes only the socket it made.",
+	  .def_text = "required." },
+	{ .name = "epc", .val = OPT_EPC, .arg = "SIZE",
+	  .doc = "The EPC's size: bytes, or with K, M or G; a multiple of 4 KiB up "
+		 "to 64 GiB, at least a page per section.",
+	  .def_kind = TOOL_DEF_SIZE /* def: from sgx_machine_config_default() */ },
+	{ .name = "sections", .val = OPT_SECTIONS, .arg = "N",
+	  .doc = "EPC sections, one NUMA node each, 1.." TOOL_STR(SGX_MAX_EPC_SECTIONS)
+		 "; the pages are shared out equally, the remainder to the last.",
+	  .def_kind = TOOL_DEF_DEC },
+	{ .name = "backing-limit", .val = OPT_LIMIT, .arg = "PCT",
+	  .doc = "The pages the core may hold written back, in percent of the EPC, "
+		 "0.." TOOL_STR(MACHINE_MAX_LIMIT_PCT) " (0: none may be).",
+	  .def_kind = TOOL_DEF_TEXT,
+	  .def_text = "the core's default (SGX_BACKING_LIMIT_DEFAULT: 150 percent of the EPC)." },
+	{ .name = "lc", .val = OPT_LC, .arg = "MODE",
+	  .doc = "Launch control: writable (the OS writes IA32_SGXLEPUBKEYHASH, so "
+		 "any signer's enclave initializes) or locked (locked to Intel's key: "
+		 "other signers need a launch token).",
+	  .def_kind = TOOL_DEF_TEXT /* def_text: from sgx_machine_config_default() */ },
+	{ .name = "seed", .val = OPT_SEED, .arg = "N",
+	  .doc = "Derive the processor's fused keys from N, so that sealing keys "
+		 "and reports repeat from run to run.",
+	  .def_text = "random keys, different each run." },
+	{ .name = "mode", .val = OPT_MODE, .arg = "MODE",
+	  .doc = "The socket's permissions in octal, 1..0777: who may connect, as "
+		 "a device node's mode decides who may open it.",
+	  .def_kind = TOOL_DEF_TEXT, .def_text = "0666 less the umask." },
+	{ .name = "ready-fd", .val = OPT_READY_FD, .arg = "N",
+	  .doc = "Write one byte to descriptor N once the socket listens (for "
+		 "scripts and tests that start a machine and wait for it).",
+	  .def_text = "nothing is written." },
+	{ .name = "json", .val = 'j',
+	  .doc = "Taken as every command takes it: the machine prints nothing when "
+		 "it stops cleanly, and an error is printed as a JSON object, "
+		 "{command, error, exit_status}." },
+	TOOL_HELP_OPTION,
+	{ 0 },
+};
+
+static const struct tool_doc machine_doc = {
+	.name = "machine",
+	.synopsis = "sgxemu machine --socket PATH [--epc SIZE] [--sections N]\n"
+		    "               [--backing-limit PCT] [--lc writable|locked] [--seed N]\n"
+		    "               [--mode MODE] [--ready-fd N]",
+	.description =
+		"Runs one emulated SGX machine: its EPC, the kernel's SGX core with the "
+		"reclaimer, and the enclave device (/dev/sgx_enclave, /dev/sgx_provision) "
+		"served to client programs on the unix socket PATH.  Clients name it "
+		"with SGXEMU_MACHINE=PATH; the socket's file mode decides who may "
+		"connect, as a device node's does.\n"
+		"\n"
+		"SIGTERM or SIGINT stops it: clients are told, every enclave is "
+		"released, and it exits.",
+	.opts = machine_opts,
+	.exit_ok = "Stopped by a signal with every enclave released and no page or "
+		   "charge left.",
+	.exit_fail = "Stopped, but pages or backing charges were left.",
+	.examples = " sgxemu machine --socket /tmp/sgx.sock --epc 128M &\n"
+		    " SGXEMU_MACHINE=/tmp/sgx.sock ./my-loader",
+};
+
+/* The page with the defaults sgx_machine_config_default() sets, which are
+ * the machine library's rather than this command's constants. */
+static void machine_help(void)
+{
+	struct tool_opt opts[sizeof(machine_opts) / sizeof(machine_opts[0])];
+	struct tool_doc doc = machine_doc;
+	struct sgx_machine_config cfg;
+
+	sgx_machine_config_default(&cfg);
+	memcpy(opts, machine_opts, sizeof(opts));
+	for (size_t i = 0; opts[i].name; i++) {
+		if (opts[i].val == OPT_EPC)
+			opts[i].def = cfg.epc_bytes;
+		else if (opts[i].val == OPT_SECTIONS)
+			opts[i].def = cfg.nr_sections;
+		else if (opts[i].val == OPT_LC)
+			opts[i].def_text = cfg.lc_mode == SGX_LC_LOCKED ? "locked." : "writable.";
+	}
+	doc.opts = opts;
+	tool_help(&doc);
+}
 
 int cmd_machine(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, OPT_SOCKET },
-		{ "epc", required_argument, NULL, OPT_EPC },
-		{ "sections", required_argument, NULL, OPT_SECTIONS },
-		{ "backing-limit", required_argument, NULL, OPT_LIMIT },
-		{ "lc", required_argument, NULL, OPT_LC },
-		{ "seed", required_argument, NULL, OPT_SEED },
-		{ "mode", required_argument, NULL, OPT_MODE },
-		{ "ready-fd", required_argument, NULL, OPT_READY_FD },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	struct tool_getopt g = { .cmd = "machine", .shortopts = "h", .longopts = opts };
+	struct tool_getopt g = { .cmd = "machine", .opts = machine_opts };
 	struct sgx_machine_config cfg;
 	uint64_t v;
 	int c, ready_fd = -1, stop_fd, ret;
@@ -130,7 +177,7 @@ int cmd_machine(int argc, char **argv)
 		case 'j':
 			break;
 		case 'h':
-			fputs(machine_help, stdout);
+			machine_help();
 			return EXIT_OK;
 		default:
 			return EXIT_USAGE;

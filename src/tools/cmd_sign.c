@@ -31,18 +31,32 @@ enum { OPT_JSON = 256, OPT_ATTR, OPT_XFRM, OPT_ATTR_MASK, OPT_XFRM_MASK,
 
 /* --- keygen ------------------------------------------------------------- */
 
-static const char keygen_help[] =
-	"usage: sgxemu keygen [--json] -o KEY.pem\n"
-	"\n"
-	"Generates an enclave signing key: RSA-3072 with public exponent 3, the\n"
-	"only kind SIGSTRUCT allows, written as a PEM private key (mode 0600).\n"
-	"Prints the key's MRSIGNER (SHA-256 of its modulus).\n"
-	"\n"
-	"  -o, --output FILE  where to write the key (a new file: a key is never\n"
-	"                     replaced, and FILE is never a FIFO or device)\n"
-	"      --json         print {key, bits, exponent, mrsigner}\n"
-	"\n"
-	"Example: sgxemu keygen -o key.pem\n";
+static const struct tool_opt keygen_opts[] = {
+	{ .name = "output", .short_name = 'o', .val = 'o', .arg = "FILE",
+	  .doc = "Where to write the key, as a PEM private key of mode 0600 (less "
+		 "the umask).  FILE must not exist: a key is never replaced, not even "
+		 "with --force, and a FIFO, directory or device is refused without "
+		 "being opened.",
+	  .def_kind = TOOL_DEF_NONE, .def_text = "required." },
+	TOOL_JSON_OPTION(OPT_JSON, "{key, bits, exponent, mrsigner}"),
+	TOOL_HELP_OPTION,
+	{ 0 },
+};
+
+static const struct tool_doc keygen_doc = {
+	.name = "keygen",
+	.synopsis = "sgxemu keygen [--json] -o KEY.pem",
+	.description =
+		"Generates an enclave signing key: RSA-3072 with public exponent 3, the "
+		"only kind a SIGSTRUCT can carry, and prints its MRSIGNER (the SHA-256 of "
+		"its modulus, little-endian, as EINIT computes it).  The key is written "
+		"through a temporary file in FILE's directory and renamed into place, so "
+		"FILE is whole or absent.",
+	.opts = keygen_opts,
+	.exit_ok = "The key was written.",
+	.exit_fail = "The key could not be generated or encoded.",
+	.examples = " sgxemu keygen -o key.pem\n sgxemu sign --key key.pem -o enclave.sig enclave.elf",
+};
 
 /* The key as PEM text in memory, then written as any output is (a new
  * regular file, whole or not at all); the text is wiped after. */
@@ -69,12 +83,6 @@ static int keygen_write(const struct tool_output *o, const char *out, EVP_PKEY *
 
 int cmd_keygen(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	/* A key is never replaced, with or without --force. */
 	struct tool_output o = { .cmd = "keygen", .mode = 0600 };
 	const char *out = NULL;
@@ -84,7 +92,7 @@ int cmd_keygen(int argc, char **argv)
 	EVP_PKEY *key = NULL;
 	int c, ret;
 
-	struct tool_getopt g = { .cmd = "keygen", .shortopts = "o:h", .longopts = opts };
+	struct tool_getopt g = { .cmd = "keygen", .opts = keygen_opts };
 
 	while ((c = tool_getopt(&g, argc, argv)) != -1) {
 		switch (c) {
@@ -95,7 +103,7 @@ int cmd_keygen(int argc, char **argv)
 			json = true;
 			break;
 		case 'h':
-			fputs(keygen_help, stdout);
+			tool_help(&keygen_doc);
 			return EXIT_OK;
 		default:
 			return EXIT_USAGE;
@@ -143,29 +151,35 @@ int cmd_keygen(int argc, char **argv)
 
 /* --- measure ------------------------------------------------------------ */
 
-static const char measure_help[] =
-	"usage: sgxemu measure [--json] [--heap N] [--ssa-frame-size N]\n"
-	"                      [--max-memory SIZE] IMAGE\n"
-	"\n"
-	"Prints the MRENCLAVE that building IMAGE (an enclave ELF or an SGXS\n"
-	"stream) produces, as 64 hex digits.\n"
-	"\n"
-	"      --heap N            ELF: N unmeasured heap pages after the image\n"
-	"                          (they change the enclave size, so MRENCLAVE)\n"
-	"      --ssa-frame-size N  ELF: pages per SSA frame (default 1)\n"
-	"      --max-memory SIZE   host memory the image may take (default 1G)\n"
-	"      --json              print {mrenclave, size, pages, measured_pages}\n"
-	"\n"
-	"Example: sgxemu measure --heap 16 enclave.elf\n";
+static const struct tool_opt measure_opts[] = {
+	TOOL_IMAGE_OPTIONS,
+	TOOL_JSON_OPTION(OPT_JSON, "{image, mrenclave, size, pages, measured_pages, "
+				   "ssa_frame_size}"),
+	TOOL_HELP_OPTION,
+	{ 0 },
+};
+
+static const struct tool_doc measure_doc = {
+	.name = "measure",
+	.synopsis = "sgxemu measure [--json] [--heap N] [--ssa-frame-size N]\n"
+		    "               [--max-memory SIZE] IMAGE",
+	.description =
+		"Prints the MRENCLAVE that building IMAGE produces, as 64 hex digits: the "
+		"SHA-256 over ECREATE, then EADD of every page and EEXTEND of every "
+		"measured 256-byte chunk, in build order, as the processor computes it.\n"
+		"\n"
+		"IMAGE is an enclave ELF (its PT_LOAD segments, page by page, with a TCS "
+		"and SSA frames; see README) or an SGXS stream (the records themselves), "
+		"told apart by content.  '-' or /dev/fd/N reads it from a pipe.",
+	.opts = measure_opts,
+	.exit_ok = "MRENCLAVE was printed.",
+	.exit_fail = NULL,
+	.examples = " sgxemu measure enclave.elf\n sgxemu measure --heap 16 --json enclave.elf\n"
+		    " cat enclave.sgxs | sgxemu measure -",
+};
 
 int cmd_measure(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		TOOL_IMAGE_OPTIONS,
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	struct tool_image im;
 	struct sgx_layout layout;
 	uint8_t mrenclave[32];
@@ -174,7 +188,7 @@ int cmd_measure(int argc, char **argv)
 	int c, ret;
 
 	tool_image_defaults(&im);
-	struct tool_getopt g = { .cmd = "measure", .shortopts = "h", .longopts = opts };
+	struct tool_getopt g = { .cmd = "measure", .opts = measure_opts };
 
 	while ((c = tool_getopt(&g, argc, argv)) != -1) {
 		ret = tool_image_option("measure", c, optarg, &im);
@@ -187,7 +201,7 @@ int cmd_measure(int argc, char **argv)
 			json = true;
 			break;
 		case 'h':
-			fputs(measure_help, stdout);
+			tool_help(&measure_doc);
 			return EXIT_OK;
 		default:
 			return EXIT_USAGE;
@@ -228,62 +242,144 @@ int cmd_measure(int argc, char **argv)
 
 /* --- sign --------------------------------------------------------------- */
 
-static const char sign_help[] =
-	"usage: sgxemu sign --key KEY.pem [OPTIONS] -o SIGSTRUCT IMAGE\n"
-	"       sgxemu sign --gendata [OPTIONS] -o DATA IMAGE\n"
-	"       sgxemu sign --signature SIG --public-key PUB.pem [OPTIONS] -o SIGSTRUCT IMAGE\n"
-	"       (--mrenclave HEX in place of IMAGE in each)\n"
-	"\n"
-	"Offline signing: --gendata writes the 256 bytes to sign (SIGSTRUCT bytes\n"
-	"0..127 and 900..1027); sign them elsewhere, e.g.\n"
-	"  openssl dgst -sha256 -sign KEY.pem -out SIG DATA\n"
-	"then --signature SIG --public-key PUB.pem with the same options\n"
-	"assembles the SIGSTRUCT (Q1, Q2), verifying it before it is written.\n"
-	"\n"
-	"Measures IMAGE (an enclave ELF or an SGXS stream) and writes its\n"
-	"SIGSTRUCT (1808 bytes), signed with KEY.pem (RSA-3072, e = 3).\n"
-	"\n"
-	"  -k, --key KEY.pem         signing key\n"
-	"      --gendata             write the data to sign instead of a SIGSTRUCT\n"
-	"      --signature SIG       a signature of that data (384 bytes, big-endian)\n"
-	"      --public-key PUB.pem  the key that made it (RSA-3072, e = 3)\n"
-	"      --mrenclave HEX       sign this MRENCLAVE (64 hex digits), no IMAGE\n"
-	"  -o, --output FILE         where to write the SIGSTRUCT (a new file; never\n"
-	"                            the key or the image, nor a FIFO or device)\n"
-	"      --force               replace FILE if it exists\n"
-	"      --attributes X        SECS attributes the enclave runs with, a number\n"
-	"                            or names: MODE64BIT,DEBUG,PROVISIONKEY,\n"
-	"                            EINITTOKENKEY,KSS (default MODE64BIT = 0x4,\n"
-	"                            | DEBUG = 0x2 with --debug)\n"
-	"      --xfrm X              XSAVE features (default 0x3: x87 | SSE)\n"
-	"      --attributes-mask X   attribute bits EINIT compares with the SECS\n"
-	"                            (default 0xffffffffffffffff: every bit must match,\n"
-	"                            so a debug signature never launches a production\n"
-	"                            enclave and the other way round)\n"
-	"      --xfrm-mask X         XFRM bits EINIT compares (default: the signed\n"
-	"                            XFRM itself: those features are required,\n"
-	"                            further ones may be enabled by the loader)\n"
-	"      --miscselect X        MISCSELECT (default 0)\n"
-	"      --misc-mask X         MISCSELECT bits EINIT compares (default 0xffffffff)\n"
-	"      --isvprodid N         product ID, 0..65535 (default 0)\n"
-	"      --isvsvn N            security version, 0..65535 (default 0)\n"
-	"      --date D              signing date: YYYYMMDD, today (the default, UTC),\n"
-	"                            or the field's raw value 0x... or 0\n"
-	"      --vendor 0|0x8086     vendor (default 0)\n"
-	"      --swdefined N         the SWDEFINED word (default 0)\n"
-	"      --isvfamilyid HEX     KSS product family, 32 hex digits (default 0;\n"
-	"                            EINIT wants attribute KSS when it is not 0)\n"
-	"      --isvextprodid HEX    KSS extended product ID, 32 hex digits\n"
-	"      --debug               sign a debug enclave (attributes | DEBUG)\n"
-	"      --heap N              ELF: N unmeasured heap pages after the image\n"
-	"      --ssa-frame-size N    ELF: pages per SSA frame (default 1)\n"
-	"      --max-memory SIZE     host memory the image may take (default 1G)\n"
-	"      --json                print the signed fields, MRENCLAVE and MRSIGNER\n"
-	"\n"
-	"Examples:\n"
-	"  sgxemu sign --key key.pem --isvprodid 1 --isvsvn 2 -o enclave.sig enclave.elf\n"
-	"  sgxemu sign --key key.pem --date 0 --attributes MODE64BIT,DEBUG \\\n"
-	"              --mrenclave 41bed401...e8a4 -o enclave.sig\n";
+static const struct tool_opt sign_opts[] = {
+	{ .name = "key", .short_name = 'k', .val = 'k', .arg = "KEY.pem",
+	  .doc = "The signing key: a PEM RSA-3072 private key with exponent 3 "
+		 "(sgxemu keygen makes one; sgx_sign's and gramine's keys are such "
+		 "keys).",
+	  .def_text = "required, unless --gendata or --signature with --public-key." },
+	{ .name = "output", .short_name = 'o', .val = 'o', .arg = "FILE",
+	  .doc = "Where to write the SIGSTRUCT (1808 bytes), or with --gendata the "
+		 "data to sign.  FILE must be new (or --force), a regular file, and "
+		 "none of the command's inputs (the key, the image, the signature); it "
+		 "is written through a temporary file and renamed into place.",
+	  .def_text = "required." },
+	{ .name = "force", .val = OPT_FORCE,
+	  .doc = "Replace FILE if it exists (never an input, nor a FIFO or device)." },
+	{ .name = "mrenclave", .val = OPT_MRENCLAVE, .arg = "HEX",
+	  .doc = "Sign this MRENCLAVE (64 hex digits, an optional 0x, in the order "
+		 "show prints it) instead of measuring an IMAGE, like sgxs-sign "
+		 "--in-hash: for enclaves whose loader lays out pages this command "
+		 "does not (the SGX SDK's, Gramine's).",
+	  .def_text = "the MRENCLAVE measured from IMAGE." },
+	{ .name = "attributes", .val = OPT_ATTR, .arg = "X",
+	  .doc = "SECS.ATTRIBUTES the enclave runs with: a number, or names joined "
+		 "with ',' or '|' (MODE64BIT, DEBUG, PROVISIONKEY, EINITTOKENKEY, KSS, "
+		 "AEXNOTIFY; any case).  INIT and reserved bits are refused.",
+	  .def_kind = TOOL_DEF_HEX, .def = TOOL_SIGN_ATTRIBUTES,
+	  .def_text = "(MODE64BIT: a production 64-bit enclave); --debug adds DEBUG (0x2)." },
+	{ .name = "attributes-mask", .val = OPT_ATTR_MASK, .arg = "X",
+	  .doc = "The attribute bits EINIT compares between the SECS and the "
+		 "SIGSTRUCT, by number or names; a bit clear here may differ.  Unlike "
+		 "sgxs-sign's inverted form, a set bit is compared.",
+	  .def_kind = TOOL_DEF_HEX, .def = TOOL_SIGN_ATTRIBUTES_MASK,
+	  .def_text = "(every bit compared: a production signature never launches a "
+		      "debug enclave, nor the other way round)." },
+	{ .name = "debug", .val = OPT_DEBUG,
+	  .doc = "Sign a debug enclave: DEBUG (0x2) is added to the attributes." },
+	{ .name = "xfrm", .val = OPT_XFRM, .arg = "X",
+	  .doc = "SECS.ATTRIBUTES.XFRM, the XSAVE features the enclave runs with; x87 "
+		 "and SSE (0x3) must be in it.",
+	  .def_kind = TOOL_DEF_HEX, .def = TOOL_SIGN_XFRM, .def_text = "(x87 and SSE)." },
+	{ .name = "xfrm-mask", .val = OPT_XFRM_MASK, .arg = "X",
+	  .doc = "The XFRM bits EINIT compares.",
+	  .def_kind = TOOL_DEF_TEXT,
+	  .def_text = "the --xfrm value (0x3 when neither is given): the signed "
+		      "features are required and further ones may be enabled by the "
+		      "loader." },
+	{ .name = "miscselect", .val = OPT_MISC, .arg = "X",
+	  .doc = "SECS.MISCSELECT: what an SSA frame saves beyond the GPRs (bit 0 "
+		 "EXINFO); reserved bits are refused.",
+	  .def_kind = TOOL_DEF_HEX, .def = 0 },
+	{ .name = "misc-mask", .val = OPT_MISC_MASK, .arg = "X",
+	  .doc = "The MISCSELECT bits EINIT compares.",
+	  .def_kind = TOOL_DEF_HEX, .def = TOOL_SIGN_MISC_MASK, .def_text = "(every bit)." },
+	{ .name = "isvprodid", .val = OPT_PRODID, .arg = "N",
+	  .doc = "ISVPRODID, the product ID, 0..65535.",
+	  .def_kind = TOOL_DEF_DEC, .def = 0 },
+	{ .name = "isvsvn", .val = OPT_SVN, .arg = "N",
+	  .doc = "ISVSVN, the security version, 0..65535.",
+	  .def_kind = TOOL_DEF_DEC, .def = 0 },
+	{ .name = "date", .val = OPT_DATE, .arg = "D",
+	  .doc = "DATE: a day YYYYMMDD (stored as BCD 0xYYYYMMDD, as sgx_sign "
+		 "stores it), 'today' (UTC), or the field's raw 32-bit value as 0x... "
+		 "or 0 (0 for reproducible builds; a raw value reproduces a SIGSTRUCT "
+		 "whose date is not BCD, such as Gramine's).",
+	  .def_kind = TOOL_DEF_TEXT, .def_text = "today (UTC)." },
+	{ .name = "vendor", .val = OPT_VENDOR, .arg = "V",
+	  .doc = "VENDOR: 0, or 0x8086 for an Intel enclave.",
+	  .def_kind = TOOL_DEF_HEX, .def = 0 },
+	{ .name = "swdefined", .val = OPT_SWDEFINED, .arg = "N",
+	  .doc = "SWDEFINED, the 32-bit word at bytes 40..43 that EINIT does not "
+		 "read (sgx_sign's HW).",
+	  .def_kind = TOOL_DEF_HEX, .def = 0 },
+	{ .name = "isvfamilyid", .val = OPT_FAMILY, .arg = "HEX",
+	  .doc = "ISVFAMILYID (KSS), 32 hex digits (16 bytes in memory order, as "
+		 "show prints them).  EINIT refuses a non-zero one unless the "
+		 "attributes have KSS.",
+	  .def_kind = TOOL_DEF_TEXT, .def_text = "00000000000000000000000000000000." },
+	{ .name = "isvextprodid", .val = OPT_EXTPROD, .arg = "HEX",
+	  .doc = "ISVEXTPRODID (KSS), 32 hex digits in memory order.",
+	  .def_kind = TOOL_DEF_TEXT, .def_text = "00000000000000000000000000000000." },
+	{ .name = "gendata", .val = OPT_GENDATA,
+	  .doc = "Write the 256 bytes to sign (SIGSTRUCT bytes 0..127 and 900..1027, "
+		 "as sgx_sign gendata does) instead of a SIGSTRUCT; takes no key." },
+	{ .name = "signature", .val = OPT_SIGNATURE, .arg = "SIG",
+	  .doc = "A signature of that data made elsewhere: 384 bytes, big-endian, "
+		 "PKCS#1 v1.5 over SHA-256 (openssl dgst -sha256 -sign KEY.pem).  With "
+		 "--public-key and the same fields, sign assembles the SIGSTRUCT (Q1, "
+		 "Q2) and verifies it before writing, like sgx_sign catsig.",
+	  .def_text = "only with --public-key." },
+	{ .name = "public-key", .val = OPT_PUBKEY, .arg = "PUB.pem",
+	  .doc = "The key that made --signature: a PEM RSA-3072 public key (or a "
+		 "private key: its public half) with exponent 3.",
+	  .def_text = "only with --signature." },
+	TOOL_IMAGE_OPTIONS,
+	TOOL_JSON_OPTION(OPT_JSON, "the output's path, MRENCLAVE, MRSIGNER and every "
+				   "signed field"),
+	TOOL_HELP_OPTION,
+	{ 0 },
+};
+
+static const struct tool_doc sign_doc = {
+	.name = "sign",
+	.synopsis = "sgxemu sign --key KEY.pem [OPTIONS] -o SIGSTRUCT IMAGE\n"
+		    "sgxemu sign --gendata [OPTIONS] -o DATA IMAGE\n"
+		    "sgxemu sign --signature SIG --public-key PUB.pem [OPTIONS] -o SIGSTRUCT\n"
+		    "            IMAGE\n"
+		    "(--mrenclave HEX in place of IMAGE in each)",
+	.description =
+		"Measures IMAGE (an enclave ELF or an SGXS stream, or '-' for a pipe) "
+		"and writes its SIGSTRUCT: the fields below, the MRENCLAVE, the key's "
+		"modulus and exponent, the RSA-3072 signature over bytes 0..127 and "
+		"900..1027, and Q1 and Q2, the values EINIT's check uses.  The "
+		"SIGSTRUCT is checked as EINIT checks it before it is written.\n"
+		"\n"
+		"Every field is set by an option and each has a default; the same key, "
+		"MRENCLAVE and fields give the same bytes (PKCS#1 v1.5 signatures are "
+		"deterministic), so a SIGSTRUCT another tool made is reproduced by "
+		"passing the fields sgxemu show prints of it.  The README's section "
+		"\"Coming from sgx_sign / sgxs-sign / gramine-sgx-sign\" maps their "
+		"settings onto these options.\n"
+		"\n"
+		"Offline signing, when the key lives elsewhere (an HSM): --gendata "
+		"writes the data to sign; sign it there, e.g.\n"
+		"  openssl dgst -sha256 -sign KEY.pem -out SIG DATA\n"
+		"then run sign again with --signature SIG --public-key PUB.pem and the "
+		"same fields (the same --date, which defaults to the day it runs).",
+	.opts = sign_opts,
+	.exit_ok = "The SIGSTRUCT (or the data to sign) was written.",
+	.exit_fail = "Signing failed, or a --signature does not verify with "
+		     "--public-key over these fields and MRENCLAVE; nothing was written.",
+	.examples = " sgxemu sign --key key.pem --isvprodid 1 --isvsvn 2 -o enclave.sig \\\n"
+		    "             enclave.elf\n"
+		    " sgxemu sign --key key.pem --date 0 --attributes MODE64BIT,DEBUG \\\n"
+		    "             --mrenclave \"$(sgxemu measure enclave.elf)\" -o enclave.sig\n"
+		    " sgxemu sign --gendata --date 20260101 -o data.bin enclave.elf\n"
+		    " openssl dgst -sha256 -sign key.pem -out sig.bin data.bin\n"
+		    " sgxemu sign --signature sig.bin --public-key pub.pem --date 20260101 \\\n"
+		    "             -o enclave.sig enclave.elf",
+};
 
 static int sign_number(const char *opt, uint64_t max, uint64_t *out)
 {
@@ -315,33 +411,6 @@ struct sign_args {
  * message. */
 static int sign_parse(int argc, char **argv, struct sign_args *a)
 {
-	static const struct option opts[] = {
-		{ "key", required_argument, NULL, 'k' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "attributes", required_argument, NULL, OPT_ATTR },
-		{ "xfrm", required_argument, NULL, OPT_XFRM },
-		{ "attributes-mask", required_argument, NULL, OPT_ATTR_MASK },
-		{ "xfrm-mask", required_argument, NULL, OPT_XFRM_MASK },
-		{ "miscselect", required_argument, NULL, OPT_MISC },
-		{ "misc-mask", required_argument, NULL, OPT_MISC_MASK },
-		{ "isvprodid", required_argument, NULL, OPT_PRODID },
-		{ "isvsvn", required_argument, NULL, OPT_SVN },
-		{ "date", required_argument, NULL, OPT_DATE },
-		{ "vendor", required_argument, NULL, OPT_VENDOR },
-		{ "swdefined", required_argument, NULL, OPT_SWDEFINED },
-		{ "isvfamilyid", required_argument, NULL, OPT_FAMILY },
-		{ "isvextprodid", required_argument, NULL, OPT_EXTPROD },
-		{ "debug", no_argument, NULL, OPT_DEBUG },
-		{ "force", no_argument, NULL, OPT_FORCE },
-		{ "gendata", no_argument, NULL, OPT_GENDATA },
-		{ "signature", required_argument, NULL, OPT_SIGNATURE },
-		{ "public-key", required_argument, NULL, OPT_PUBKEY },
-		{ "mrenclave", required_argument, NULL, OPT_MRENCLAVE },
-		TOOL_IMAGE_OPTIONS,
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	struct sgx_sign_params *p = &a->p;
 	bool debug = false, have_xfrm_mask = false;
 	uint64_t v;
@@ -350,7 +419,7 @@ static int sign_parse(int argc, char **argv, struct sign_args *a)
 	memset(a, 0, sizeof(*a));
 	tool_sign_defaults(p);
 	tool_image_defaults(&a->im);
-	struct tool_getopt g = { .cmd = "sign", .shortopts = "k:o:h", .longopts = opts };
+	struct tool_getopt g = { .cmd = "sign", .opts = sign_opts };
 
 	while ((c = tool_getopt(&g, argc, argv)) != -1) {
 		ret = tool_image_option("sign", c, optarg, &a->im);
@@ -454,7 +523,7 @@ static int sign_parse(int argc, char **argv, struct sign_args *a)
 			a->json = true;
 			break;
 		case 'h':
-			fputs(sign_help, stdout);
+			tool_help(&sign_doc);
 			return -1;
 		default:
 			return EXIT_USAGE;
@@ -724,28 +793,47 @@ out_layout:
 
 /* --- show --------------------------------------------------------------- */
 
-static const char show_help[] =
-	"usage: sgxemu show [--json] SIGSTRUCT\n"
-	"       sgxemu show [--json] [--summary] [--heap N] [--ssa-frame-size N] IMAGE\n"
-	"\n"
-	"Of an IMAGE (an enclave ELF or SGXS stream, told apart by content):\n"
-	"the pages the build adds, in order, each with its offset, type,\n"
-	"permissions, whether EEXTEND measures it (or which 256-byte chunks) and\n"
-	"the SHA-256 of its contents; --summary gives ranges of like pages.\n"
-	"\n"
-	"Of a SIGSTRUCT:\n"
-	"Prints a SIGSTRUCT's fields and MRSIGNER, and checks it as EINIT does\n"
-	"(header words, vendor, exponent, reserved fields, Q1/Q2, the RSA-3072\n"
-	"signature).  Exit 0 only if it verifies; 1 if it does not; 2 if the file\n"
-	"is not 1808 bytes.  Every rule it breaks is named on stderr and, with\n"
-	"--json, in \"problems\".\n"
-	"\n"
-	"      --summary           IMAGE: ranges of like pages, not each page\n"
-	"      --heap N            IMAGE (ELF): N unmeasured heap pages\n"
-	"      --ssa-frame-size N  IMAGE (ELF): pages per SSA frame (default 1)\n"
-	"      --json              print one JSON object\n"
-	"\n"
-	"Examples: sgxemu show enclave.sig; sgxemu show --summary enclave.elf\n";
+static const struct tool_opt show_opts[] = {
+	{ .name = "summary", .val = OPT_SUMMARY,
+	  .doc = "IMAGE: ranges of like pages (same type, permissions and "
+		 "measurement), not each page, like sgxs-info summary." },
+	TOOL_IMAGE_OPTIONS,
+	TOOL_JSON_OPTION(OPT_JSON, "of a SIGSTRUCT every field, MRSIGNER, "
+				   "\"verified\" and \"problems\"; of an IMAGE its pages or "
+				   "ranges"),
+	TOOL_HELP_OPTION,
+	{ 0 },
+};
+
+static const struct tool_doc show_doc = {
+	.name = "show",
+	.synopsis = "sgxemu show [--json] SIGSTRUCT\n"
+		    "sgxemu show [--json] [--summary] [--heap N] [--ssa-frame-size N]\n"
+		    "            [--max-memory SIZE] IMAGE",
+	.description =
+		"Of a SIGSTRUCT (a file of 1808 bytes): prints every field (vendor, the "
+		"date, also as a date, SWDEFINED, MISCSELECT and its mask, the "
+		"attributes by number and name and their mask, XFRM and its mask, "
+		"ISVPRODID, ISVSVN, MRENCLAVE, ISVFAMILYID, ISVEXTPRODID) and MRSIGNER, "
+		"then checks it as EINIT does: the header words, the vendor, the "
+		"exponent, each reserved range, Q1 and Q2, the RSA-3072 signature.  "
+		"Every rule it breaks is named on standard error and, with --json, in "
+		"\"problems\", which is empty exactly when the processor accepts it.\n"
+		"\n"
+		"Of an IMAGE (an enclave ELF or an SGXS stream, told apart by content): "
+		"the pages the build adds, in order, each with its offset, type, "
+		"permissions, whether EEXTEND measures it (or which 256-byte chunks) "
+		"and the SHA-256 of its contents, like sgxs-info list-pages.\n"
+		"\n"
+		"The image options apply to an IMAGE only and are refused with a "
+		"SIGSTRUCT.",
+	.opts = show_opts,
+	.exit_ok = "The SIGSTRUCT verifies (signature and every structural rule), or "
+		   "the IMAGE's pages were listed.",
+	.exit_fail = "The SIGSTRUCT does not verify; its fields are still printed.",
+	.examples = " sgxemu show enclave.sig\n sgxemu show --json enclave.sig\n"
+		    " sgxemu show --summary enclave.elf",
+};
 
 /* The date as YYYY-MM-DD when it is one in BCD, else "not a date". */
 static void date_string(uint32_t bcd, char *out, size_t outlen)
@@ -762,13 +850,6 @@ static void date_string(uint32_t bcd, char *out, size_t outlen)
 
 int cmd_show(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		TOOL_IMAGE_OPTIONS,
-		{ "summary", no_argument, NULL, OPT_SUMMARY },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	struct tool_image im;
 	bool summary = false;
 	const struct sgx_sigstruct_body *b;
@@ -779,7 +860,7 @@ int cmd_show(int argc, char **argv)
 	bool json = false;
 	int c, ret, check;
 
-	struct tool_getopt g = { .cmd = "show", .shortopts = "h", .longopts = opts };
+	struct tool_getopt g = { .cmd = "show", .opts = show_opts };
 
 	tool_image_defaults(&im);
 	while ((c = tool_getopt(&g, argc, argv)) != -1) {
@@ -796,7 +877,7 @@ int cmd_show(int argc, char **argv)
 			json = true;
 			break;
 		case 'h':
-			fputs(show_help, stdout);
+			tool_help(&show_doc);
 			return EXIT_OK;
 		default:
 			return EXIT_USAGE;

@@ -34,40 +34,65 @@
 
 enum { OPT_JSON = 256, OPT_EPC_MB, OPT_ENCLAVES, OPT_PAGES, OPT_LIMIT, OPT_VA_POLICY };
 
-static const char stat_help[] =
-	"usage: sgxemu stat [--json] [--epc-mb N] [--enclaves N] [--pages N]\n"
-	"                   [--limit-pct P] [--va-policy kernel|on-demand]\n"
-	"\n"
-	"Starts an emulated SGX machine with the kernel's SGX core and its\n"
-	"reclaimer thread, runs a workload that overcommits the EPC, and prints\n"
-	"the core's statistics: total and free EPC pages per node, pages written\n"
-	"back and loaded, EWB retries by cause, aging hits and misses, backing\n"
-	"pages charged against the limit, VA pages and the policy that makes\n"
-	"them, poisoned frames, the reclaimer's batches.  The workload: N enclaves of RW pages, together 3\n"
-	"times the EPC; every page is added, written, then read back and checked\n"
-	"(page 0 of each enclave is read every 16 pages, so aging finds it\n"
-	"young).  Then every enclave is released and the final state printed:\n"
-	"every frame free, no backing charge, no VA page.  Exit 0 when the data\n"
-	"read back is right and the final state is empty; a workload stopped by\n"
-	"the backing limit is reported, not an error.\n"
-	"\n"
-	"      --epc-mb N       EPC size in MiB (1..1024, default 4)\n"
-	"      --enclaves N     enclaves in the workload (0..64, default 3; 0: an\n"
-	"                       idle machine)\n"
-	"      --pages N        pages per enclave (default: 3 x EPC / enclaves)\n"
-	"      --limit-pct P    backing limit in percent of the EPC (0..10000,\n"
-	"                       default 300: the workload fits; the core's own\n"
-	"                       default is 150)\n"
-	"      --va-policy P    when VA pages are made: kernel (the default, as the\n"
-	"                       kernel's: one per 512 pages of an enclave, its SECS\n"
-	"                       included, made as pages are added and kept until\n"
-	"                       release) or on-demand (as pages are written back:\n"
-	"                       a freed frame becomes the next VA page, empty ones\n"
-	"                       are freed)\n"
-	"      --json           print one JSON object: {va_policy, workload, stats,\n"
-	"                       final, final_ok}\n"
-	"\n"
-	"Examples: sgxemu stat; sgxemu stat --epc-mb 16 --enclaves 8 --va-policy on-demand --json\n";
+static const struct tool_opt stat_opts[] = {
+	{ .name = "epc-mb", .val = OPT_EPC_MB, .arg = "N",
+	  .doc = "The machine's EPC in MiB, 1.." TOOL_STR(STAT_MAX_EPC_MB) ".",
+	  .def_kind = TOOL_DEF_DEC, .def = STAT_EPC_MB },
+	{ .name = "enclaves", .val = OPT_ENCLAVES, .arg = "N",
+	  .doc = "Enclaves in the workload, 0.." TOOL_STR(STAT_MAX_ENCLAVES) " (0: an idle "
+		 "machine, whose statistics are its empty state).",
+	  .def_kind = TOOL_DEF_DEC, .def = STAT_ENCLAVES },
+	{ .name = "pages", .val = OPT_PAGES, .arg = "N",
+	  .doc = "RW pages per enclave, 1 or more; all enclaves together at most "
+		 "2^20 pages.",
+	  .def_kind = TOOL_DEF_TEXT,
+	  .def_text = TOOL_STR(STAT_OVERCOMMIT) " times the EPC's pages divided among "
+		      "the enclaves." },
+	{ .name = "limit-pct", .val = OPT_LIMIT, .arg = "P",
+	  .doc = "The backing limit: the pages written back that the core may hold, "
+		 "in percent of the EPC, 0.." TOOL_STR(STAT_MAX_LIMIT_PCT) ".  A workload "
+		 "the limit stops is reported, not an error.",
+	  .def_kind = TOOL_DEF_DEC, .def = STAT_LIMIT_PCT,
+	  .def_text = "(the default workload fits; the core's own default is lower "
+		      "and would stop it)." },
+	{ .name = "va-policy", .val = OPT_VA_POLICY, .arg = "P",
+	  .doc = "When VA pages are made: kernel (as the kernel's sgx_encl_grow(): "
+		 "one per 512 pages of an enclave, its SECS included, made as pages "
+		 "are added and kept until release) or on-demand (as pages are written "
+		 "back: a freed frame becomes the next VA page, empty ones are freed).",
+	  .def_kind = TOOL_DEF_TEXT, .def_text = "kernel." },
+	TOOL_JSON_OPTION(OPT_JSON, "{epc_mb, epc_pages, backing_limit_pct, va_policy, "
+				   "workload, stats, final, final_ok}"),
+	TOOL_HELP_OPTION,
+	{ 0 },
+};
+
+static const struct tool_doc stat_doc = {
+	.name = "stat",
+	.synopsis = "sgxemu stat [--json] [--epc-mb N] [--enclaves N] [--pages N]\n"
+		    "            [--limit-pct P] [--va-policy kernel|on-demand]",
+	.description =
+		"Starts an emulated SGX machine with the kernel's SGX core and its "
+		"reclaimer thread, runs a workload that overcommits the EPC, and prints "
+		"the core's statistics: total and free EPC pages per node, the page "
+		"cache's allocations, steals and lock takes, pages written back and "
+		"loaded, EWB retries by cause, the tracking (ETRACK, kicks, waits), "
+		"aging hits and misses, backing pages charged against the limit, VA "
+		"pages and the policy that makes them, poisoned and kept frames, the "
+		"reclaimer's batches.\n"
+		"\n"
+		"The workload: N enclaves of RW pages; every page is added, written, "
+		"then read back and checked (page 0 of each enclave is read every "
+		TOOL_STR(STAT_HOT_EVERY) " pages, so aging finds it young).  Then every "
+		"enclave is released and the final state printed, which must be empty: "
+		"every frame free, no backing charge, no VA page.",
+	.opts = stat_opts,
+	.exit_ok = "Every page read back was right and the final state is empty.",
+	.exit_fail = "A page read back was wrong, the workload failed other than by "
+		     "the backing limit, or the final state is not empty.",
+	.examples = " sgxemu stat\n"
+		    " sgxemu stat --epc-mb 16 --enclaves 8 --va-policy on-demand --json",
+};
 
 struct stat_run {
 	/* Options. */
@@ -92,23 +117,13 @@ struct stat_run {
 
 static int stat_options(struct stat_run *s, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "epc-mb", required_argument, NULL, OPT_EPC_MB },
-		{ "enclaves", required_argument, NULL, OPT_ENCLAVES },
-		{ "pages", required_argument, NULL, OPT_PAGES },
-		{ "limit-pct", required_argument, NULL, OPT_LIMIT },
-		{ "va-policy", required_argument, NULL, OPT_VA_POLICY },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	int c;
 
 	s->epc_mb = STAT_EPC_MB;
 	s->nr_encl = STAT_ENCLAVES;
 	s->limit_pct = STAT_LIMIT_PCT;
 	s->va_policy = SGX_VA_POLICY_KERNEL;
-	struct tool_getopt g = { .cmd = "stat", .shortopts = "h", .longopts = opts };
+	struct tool_getopt g = { .cmd = "stat", .opts = stat_opts };
 
 	while ((c = tool_getopt(&g, argc, argv)) != -1) {
 		switch (c) {
@@ -141,7 +156,7 @@ static int stat_options(struct stat_run *s, int argc, char **argv)
 			s->json = true;
 			break;
 		case 'h':
-			fputs(stat_help, stdout);
+			tool_help(&stat_doc);
 			return -1;
 		default:
 			return EXIT_USAGE;

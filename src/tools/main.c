@@ -38,11 +38,19 @@ static const struct {
 	{ "show", cmd_show, "print a SIGSTRUCT's fields and check it, or an image's pages" },
 	{ "sgxs", cmd_sgxs, "write an image's SGXS measurement stream" },
 	{ "check", cmd_check, "build an image on an emulated machine and EINIT it" },
-	{ "bench", cmd_bench, "benchmarks (bench build, bench epc)" },
+	{ "bench", cmd_bench, "benchmarks (bench build, bench epc, bench ecall)" },
 	{ "stat", cmd_stat, "the SGX core's statistics under an overcommitting workload" },
 	{ "demo", cmd_demo, "the sample's identity, then paging on a small EPC" },
 	{ "machine", cmd_machine, "run an emulated machine that serves client programs" },
 };
+
+const char *tool_command_summary(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(commands[i].name, name))
+			return commands[i].summary;
+	return NULL;
+}
 
 #ifndef SGXEMU_VERSION
 #define SGXEMU_VERSION "0.1.0"
@@ -183,6 +191,45 @@ static const char *spelled(const char *arg)
 	return buf;
 }
 
+/* getopt_long()'s tables made from a command's tool_opt table, entry
+ * for entry, so that g->index names the same option in both. */
+static void build_tables(struct tool_getopt *g)
+{
+	size_t n = 0, s = 0;
+
+	for (const struct tool_opt *o = g->opts; o->name; o++, n++) {
+		/* A table past the room here is the program's error. */
+		if (n + 1 >= sizeof(g->built_long) / sizeof(g->built_long[0]) ||
+		    s + 3 >= sizeof(g->built_short)) {
+			fprintf(stderr, "sgxemu %s: option table too long\n", g->cmd);
+			abort();
+		}
+		g->built_long[n] = (struct option){ o->name,
+						    o->arg ? required_argument : no_argument,
+						    NULL, o->val };
+		if (o->short_name) {
+			g->built_short[s++] = (char)o->short_name;
+			if (o->arg)
+				g->built_short[s++] = ':';
+		}
+	}
+	g->built_long[n] = (struct option){ 0 };
+	g->built_short[s] = '\0';
+	g->longopts = g->built_long;
+	g->shortopts = g->built_short;
+}
+
+/* The argument that spelled the long option getopt_long() just took:
+ * argv[optind - 1], or argv[optind - 2] when its value came as the next
+ * argument ("--key K" rather than "--key=K"). */
+static const char *long_spelling(char **argv, bool has_arg)
+{
+	if (has_arg && optind >= 2 && !strchr(argv[optind - 1], '=') &&
+	    !strncmp(argv[optind - 2], "--", 2))
+		return argv[optind - 2];
+	return argv[optind - 1];
+}
+
 int tool_getopt(struct tool_getopt *g, int argc, char **argv)
 {
 	char optstring[64];
@@ -192,6 +239,8 @@ int tool_getopt(struct tool_getopt *g, int argc, char **argv)
 	if (!g->started) {
 		optind = 1;
 		g->started = true;
+		if (g->opts)
+			build_tables(g);
 	}
 	opterr = 0;
 	snprintf(optstring, sizeof(optstring), ":%s", g->shortopts ? g->shortopts : "");
@@ -216,6 +265,18 @@ int tool_getopt(struct tool_getopt *g, int argc, char **argv)
 	}
 	has_arg = g->index >= 0 ? g->longopts[g->index].has_arg == required_argument :
 		  short_has_arg(optstring, c);
+	/* getopt_long() also takes an unambiguous prefix ("--sig" for
+	 * "--signature"): a signing tool should not guess, and --help lists
+	 * the names in full. */
+	if (g->index >= 0) {
+		const char *arg = spelled(long_spelling(argv, has_arg));
+
+		if (strcmp(arg + 2, g->longopts[g->index].name)) {
+			tool_error(g->cmd, "unknown option '%s' (names are not abbreviated: '%s'?)",
+				   arg, tool_optname(g, c));
+			return '?';
+		}
+	}
 	if (!has_arg)
 		return c;
 	for (const int *r = g->repeatable; r && *r; r++)
@@ -438,11 +499,11 @@ int tool_read_sigstruct(const char *cmd, const char *path, struct sgx_sigstruct 
 void tool_sign_defaults(struct sgx_sign_params *p)
 {
 	memset(p, 0, sizeof(*p));
-	p->attributes = SGX_ATTR_MODE64BIT;
-	p->xfrm = SGX_XFRM_LEGACY;
-	p->attributes_mask = ~0ULL;
-	p->xfrm_mask = SGX_XFRM_LEGACY;
-	p->misc_mask = ~0U;
+	p->attributes = TOOL_SIGN_ATTRIBUTES;
+	p->xfrm = TOOL_SIGN_XFRM;
+	p->attributes_mask = TOOL_SIGN_ATTRIBUTES_MASK;
+	p->xfrm_mask = TOOL_SIGN_XFRM;
+	p->misc_mask = TOOL_SIGN_MISC_MASK;
 	p->date = today_bcd();
 }
 

@@ -54,8 +54,13 @@ int tool_usage(const char *cmd, const char *fmt, ...) __attribute__((format(prin
  * "option '--key' needs a value", "option '--date' given twice").  An
  * option that takes a value may be given once unless its val is listed in
  * repeatable (0-terminated; NULL: none may repeat). */
+struct tool_opt;
 struct tool_getopt {
 	const char *cmd;
+	/* The options: a command's table of them (opts), from which the
+	 * getopt tables below and its --help are both made, or the getopt
+	 * tables themselves. */
+	const struct tool_opt *opts;
 	const char *shortopts;
 	const struct option *longopts;
 	const int *repeatable;
@@ -63,12 +68,65 @@ struct tool_getopt {
 	int nr_seen;
 	int index; /* longopts index of the last option, or -1 */
 	bool started;
+	struct option built_long[48];
+	char built_short[48];
 };
 /* The next option's val, -1 at the end, or '?' after a message (the
  * command exits EXIT_USAGE).  Starts again at argv[1] when g is new. */
 int tool_getopt(struct tool_getopt *g, int argc, char **argv);
 /* "--name" of the option tool_getopt() last returned (for messages). */
 const char *tool_optname(const struct tool_getopt *g, int c);
+
+/* A macro's value as a string, for help text made from constants. */
+#define TOOL_STR_(x) #x
+#define TOOL_STR(x) TOOL_STR_(x)
+
+/* One option of a command, as its parser takes it and its --help
+ * describes it (help.c).  The default is printed from def by def_kind,
+ * so that what --help says is the constant the code uses. */
+enum tool_def_kind {
+	TOOL_DEF_NONE,	/* a flag, or a value with no default (def_text says why) */
+	TOOL_DEF_TEXT,	/* def_text alone */
+	TOOL_DEF_DEC,	/* def in decimal, then def_text if any */
+	TOOL_DEF_HEX,	/* def as 0x..., then def_text if any */
+	TOOL_DEF_SIZE,	/* def as a size with K, M, G or T, then def_text */
+};
+struct tool_opt {
+	const char *name;	/* the long name, without "--" */
+	int short_name;		/* its one-letter form, or 0 */
+	int val;		/* what tool_getopt() returns for it */
+	const char *arg;	/* the value's name ("KEY.pem"); NULL: a flag */
+	const char *doc;	/* what it does, in sentences */
+	enum tool_def_kind def_kind;
+	uint64_t def;
+	const char *def_text;
+};
+/* Options every command has. */
+#define TOOL_JSON_OPTION(v, what)                                                 \
+	{ .name = "json", .val = (v),                                             \
+	  .doc = "Print one JSON object on standard output: " what ".  An error " \
+		 "is a JSON object too: {command, error, exit_status}." }
+#define TOOL_HELP_OPTION \
+	{ .name = "help", .short_name = 'h', .val = 'h', .doc = "Print this help and exit." }
+
+/* A command's manual page: what --help prints (help.c). */
+struct tool_doc {
+	const char *name;		/* "sign", "bench epc" */
+	const char *summary;		/* NULL: main's one line for the command */
+	const char *synopsis;		/* usage lines, "\n" between them */
+	const char *description;	/* paragraphs, "\n\n" between them; a line
+					 * starting with a space is kept as it is */
+	const struct tool_opt *opts;	/* ending with { 0 } */
+	const char *exit_ok;		/* what exit status 0 means */
+	const char *exit_fail;		/* what 1 means; NULL: never 1 */
+	const char *examples;		/* commands, "\n" between them */
+};
+/* Prints d as a manual page on standard output: NAME, SYNOPSIS,
+ * DESCRIPTION, OPTIONS (each with its value, meaning and default), EXIT
+ * STATUS, EXAMPLES. */
+void tool_help(const struct tool_doc *d);
+/* main's one-line summary of a command, or NULL. */
+const char *tool_command_summary(const char *name);
 
 /* --json: set by main when the command line asks for it, so that an
  * error the command meets before (or instead of) its own JSON output is
@@ -119,7 +177,12 @@ int tool_check_output(const struct tool_output *o, const char *path);
 
 /* What the command signs unless told otherwise: a production 64-bit
  * enclave with x87 and SSE, every attribute and MISCSELECT bit compared,
- * the signed XFRM required, vendor 0, today's date. */
+ * the signed XFRM required, vendor 0, today's date.  The constants are
+ * the ones sign's --help prints as its defaults. */
+#define TOOL_SIGN_ATTRIBUTES SGX_ATTR_MODE64BIT
+#define TOOL_SIGN_ATTRIBUTES_MASK UINT64_MAX
+#define TOOL_SIGN_XFRM SGX_XFRM_LEGACY
+#define TOOL_SIGN_MISC_MASK UINT32_MAX
 void tool_sign_defaults(struct sgx_sign_params *p);
 
 /* The image options measure, sign and check share: --heap N unmeasured
@@ -136,10 +199,28 @@ struct tool_image {
 /* No heap, one SSA page per frame, the default memory limit. */
 void tool_image_defaults(struct tool_image *im);
 enum { TOOL_OPT_HEAP = 0x1000, TOOL_OPT_SSA, TOOL_OPT_MAX_MEMORY };
-#define TOOL_IMAGE_OPTIONS                                            \
-	{ "heap", required_argument, NULL, TOOL_OPT_HEAP },           \
-	{ "ssa-frame-size", required_argument, NULL, TOOL_OPT_SSA },  \
-	{ "max-memory", required_argument, NULL, TOOL_OPT_MAX_MEMORY }
+/* An ELF's SSA frame size unless --ssa-frame-size says otherwise: what
+ * the loader takes for sgx_elf_options.ssa_frame_size 0. */
+#define TOOL_SSA_FRAME_PAGES 1
+#define TOOL_HEAP_OPTION                                                        \
+	{ .name = "heap", .val = TOOL_OPT_HEAP, .arg = "N",                     \
+	  .doc = "ELF: N unmeasured heap pages after the image (RW, added but "   \
+		 "not EEXTENDed; they change the enclave's size, so MRENCLAVE).", \
+	  .def_kind = TOOL_DEF_DEC, .def = 0 }
+#define TOOL_SSA_OPTION                                                        \
+	{ .name = "ssa-frame-size", .val = TOOL_OPT_SSA, .arg = "N",           \
+	  .doc = "ELF: pages per SSA frame, 1..1024 (SECS.SSAFRAMESIZE; "      \
+		 "part of MRENCLAVE).",                                        \
+	  .def_kind = TOOL_DEF_DEC, .def = TOOL_SSA_FRAME_PAGES }
+#define TOOL_MAX_MEMORY_OPTION                                                   \
+	{ .name = "max-memory", .val = TOOL_OPT_MAX_MEMORY, .arg = "SIZE",       \
+	  .doc = "The host memory the command may take for the image (its bytes " \
+		 "and the pages copied from them): bytes, or with K, M, G or T "  \
+		 "(KiB...).  A larger input is refused before it is read, with "  \
+		 "the figure; an image from a pipe may take half of it (and at "  \
+		 "most 1 GiB).",                                                  \
+	  .def_kind = TOOL_DEF_SIZE, .def = TOOL_MAX_MEMORY }
+#define TOOL_IMAGE_OPTIONS TOOL_HEAP_OPTION, TOOL_SSA_OPTION, TOOL_MAX_MEMORY_OPTION
 /* Takes getopt's answer c if it is an image option, with its value arg:
  * 1 if taken, 0 if c is another option, or -EXIT_USAGE (after a message)
  * when the value is bad. */
