@@ -85,6 +85,7 @@ commands = {
     "keygen": ["-o", "k.pem"], "measure": [sample], "sign": ["--key", "key.pem", "-o", "o.bin", sample],
     "show": ["sig.bin"], "check": [sample, "sig.bin"], "sgxs": ["-o", "o.sgxs", sample],
     "demo": [], "stat": [], "bench build": ["--size-mb", "1"], "bench epc": ["--quick"],
+    "bench ecall": ["--iterations", "10"], "machine": ["--socket", "m.sock"],
 }
 for cmd, args in commands.items():
     c = cmd.split()
@@ -106,7 +107,8 @@ for opt in ["--date", "--isvsvn", "--isvprodid", "--attributes", "--xfrm", "--mi
                                                   opt, v, sample], opt))
     cases.append(("sign %s (no value)" % opt, ["sign", "--key", "key.pem", "-o", "o3.bin", sample, opt], opt))
 for cmd in ["check --lc", "check --epc-mb", "stat --epc-mb", "stat --enclaves", "bench epc --threads",
-            "bench build --size-mb", "demo --heap"]:
+            "bench build --size-mb", "demo --heap", "bench ecall --iterations", "machine --epc",
+            "machine --sections"]:
     c = cmd.split()
     for v in ["0", "abc", "-5", "99999999999"]:
         extra = [sample, "sig.bin"] if c[0] == "check" else []
