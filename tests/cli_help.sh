@@ -330,5 +330,21 @@ else
 	bad "bench ecall: --help states no --iterations default"
 fi
 
+# --- sgxemu help COMMAND ---------------------------------------------------
+for c in "${commands[@]}"; do
+	# shellcheck disable=SC2086
+	run 0 "help $c" "$SGXEMU" help $c
+	cp out help_out
+	# shellcheck disable=SC2086
+	run 0 "$c --help" "$SGXEMU" $c --help
+	if cmp -s out help_out; then
+		ok "sgxemu help $c prints sgxemu $c --help"
+	else
+		bad "sgxemu help $c differs from sgxemu $c --help"
+	fi
+done
+run 2 "help of an unknown command" "$SGXEMU" help nosuchcommand
+run 2 "help with a surplus argument" "$SGXEMU" help bench epc more
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

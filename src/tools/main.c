@@ -72,7 +72,8 @@ static void usage(FILE *f)
 		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
 	fputs("\n"
 	      "Every command takes --json (print one JSON object, an error included)\n"
-	      "and --help; sgxemu --version prints the version.\n"
+	      "and --help (or: sgxemu help COMMAND); sgxemu --version prints the\n"
+	      "version.\n"
 	      "Exit status: 0 success, 1 a check failed, 2 usage error, bad input or\n"
 	      "output that cannot be written.\n",
 	      f);
@@ -108,10 +109,26 @@ static void json_error(const char *cmd, int ret)
 
 int main(int argc, char **argv)
 {
+	char *help_argv[5];
 	int ret;
 
 	if (argc < 2) {
 		usage(stderr);
+		return EXIT_USAGE;
+	}
+	/* "sgxemu help COMMAND [SUBCOMMAND]" is "sgxemu COMMAND [SUBCOMMAND]
+	 * --help", as git and ip spell it. */
+	if (!strcmp(argv[1], "help") && argc >= 3 && argc <= 4) {
+		help_argv[0] = argv[0];
+		help_argv[1] = argv[2];
+		help_argv[2] = argc == 4 ? argv[3] : (char *)"--help";
+		help_argv[3] = argc == 4 ? (char *)"--help" : NULL;
+		help_argv[4] = NULL;
+		argc = argc == 4 ? 4 : 3;
+		argv = help_argv;
+	} else if (!strcmp(argv[1], "help") && argc > 4) {
+		fprintf(stderr, "sgxemu help: surplus argument '%s' (sgxemu help COMMAND [SUBCOMMAND])\n",
+			argv[4]);
 		return EXIT_USAGE;
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
