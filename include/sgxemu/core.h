@@ -190,6 +190,10 @@ struct sgx_core_stats {
 	uint64_t pages_loaded; /* ELDU of child pages */
 	uint64_t secs_loaded;
 	uint64_t load_failures; /* ELDU refused (MAC, version) or faulted */
+	/* The fault path of mappings (sgx_encl_fault()): calls that made the
+	 * page usable, and of those the ones that loaded it (ELDU). */
+	uint64_t faults;
+	uint64_t faults_loaded;
 	/* EWB retries by cause, as the kernel's three-stage EWB. */
 	uint64_t ewb_retry_etrack; /* SGX_NOT_TRACKED: ETRACK and retry */
 	uint64_t ewb_retry_ipi; /* still not tracked: wait for threads to leave */

@@ -264,6 +264,13 @@ struct sgx_encl_stats {
 	uint64_t va_slots_used;
 	uint64_t charged; /* backing pages charged for this enclave */
 	uint64_t pcmd_pages; /* PCMD pages in use */
+	/* Since creation: children written back (EWB) and loaded (ELDU), and
+	 * sgx_encl_fault() calls that made a page usable (and of those, the
+	 * ones that loaded it). */
+	uint64_t writebacks;
+	uint64_t loads;
+	uint64_t faults;
+	uint64_t faults_loaded;
 };
 void sgx_encl_stats(struct sgx_encl *encl, struct sgx_encl_stats *st);
 

@@ -66,6 +66,7 @@ enum sgxp_op {
 	SGXP_KICK = 33,
 	/* Statistics and control (48..). */
 	SGXP_STATS = 48,
+	SGXP_STATS_LIST = 49,
 };
 
 /* Every datagram starts with this.  len: the whole datagram's bytes. */
@@ -183,10 +184,116 @@ struct sgxp_machine_stats {
 	/* 0, or -EUCLEAN when sgx_core_check() finds a broken invariant
 	 * (quiescent check, only with SGXP_STATS_QUIESCE). */
 	int64_t core_check;
+	/* Paging in detail (core.h, struct sgx_core_stats). */
+	uint64_t secs_written_back;
+	uint64_t secs_loaded;
+	uint64_t faults; /* the fault path: pages made usable for a mapping */
+	uint64_t faults_loaded; /* of those, loaded (ELDU) */
+	/* EWB retries by cause, the kernel's three stages. */
+	uint64_t ewb_retry_etrack; /* SGX_NOT_TRACKED: ETRACK, EWB again */
+	uint64_t ewb_retry_ipi; /* still not tracked: threads asked to leave */
+	uint64_t ewb_gave_up; /* threads stayed inside: left resident */
+	uint64_t ewb_failures; /* another refusal: left resident */
+	uint64_t ewb_etracks;
+	uint64_t ewb_kicks;
+	uint64_t backing_limit_hits; /* write-backs the limit refused */
+	uint64_t age_hits;
+	uint64_t age_misses;
+	uint64_t reclaim_batches;
+	uint64_t direct_reclaims;
+	uint64_t nr_nodes; /* entries of SGXP_LIST_NODES */
+	uint64_t va_policy; /* enum sgx_va_policy */
 };
 struct sgxp_stats_reply {
 	struct sgxp_reply r;
 	struct sgxp_machine_stats st;
+};
+
+/*
+ * STATS_LIST: one datagram's worth of a list of the machine's objects:
+ * its EPC nodes, its enclave files, its client processes.  Entries come in
+ * the order of their key (a node's index, an enclave's id, a process's
+ * pid), those with key >= from, as many as a reply holds; the reply's
+ * more says whether entries were left out, and next is the from of the
+ * request that continues the list.  Each request is a fresh look: an
+ * object made or gone between two requests appears or not.
+ *
+ * A request shorter than struct sgxp_stats_list, with an unknown list or
+ * with flags or reserved set, is answered -EINVAL.
+ */
+enum sgxp_stats_list_kind {
+	SGXP_LIST_NODES = 1,
+	SGXP_LIST_ENCLAVES = 2,
+	SGXP_LIST_PROCESSES = 3,
+};
+struct sgxp_stats_list {
+	struct sgxp_hdr hdr;
+	uint32_t list; /* enum sgxp_stats_list_kind */
+	uint32_t flags; /* 0 */
+	uint64_t from;
+};
+/* The reply: this header, then count entries of entry_size bytes each
+ * (sizeof() of the sender's entry: fields are only ever appended, so a
+ * receiver reads the fields it knows and skips the rest). */
+struct sgxp_stats_list_reply {
+	struct sgxp_reply r;
+	uint32_t list;
+	uint32_t entry_size;
+	uint32_t count;
+	uint32_t more; /* 1: entries after these; ask again from next */
+	uint64_t next;
+};
+
+/* One EPC node (a section's NUMA node). */
+struct sgxp_node_entry {
+	uint64_t index;
+	int64_t nid;
+	uint64_t total;
+	uint64_t free;
+	uint64_t poisoned;
+	uint64_t in_use; /* total - free - poisoned */
+};
+
+#define SGXP_ENCL_CREATED 0x1
+#define SGXP_ENCL_INITIALIZED 0x2
+/* Owner processes an entry names; nr_owners may be more. */
+#define SGXP_ENCL_OWNERS 8
+
+/* One enclave file (an open of /dev/sgx_enclave). */
+struct sgxp_encl_entry {
+	uint64_t id; /* 1, 2, ... in the order of the opens */
+	uint64_t base; /* 0 before CREATE */
+	uint64_t size;
+	uint32_t state; /* SGXP_ENCL_* */
+	uint32_t nr_owners; /* processes holding a descriptor of it */
+	uint64_t handles; /* open handles (file descriptions) of it */
+	uint64_t pages; /* children added */
+	uint64_t resident; /* children resident */
+	uint64_t secs_resident; /* 0 or 1 */
+	uint64_t written_back; /* children and SECS in the backing */
+	uint64_t va_pages;
+	uint64_t va_slots_used;
+	uint64_t charged; /* backing pages charged */
+	uint64_t writebacks; /* since CREATE: children written back */
+	uint64_t loads; /* children loaded */
+	uint64_t faults; /* the fault path's calls that made a page usable */
+	uint64_t faults_loaded;
+	int32_t owners[SGXP_ENCL_OWNERS]; /* their pids, ascending; 0 after nr_owners */
+};
+
+/* One client process. */
+#define SGXP_PROC_FDS_UNKNOWN 0x1 /* its descriptors could not be read */
+struct sgxp_proc_entry {
+	int64_t pid;
+	uint64_t uid;
+	uint64_t connections;
+	uint64_t handles; /* handles of which it holds a descriptor */
+	uint64_t descriptors; /* its descriptors of handles */
+	uint64_t enclaves; /* enclave files among those handles */
+	/* EPC pages of those enclaves: resident children, SECS, VA pages. */
+	uint64_t epc_pages;
+	uint32_t flags; /* SGXP_PROC_* */
+	uint32_t reserved;
 };
 
 _Static_assert(sizeof(struct sgxp_hdr) == 16, "hdr");
@@ -197,5 +304,10 @@ _Static_assert(sizeof(struct sgxp_open) == 24, "open");
 _Static_assert(sizeof(struct sgxp_ioctl) == 40, "ioctl");
 _Static_assert(sizeof(struct sgxp_stats) == 24, "stats");
 _Static_assert(sizeof(struct sgxp_stats_reply) <= SGXP_MAX_MSG, "stats reply");
+_Static_assert(sizeof(struct sgxp_stats_list) == 32, "stats list");
+_Static_assert(sizeof(struct sgxp_stats_list_reply) == 56, "stats list reply");
+_Static_assert(sizeof(struct sgxp_node_entry) == 48, "node entry");
+_Static_assert(sizeof(struct sgxp_encl_entry) == 160, "enclave entry");
+_Static_assert(sizeof(struct sgxp_proc_entry) == 64, "process entry");
 
 #endif /* SGXEMU_PROTO_H */

@@ -62,4 +62,27 @@ int sgxrt_machine_stop(void);
  * release already due done first.  0 or -1 with errno. */
 int sgxrt_machine_stats(struct sgxp_machine_stats *st, unsigned int flags);
 
+/*
+ * Every entry of a list of the machine (STATS_LIST, proto.h: list is
+ * SGXP_LIST_NODES, _ENCLAVES or _PROCESSES), asked for one datagram at a
+ * time: at most max entries into out, each entry_size bytes (the caller's
+ * struct sgxp_*_entry: the machine's longer entry is cut to it, a shorter
+ * one filled with zeros).  *count gets how many entries the machine
+ * listed, which may be more than max (those are not stored).  0, or -1
+ * with errno (EPROTO: a reply that breaks the protocol).
+ */
+int sgxrt_machine_list(uint32_t list, void *out, size_t entry_size, size_t max, size_t *count);
+
+/*
+ * Decodes one STATS_LIST reply of n bytes (msg) to a request for list
+ * from from: checks it (the list asked for, entries within the n bytes, a
+ * list that goes on moving past from), then copies at most max entries
+ * into out as sgxrt_machine_list() does (*stored of them) and gives the
+ * next request's from in *next (0: the list ended).  Returns the entries
+ * in the reply, the machine's -errno, or -EPROTO.  Any bytes are safe.
+ */
+int sgxrt_stats_list_decode(const void *msg, size_t n, uint32_t list, uint64_t from,
+			    size_t entry_size, void *out, size_t max, size_t *stored,
+			    uint64_t *next);
+
 #endif /* SGXEMU_RUNTIME_H */

@@ -32,6 +32,11 @@ struct sgx_drv {
 	_Atomic uint64_t ioctls;
 	_Atomic uint64_t ioctl_busy;
 	_Atomic uint64_t interrupted;
+	/* Every enclave file alive, in the order of their ids (for
+	 * statistics: sgx_drv_list()). */
+	pthread_mutex_t files_lock;
+	struct sgx_drv_encl *first, *last;
+	uint64_t next_id;
 };
 
 /* Flags of an enclave file (the kernel's encl->flags). */
@@ -57,6 +62,9 @@ struct sgx_drv_encl {
 	/* Attributes INIT lets the enclave have: the unprivileged ones, and
 	 * PROVISIONKEY once PROVISION was given a provisioning handle. */
 	uint64_t attributes_mask;
+	/* Fixed at open; the links are drv->files_lock's. */
+	uint64_t id;
+	struct sgx_drv_encl *prev, *next;
 };
 
 int sgx_drv_create(struct sgx_core *core, struct sgx_drv **out)
@@ -70,6 +78,7 @@ int sgx_drv_create(struct sgx_core *core, struct sgx_drv **out)
 	drv->attributes_reserved = ~cfg->attributes_valid | SGX_ATTR_RESERVED_MASK;
 	drv->xfrm_reserved = ~cfg->xfrm_valid;
 	drv->misc_reserved = ~cfg->miscselect_valid | SGX_MISC_RESERVED_MASK;
+	pthread_mutex_init(&drv->files_lock, NULL);
 	*out = drv;
 	return 0;
 }
@@ -79,6 +88,7 @@ void sgx_drv_destroy(struct sgx_drv *drv)
 	if (!drv)
 		return;
 	SGXEMU_ASSERT(atomic_load(&drv->files) == 0);
+	pthread_mutex_destroy(&drv->files_lock);
 	free(drv);
 }
 
@@ -105,6 +115,15 @@ int sgx_drv_open(struct sgx_drv *drv, struct sgx_drv_encl **out)
 	atomic_init(&e->refs, 1);
 	atomic_flag_clear(&e->in_ioctl);
 	atomic_fetch_add(&drv->files, 1);
+	pthread_mutex_lock(&drv->files_lock);
+	e->id = ++drv->next_id;
+	e->prev = drv->last;
+	if (drv->last)
+		drv->last->next = e;
+	else
+		drv->first = e;
+	drv->last = e;
+	pthread_mutex_unlock(&drv->files_lock);
 	*out = e;
 	return 0;
 }
@@ -126,10 +145,46 @@ void sgx_drv_put(struct sgx_drv_encl *e)
 
 	if (atomic_fetch_sub(&e->refs, 1) != 1)
 		return;
+	pthread_mutex_lock(&drv->files_lock);
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		drv->first = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		drv->last = e->prev;
+	pthread_mutex_unlock(&drv->files_lock);
 	if (e->encl)
 		sgx_encl_release(e->encl);
 	free(e);
 	atomic_fetch_sub(&drv->files, 1);
+}
+
+size_t sgx_drv_list(struct sgx_drv *drv, uint64_t from_id, struct sgx_drv_encl **out,
+		    size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&drv->files_lock);
+	for (struct sgx_drv_encl *e = drv->first; e && n < max; e = e->next) {
+		int refs = atomic_load(&e->refs);
+
+		if (e->id < from_id)
+			continue;
+		/* A file whose last reference went is on its way out. */
+		while (refs > 0 && !atomic_compare_exchange_weak(&e->refs, &refs, refs + 1))
+			;
+		if (refs > 0)
+			out[n++] = e;
+	}
+	pthread_mutex_unlock(&drv->files_lock);
+	return n;
+}
+
+uint64_t sgx_drv_encl_id(struct sgx_drv_encl *e)
+{
+	return e->id;
 }
 
 bool sgx_drv_encl_created(struct sgx_drv_encl *e)

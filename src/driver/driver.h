@@ -85,6 +85,16 @@ void sgx_drv_put(struct sgx_drv_encl *e);
 long sgx_drv_ioctl(struct sgx_drv_encl *e, uint32_t cmd, uint64_t arg,
 		   const struct sgx_drv_user *u);
 
+/*
+ * The enclave files alive whose id is from_id or more, in id order, at
+ * most max of them, each with a reference the caller drops with
+ * sgx_drv_put() (statistics).  Returns how many were put in out.
+ */
+size_t sgx_drv_list(struct sgx_drv *drv, uint64_t from_id, struct sgx_drv_encl **out,
+		    size_t max);
+/* A file's id: 1, 2, ... in the order of the opens, never reused. */
+uint64_t sgx_drv_encl_id(struct sgx_drv_encl *e);
+
 /* State, for the mapping layer and statistics. */
 bool sgx_drv_encl_created(struct sgx_drv_encl *e);
 bool sgx_drv_encl_initialized(struct sgx_drv_encl *e);

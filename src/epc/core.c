@@ -405,6 +405,8 @@ int sgx_core_stats(struct sgx_core *core, struct sgx_core_stats *st)
 	st->pages_loaded = LOAD(pages_loaded);
 	st->secs_loaded = LOAD(secs_loaded);
 	st->load_failures = LOAD(load_failures);
+	st->faults = LOAD(faults);
+	st->faults_loaded = LOAD(faults_loaded);
 	st->ewb_retry_etrack = LOAD(ewb_retry_etrack);
 	st->ewb_retry_ipi = LOAD(ewb_retry_ipi);
 	st->ewb_gave_up = LOAD(ewb_gave_up);

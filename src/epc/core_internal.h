@@ -81,6 +81,8 @@ struct core_counters {
 	_Atomic uint64_t pages_loaded;
 	_Atomic uint64_t secs_loaded;
 	_Atomic uint64_t load_failures;
+	_Atomic uint64_t faults; /* sgx_encl_fault() calls that made the page usable */
+	_Atomic uint64_t faults_loaded; /* of those, the ones that ran ELDU */
 	_Atomic uint64_t ewb_retry_etrack;
 	_Atomic uint64_t ewb_retry_ipi;
 	_Atomic uint64_t ewb_gave_up;
@@ -327,6 +329,12 @@ struct sgx_encl {
 	uint64_t nr_va_spare;
 	uint64_t nr_pcmd_pages;
 	uint64_t charged;
+	/* Counters since creation (sgx_encl_stats()): children written back
+	 * and loaded, and calls of the fault path (those that loaded). */
+	uint64_t nr_ewbs;
+	uint64_t nr_eldus;
+	uint64_t nr_faults;
+	uint64_t nr_faults_loaded;
 	/* Pages loaded since the last encl_backing_flush(), by index; an
 	 * entry counts only while its page has ENCL_PAGE_RELEASE_PENDING. */
 	uint64_t release[ENCL_RELEASE_MAX];

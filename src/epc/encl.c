@@ -648,6 +648,7 @@ static int encl_eldu(struct sgx_encl *encl, struct sgx_encl_page *page, struct s
 		encl->secs_child_cnt++;
 		atomic_store_explicit(&page->young, true, memory_order_relaxed);
 		core_lru_add(core, frame);
+		encl->nr_eldus++;
 		core_count(core, pages_loaded);
 	}
 	return 0;
@@ -816,6 +817,12 @@ int sgx_encl_fault(struct sgx_encl *encl, uint64_t offset, unsigned int prot,
 			atomic_store_explicit(&page->young, true, memory_order_relaxed);
 			if (how)
 				*how = was_resident ? SGX_ENCL_FAULT_YOUNG : SGX_ENCL_FAULT_LOADED;
+			encl->nr_faults++;
+			core_count(encl->core, faults);
+			if (!was_resident) {
+				encl->nr_faults_loaded++;
+				core_count(encl->core, faults_loaded);
+			}
 		}
 	}
 	load_ctx_done(encl, &ctx);
@@ -1070,6 +1077,10 @@ void sgx_encl_stats(struct sgx_encl *encl, struct sgx_encl_stats *st)
 	st->va_slots_used = encl->nr_va_pages * SGX_VA_SLOT_COUNT - encl->va_free_slots;
 	st->charged = encl->charged;
 	st->pcmd_pages = encl->nr_pcmd_pages;
+	st->writebacks = encl->nr_ewbs;
+	st->loads = encl->nr_eldus;
+	st->faults = encl->nr_faults;
+	st->faults_loaded = encl->nr_faults_loaded;
 	pthread_mutex_unlock(&encl->lock);
 }
 

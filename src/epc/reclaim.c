@@ -435,6 +435,7 @@ static int write_done(struct sgx_core *core, struct reclaim_item *it, int ret)
 		page->epc_page = NULL;
 		page->flags &= ~ENCL_PAGE_BLOCKED;
 		encl->secs_child_cnt--;
+		encl->nr_ewbs++;
 		core_count(core, pages_written_back);
 		core_lru_untrack(core, it->frame);
 		/* The frame gets its own bytes back before it is reused; the

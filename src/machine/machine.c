@@ -436,6 +436,28 @@ out:
 	return send_msg(c->fd, &r, sizeof(r), NULL, 0);
 }
 
+/* The core's paging counters in detail, EWB's retries by cause. */
+static void fill_stats_paging(const struct sgx_core_stats *cs, struct sgxp_machine_stats *st)
+{
+	st->secs_written_back = cs->secs_written_back;
+	st->secs_loaded = cs->secs_loaded;
+	st->faults = cs->faults;
+	st->faults_loaded = cs->faults_loaded;
+	st->ewb_retry_etrack = cs->ewb_retry_etrack;
+	st->ewb_retry_ipi = cs->ewb_retry_ipi;
+	st->ewb_gave_up = cs->ewb_gave_up;
+	st->ewb_failures = cs->ewb_failures;
+	st->ewb_etracks = cs->ewb_etracks;
+	st->ewb_kicks = cs->ewb_kicks;
+	st->backing_limit_hits = cs->backing_limit_hits;
+	st->age_hits = cs->age_hits;
+	st->age_misses = cs->age_misses;
+	st->reclaim_batches = cs->reclaim_batches;
+	st->direct_reclaims = cs->direct_reclaims;
+	st->nr_nodes = cs->nr_nodes;
+	st->va_policy = cs->va_policy;
+}
+
 static void fill_stats(struct sgx_machine *m, bool quiescent, struct sgxp_machine_stats *st)
 {
 	struct sgx_core_stats cs;
@@ -481,6 +503,7 @@ static void fill_stats(struct sgx_machine *m, bool quiescent, struct sgxp_machin
 	pthread_mutex_unlock(&m->lock);
 	if (quiescent)
 		st->core_check = sgx_core_check(m->core, true, why, sizeof(why));
+	fill_stats_paging(&cs, st);
 }
 
 /* Waits (at most 2 s) until no connection of an exited process is left:
@@ -520,6 +543,14 @@ static int op_stats(struct m_conn *c, const struct sgxp_hdr *req, ssize_t len)
 	}
 	fill_stats(m, quiesce, &r.st);
 	return send_msg(c->fd, &r, sizeof(r), NULL, 0);
+}
+
+static int op_stats_list(struct m_conn *c, const struct sgxp_hdr *req, ssize_t len)
+{
+	uint64_t buf[SGXP_MAX_MSG / 8];
+	size_t n = m_stats_list(c->m, req, len, buf, sizeof(buf));
+
+	return send_msg(c->fd, buf, n, NULL, 0);
 }
 
 /* --- Connections -------------------------------------------------------------- */
@@ -574,6 +605,9 @@ static void *conn_thread(void *arg)
 			break;
 		case SGXP_STATS:
 			ret = op_stats(c, h, n);
+			break;
+		case SGXP_STATS_LIST:
+			ret = op_stats_list(c, h, n);
 			break;
 		case SGXP_CANCEL:
 			/* After its call's reply: nothing left to stop. */

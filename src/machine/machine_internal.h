@@ -106,4 +106,10 @@ struct m_call {
 
 void m_call_user(struct m_call *call, struct sgx_drv_user *u);
 
+/* STATS_LIST (stats.c): the reply to req (len bytes received) in buf,
+ * of buf_len >= SGXP_MAX_MSG bytes; returns the reply's length.  Any
+ * bytes are a valid req: what is malformed is answered -EINVAL. */
+size_t m_stats_list(struct sgx_machine *m, const struct sgxp_hdr *req, ssize_t len, void *buf,
+		    size_t buf_len);
+
 #endif /* SGXEMU_MACHINE_INTERNAL_H */

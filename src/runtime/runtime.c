@@ -615,6 +615,77 @@ int sgxrt_machine_stats(struct sgxp_machine_stats *st, unsigned int flags)
 	return 0;
 }
 
+int sgxrt_stats_list_decode(const void *msg, size_t n, uint32_t list, uint64_t from,
+			    size_t entry_size, void *out, size_t max, size_t *stored,
+			    uint64_t *next)
+{
+	const struct sgxp_stats_list_reply *r = msg;
+	const uint8_t *at = (const uint8_t *)msg + sizeof(*r);
+	size_t copy;
+
+	*stored = 0;
+	*next = 0;
+	if (!msg || n < sizeof(*r))
+		return -EPROTO;
+	if (r->r.err)
+		return r->r.err < 0 && r->r.err > -4096 ? r->r.err : -EPROTO;
+	if (r->list != list || r->more > 1 || r->entry_size < 8 || r->entry_size > SGXP_MAX_MSG ||
+	    (uint64_t)r->count * r->entry_size > n - sizeof(*r))
+		return -EPROTO;
+	/* A list that goes on must move forward, or a reader would loop. */
+	if (r->more && r->next <= from)
+		return -EPROTO;
+	copy = r->entry_size < entry_size ? r->entry_size : entry_size;
+	for (size_t i = 0; i < r->count && i < max; i++) {
+		uint8_t *dst = (uint8_t *)out + i * entry_size;
+
+		memcpy(dst, at + i * (size_t)r->entry_size, copy);
+		memset(dst + copy, 0, entry_size - copy);
+		(*stored)++;
+	}
+	*next = r->more ? r->next : 0;
+	return (int)r->count;
+}
+
+int sgxrt_machine_list(uint32_t list, void *out, size_t entry_size, size_t max, size_t *count)
+{
+	uint64_t buf[SGXP_MAX_MSG / 8];
+	uint64_t from = 0, next;
+	struct rt_conn *c;
+	size_t got = 0;
+	int ret, rfd;
+
+	if (!out || !count || entry_size < 8)
+		return rt_fail(-EINVAL);
+	*count = 0;
+	ret = rt_conn_get(&c);
+	if (ret)
+		return rt_fail(ret);
+	do {
+		struct sgxp_stats_list q = { .hdr = { .op = SGXP_STATS_LIST, .len = sizeof(q) },
+					     .list = list, .from = from };
+		const struct sgxp_reply *r = (const void *)buf;
+		size_t stored;
+		int n;
+
+		ret = rt_exchange(c, &q.hdr, sizeof(q), NULL, 0, buf, sizeof(buf), &rfd);
+		if (rfd >= 0)
+			close(rfd);
+		if (ret)
+			return rt_fail(ret);
+		n = sgxrt_stats_list_decode(buf, r->hdr.len < sizeof(buf) ? r->hdr.len : sizeof(buf),
+					    list, from, entry_size,
+					    (uint8_t *)out + (got < max ? got : max) * entry_size,
+					    got < max ? max - got : 0, &stored, &next);
+		if (n < 0)
+			return rt_fail(n);
+		got += stored;
+		*count += (size_t)n;
+		from = next;
+	} while (next);
+	return 0;
+}
+
 /* --- The private machine ------------------------------------------------------ */
 
 pid_t sgxrt_machine_start(const char *sgxemu_path, const char *const *args)

@@ -31,8 +31,10 @@
 #define STAT_MAX_TOTAL_PAGES (1ULL << 20)
 /* Page 0 of each enclave is read again after this many pages: kept young. */
 #define STAT_HOT_EVERY 16
+#define STAT_MAX_WATCH 86400
 
-enum { OPT_JSON = 256, OPT_EPC_MB, OPT_ENCLAVES, OPT_PAGES, OPT_LIMIT, OPT_VA_POLICY };
+enum { OPT_JSON = 256, OPT_EPC_MB, OPT_ENCLAVES, OPT_PAGES, OPT_LIMIT, OPT_VA_POLICY,
+       OPT_MACHINE, OPT_WATCH };
 
 static const struct tool_opt stat_opts[] = {
 	{ .name = "epc-mb", .val = OPT_EPC_MB, .arg = "N",
@@ -61,8 +63,22 @@ static const struct tool_opt stat_opts[] = {
 		 "are added and kept until release) or on-demand (as pages are written "
 		 "back: a freed frame becomes the next VA page, empty ones are freed).",
 	  .def_kind = TOOL_DEF_TEXT, .def_text = "kernel." },
+	{ .name = "machine", .val = OPT_MACHINE, .arg = "PATH",
+	  .doc = "Read the running machine (sgxemu machine) whose socket is PATH "
+		 "instead of starting one: its EPC per node, per enclave and per client "
+		 "process, write-backs and loads, faults, EWB retries by cause, backing "
+		 "charged against the limit, VA pages.  The workload options do not "
+		 "apply.",
+	  .def_text = "a machine of the command's own, with the workload." },
+	{ .name = "watch", .val = OPT_WATCH, .arg = "SECONDS",
+	  .doc = "With --machine: read it again every SECONDS (1.." TOOL_STR(STAT_MAX_WATCH)
+		 "), redrawing the page (with --json, one object per reading), until "
+		 "SIGINT or SIGTERM, which end the command with exit status 0.",
+	  .def_text = "one reading." },
 	TOOL_JSON_OPTION(OPT_JSON, "{epc_mb, epc_pages, backing_limit_pct, va_policy, "
-				   "workload, stats, final, final_ok}"),
+				   "workload, stats, final, final_ok}; with --machine {machine, "
+				   "machine_pid, epc, paging, ewb, backing, va, driver, enclaves, "
+				   "processes}"),
 	TOOL_HELP_OPTION,
 	{ 0 },
 };
@@ -70,7 +86,8 @@ static const struct tool_opt stat_opts[] = {
 static const struct tool_doc stat_doc = {
 	.name = "stat",
 	.synopsis = "sgxemu stat [--json] [--epc-mb N] [--enclaves N] [--pages N]\n"
-		    "            [--limit-pct P] [--va-policy kernel|on-demand]",
+		    "            [--limit-pct P] [--va-policy kernel|on-demand]\n"
+		    "sgxemu stat --machine PATH [--json] [--watch SECONDS]",
 	.description =
 		"Starts an emulated SGX machine with the kernel's SGX core and its "
 		"reclaimer thread, runs a workload that overcommits the EPC, and prints "
@@ -85,18 +102,34 @@ static const struct tool_doc stat_doc = {
 		"then read back and checked (page 0 of each enclave is read every "
 		TOOL_STR(STAT_HOT_EVERY) " pages, so aging finds it young).  Then every "
 		"enclave is released and the final state printed, which must be empty: "
-		"every frame free, no backing charge, no VA page.",
+		"every frame free, no backing charge, no VA page.\n"
+		"\n"
+		"With --machine PATH it starts nothing and reads the machine serving at "
+		"PATH instead: the EPC per node; each enclave file (id, base, size, "
+		"state, pages resident and written back, VA pages, backing charged, "
+		"write-backs, loads and faults since CREATE, and the client processes "
+		"holding a descriptor of it); each client process (pid, its handles and "
+		"enclaves, the EPC pages of those enclaves); the machine's paging "
+		"counters, EWB retries by cause, backing charged against the limit, VA "
+		"pages, and the driver's counters.",
 	.opts = stat_opts,
-	.exit_ok = "Every page read back was right and the final state is empty.",
+	.exit_ok = "Every page read back was right and the final state is empty; with "
+		   "--machine, the machine was read (and, with --watch, a signal ended "
+		   "the watch).",
 	.exit_fail = "A page read back was wrong, the workload failed other than by "
-		     "the backing limit, or the final state is not empty.",
+		     "the backing limit, or the final state is not empty; with --machine, "
+		     "no machine answers at PATH or it stopped answering.",
 	.examples = " sgxemu stat\n"
-		    " sgxemu stat --epc-mb 16 --enclaves 8 --va-policy on-demand --json",
+		    " sgxemu stat --epc-mb 16 --enclaves 8 --va-policy on-demand --json\n"
+		    " sgxemu stat --machine /tmp/m.sock --watch 2",
 };
 
 struct stat_run {
 	/* Options. */
 	bool json;
+	const char *machine; /* --machine */
+	uint64_t watch; /* --watch, seconds; 0: one reading */
+	char workload_opt[64]; /* a workload option given, for the refusal */
 	uint64_t epc_mb, nr_encl, pages, limit_pct;
 	enum sgx_va_policy va_policy;
 	/* The machine. */
@@ -126,7 +159,21 @@ static int stat_options(struct stat_run *s, int argc, char **argv)
 	struct tool_getopt g = { .cmd = "stat", .opts = stat_opts };
 
 	while ((c = tool_getopt(&g, argc, argv)) != -1) {
+		if (c == OPT_EPC_MB || c == OPT_ENCLAVES || c == OPT_PAGES || c == OPT_LIMIT ||
+		    c == OPT_VA_POLICY)
+			snprintf(s->workload_opt, sizeof(s->workload_opt), "%s",
+				 tool_optname(&g, c));
 		switch (c) {
+		case OPT_MACHINE:
+			if (!optarg[0])
+				return tool_usage("stat", "--machine: an empty path");
+			s->machine = optarg;
+			break;
+		case OPT_WATCH:
+			if (parse_u64(optarg, STAT_MAX_WATCH, &s->watch) || !s->watch)
+				return tool_usage("stat", "--watch: '%s' is not in 1..%d seconds",
+						  optarg, STAT_MAX_WATCH);
+			break;
 		case OPT_EPC_MB:
 			if (parse_u64(optarg, STAT_MAX_EPC_MB, &s->epc_mb) || !s->epc_mb)
 				return tool_usage("stat", "--epc-mb: '%s' is not in 1..%d", optarg,
@@ -164,6 +211,11 @@ static int stat_options(struct stat_run *s, int argc, char **argv)
 	}
 	if (optind != argc)
 		return tool_usage("stat", "unexpected argument '%s'", argv[optind]);
+	if (s->machine && s->workload_opt[0])
+		return tool_usage("stat", "%s sets the workload, which --machine does not run",
+				  s->workload_opt);
+	if (s->watch && !s->machine)
+		return tool_usage("stat", "--watch reads a running machine: it needs --machine");
 	return 0;
 }
 
@@ -359,6 +411,10 @@ int cmd_stat(int argc, char **argv)
 	ret = stat_options(s, argc, argv);
 	if (ret) {
 		ret = ret < 0 ? EXIT_OK : ret;
+		goto out;
+	}
+	if (s->machine) {
+		ret = stat_machine_run(s->machine, s->json, s->watch);
 		goto out;
 	}
 	ret = stat_machine(s);

@@ -41,6 +41,9 @@ int cmd_bench(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
 int cmd_machine(int argc, char **argv);
+/* stat --machine PATH (stat_machine.c): reads a running machine once, or
+ * every watch seconds until SIGINT/SIGTERM.  An exit status. */
+int stat_machine_run(const char *path, bool json, uint64_t watch);
 
 /* "sgxemu CMD: message" on stderr.  Returns EXIT_USAGE, or EXIT_CHECK_FAILED
  * for tool_fail(). */
