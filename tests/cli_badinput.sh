@@ -57,6 +57,8 @@ slots = [
     ("check image", ["check", X, "sig.bin"]),
     ("check sigstruct", ["check", sample, X]),
     ("demo --enclave", ["demo", "--enclave", X]),
+    ("stat --machine", ["stat", "--machine", X]),
+    ("stat --machine --watch", ["stat", "--machine", X, "--watch", "1"]),
     ("sign --signature", ["sign", "--signature", X, "--public-key", "pub.pem", "-o", "out.bin", sample]),
 ]
 key_slots = [
@@ -106,7 +108,7 @@ for opt in ["--date", "--isvsvn", "--isvprodid", "--attributes", "--xfrm", "--mi
         cases.append(("sign %s '%s'" % (opt, v), ["sign", "--key", "key.pem", "-o", "o3.bin",
                                                   opt, v, sample], opt))
     cases.append(("sign %s (no value)" % opt, ["sign", "--key", "key.pem", "-o", "o3.bin", sample, opt], opt))
-for cmd in ["check --lc", "check --epc-mb", "stat --epc-mb", "stat --enclaves", "bench epc --threads",
+for cmd in ["check --lc", "check --epc-mb", "stat --epc-mb", "stat --enclaves", "stat --watch", "bench epc --threads",
             "bench build --size-mb", "demo --heap", "bench ecall --iterations", "machine --epc",
             "machine --sections"]:
     c = cmd.split()
