@@ -87,7 +87,7 @@ commands = {
     "keygen": ["-o", "k.pem"], "measure": [sample], "sign": ["--key", "key.pem", "-o", "o.bin", sample],
     "show": ["sig.bin"], "check": [sample, "sig.bin"], "sgxs": ["-o", "o.sgxs", sample],
     "demo": [], "stat": [], "bench build": ["--size-mb", "1"], "bench epc": ["--quick"],
-    "bench ecall": ["--iterations", "10"], "machine": ["--socket", "m.sock"],
+    "bench ecall": ["--iterations", "10"], "bench run": ["--quick"], "machine": ["--socket", "m.sock"],
 }
 for cmd, args in commands.items():
     c = cmd.split()

@@ -103,4 +103,48 @@ struct sgx_bench_ecall {
 int sgx_bench_ecall(const char *image, EVP_PKEY *key, uint64_t iterations,
 		    struct sgx_bench_ecall *out);
 
+/*
+ * bench run's other parts (bench_run.c).
+ *
+ * The signal this host raises for ENCLU outside an enclave: SIGILL (#UD)
+ * or SIGSEGV (#GP), found by raising it once.
+ */
+int sgx_bench_enclu_signal(void);
+
+/*
+ * The floor of a touch of a written-back page: a bare userfaultfd minor
+ * fault on a shared memfd mapping (the page zapped, untimed, then
+ * touched), served by a handler thread that only maps it (UFFDIO_CONTINUE:
+ * the views' serving mode), then one AES-128-GCM encryption of a page with
+ * its tag (EVP), each sample both in a row; iterations samples, p50 and
+ * p99 in microseconds, and the p50 of each part.  0, -EINVAL, -ENOMEM,
+ * -EOPNOTSUPP (no minor faults on shared memory here) or -EPERM (no
+ * userfaultfd).
+ */
+struct sgx_bench_fault_floor {
+	uint64_t iterations;
+	double floor_p50_us, floor_p99_us;
+	double uffd_p50_us, aes_gcm_p50_us;
+};
+int sgx_bench_fault_floor(uint64_t iterations, struct sgx_bench_fault_floor *out);
+
+/*
+ * ADD_PAGES of an enclave of size bytes (a power of two; every page a
+ * measured RW page) through a private machine (the sgxemu binary at
+ * sgxemu, with an EPC that holds the enclave, so nothing is written back)
+ * beside sgx_encl_add_page() on a core in this process with the same EPC,
+ * taking turns for rounds builds each after a first, untimed build on
+ * the machine; the best of each counts.  The machine must end empty and
+ * exit 0 (else -EUCLEAN).  The caller's runtime must not be attached to
+ * another machine's processor.  0 or -errno.
+ */
+struct sgx_bench_add_pages {
+	uint64_t size, pages, epc_bytes;
+	double machine_pages_per_s;
+	double core_pages_per_s;
+	double ratio; /* machine over core */
+};
+int sgx_bench_add_pages(const char *sgxemu, uint64_t size, unsigned int rounds,
+			struct sgx_bench_add_pages *out);
+
 #endif /* SGXEMU_BENCH_BENCH_H */

@@ -18,8 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -37,7 +40,7 @@
 /* Warm builds and floor passes per size; the fastest of each counts. */
 #define BENCH_ROUNDS 2
 
-enum { OPT_JSON = 256, OPT_SIZE, OPT_ITERATIONS };
+enum { OPT_JSON = 256, OPT_SIZE, OPT_ITERATIONS, OPT_QUICK };
 
 /* The sizes built unless --size-mb says otherwise, in MiB. */
 #define BENCH_SIZE_MB_SMALL 64
@@ -168,6 +171,240 @@ static int bench_ecall(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/*
+ * bench run: the three figures of the machine's costs in one run, each
+ * beside its floor: the ECALL round trip beside the bare ENCLU trap, a
+ * touch of a written-back page beside a bare userfaultfd fault and one
+ * AES-GCM page, ADD_PAGES through a machine beside the core's own rate.
+ */
+#define RUN_ITERATIONS 20000
+#define RUN_QUICK_ITERATIONS 2000
+#define RUN_ADD_MB 256
+#define RUN_QUICK_ADD_MB 16
+#define RUN_ADD_ROUNDS 2
+#define RUN_ECALL_TARGET 1.5
+#define RUN_FAULT_TARGET 1.5
+#define RUN_ADD_TARGET 0.8
+
+static const struct tool_opt run_opts[] = {
+	{ .name = "quick", .val = OPT_QUICK,
+	  .doc = "A short run for CI: " TOOL_STR(RUN_QUICK_ITERATIONS) " round trips and "
+		 "faults instead of " TOOL_STR(RUN_ITERATIONS) ", ADD_PAGES of "
+		 TOOL_STR(RUN_QUICK_ADD_MB) " MiB instead of " TOOL_STR(RUN_ADD_MB) " MiB, one "
+		 "timed build of each instead of " TOOL_STR(RUN_ADD_ROUNDS) "." },
+	TOOL_JSON_OPTION(OPT_JSON, "{benchmark, quick, ecall_path, iterations, ecall_p50_us, "
+				   "ecall_p99_us, trap_p50_us, trap_p99_us, trap_signal, "
+				   "ecall_ratio, fault_measurable, fault_p50_us, fault_p99_us, "
+				   "fault_floor_p50_us, fault_floor_p99_us, uffd_p50_us, "
+				   "aes_gcm_page_p50_us, fault_ratio, add_pages_bytes, "
+				   "add_pages_per_s, core_add_pages_per_s, add_ratio, targets}; "
+				   "a figure that could not be measured is null"),
+	TOOL_HELP_OPTION,
+	{ 0 },
+};
+
+static const struct tool_doc bench_run_doc = {
+	.name = "bench run",
+	.summary = "ECALL, fault and ADD_PAGES costs of the machine, each beside its floor",
+	.synopsis = "sgxemu bench run [--json] [--quick]",
+	.description =
+		"Measures in one run, each beside the floor of the same work on this "
+		"host:\n"
+		"\n"
+		"The ECALL round trip (EENTER to EEXIT of the sample enclave, op ADD) "
+		"beside the bare trap this host raises for ENCLU (SIGILL for #UD or "
+		"SIGSEGV for #GP, whichever it is here), interleaved in rounds of 500; "
+		"ecall_ratio = ecall_p50_us / trap_p50_us, target <= "
+		TOOL_STR(RUN_ECALL_TARGET) ".  The enclave runs on a core in a process of "
+		"the command's own (ecall_path says so): a client of a machine cannot "
+		"enter enclaves yet.\n"
+		"\n"
+		"A touch of a written-back page in a client's mapping beside its floor: "
+		"a bare userfaultfd minor fault on a shared memfd mapping served by a "
+		"handler thread that only maps the page, plus one AES-128-GCM "
+		"encryption of a page; fault_ratio = fault_p50_us / fault_floor_p50_us, "
+		"target <= " TOOL_STR(RUN_FAULT_TARGET) ".  A client of a machine has no "
+		"fault path yet: the floor is printed, the fault and its ratio are "
+		"null.\n"
+		"\n"
+		"ADD_PAGES of " TOOL_STR(RUN_ADD_MB) " MiB of measured pages through a "
+		"private machine (sgxemu machine, with an EPC that holds them) beside "
+		"sgx_encl_add_page() on a core of the same EPC in this process, taking "
+		"turns, " TOOL_STR(RUN_ADD_ROUNDS) " timed builds of each after a first, "
+		"untimed one that backs the machine's EPC; the best of each counts.  "
+		"add_ratio = add_pages_per_s / core_add_pages_per_s, target >= "
+		TOOL_STR(RUN_ADD_TARGET) ".",
+	.opts = run_opts,
+	.exit_ok = "Every part ran (the targets are reported, not enforced).",
+	.exit_fail = "The enclave could not be built or entered, the floor could not be "
+		     "measured, or a build through the machine failed or left pages behind.",
+	.examples = " sgxemu bench run\n sgxemu bench run --quick --json",
+};
+
+/* The ECALL part, in a child process: its runtime serves the child's own
+ * core, and the parent's may then attach to the machine's processor. */
+static int run_ecall(uint64_t iterations, struct sgx_bench_ecall *r)
+{
+	EVP_PKEY *key = NULL;
+	int p[2], status, ret;
+	pid_t pid;
+
+	if (pipe(p))
+		return -errno;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		ret = -errno;
+		close(p[0]);
+		close(p[1]);
+		return ret;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		ret = demo_key_load(&key) ? -EINVAL
+					  : sgx_bench_ecall(SGXEMU_SAMPLE_ENCLAVE, key, iterations, r);
+		EVP_PKEY_free(key);
+		if (write(p[1], &ret, sizeof(ret)) != sizeof(ret) ||
+		    (!ret && write(p[1], r, sizeof(*r)) != sizeof(*r)))
+			_exit(1);
+		_exit(0);
+	}
+	close(p[1]);
+	if (read(p[0], &ret, sizeof(ret)) != sizeof(ret))
+		ret = -EIO;
+	else if (!ret && read(p[0], r, sizeof(*r)) != sizeof(*r))
+		ret = -EIO;
+	close(p[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return ret;
+}
+
+static void json_or_null(struct json *j, const char *key, bool have, double v)
+{
+	if (have)
+		json_double(j, key, v);
+	else
+		json_null(j, key);
+}
+
+static int bench_run(int argc, char **argv)
+{
+	struct tool_getopt g = { .cmd = "bench", .opts = run_opts };
+	struct sgx_bench_ecall ec;
+	struct sgx_bench_fault_floor ff;
+	struct sgx_bench_add_pages ap;
+	uint64_t iterations = RUN_ITERATIONS, add_mb = RUN_ADD_MB;
+	unsigned int rounds = RUN_ADD_ROUNDS;
+	bool json = false, quick = false, have_floor;
+	const char *trap_name;
+	char self[4096];
+	ssize_t n;
+	int c, ret, signo, floor_err;
+
+	while ((c = tool_getopt(&g, argc, argv)) != -1) {
+		switch (c) {
+		case OPT_JSON:
+			json = true;
+			break;
+		case OPT_QUICK:
+			quick = true;
+			iterations = RUN_QUICK_ITERATIONS;
+			add_mb = RUN_QUICK_ADD_MB;
+			rounds = 1;
+			break;
+		case 'h':
+			tool_help(&bench_run_doc);
+			return EXIT_OK;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		return tool_usage("bench", "unexpected argument '%s'", argv[optind]);
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return tool_fail("bench", "cannot find the sgxemu binary: %s", strerror(errno));
+	self[n] = 0;
+
+	signo = sgx_bench_enclu_signal();
+	trap_name = signo == SIGILL ? "SIGILL (#UD)" : signo == SIGSEGV ? "SIGSEGV (#GP)" : "none";
+	ret = run_ecall(iterations, &ec);
+	if (ret)
+		return tool_fail("bench", "run: ecall: %s", strerror(-ret));
+	floor_err = sgx_bench_fault_floor(iterations, &ff);
+	have_floor = floor_err == 0;
+	if (floor_err && floor_err != -EPERM && floor_err != -EOPNOTSUPP)
+		return tool_fail("bench", "run: the fault floor: %s", strerror(-floor_err));
+	ret = sgx_bench_add_pages(self, add_mb << 20, rounds, &ap);
+	if (ret == -EUCLEAN)
+		return tool_fail("bench", "run: ADD_PAGES through the machine left pages, "
+				 "paged, or the machine did not exit cleanly");
+	if (ret)
+		return tool_fail("bench", "run: ADD_PAGES through the machine: %s", strerror(-ret));
+
+	if (json) {
+		struct json j;
+
+		json_init(&j, stdout);
+		json_begin_object(&j, NULL);
+		json_string(&j, "benchmark", "run");
+		json_bool(&j, "quick", quick);
+		json_string(&j, "ecall_path", "in-process core");
+		json_u64(&j, "iterations", ec.iterations);
+		json_double(&j, "ecall_p50_us", ec.ecall_p50_us);
+		json_double(&j, "ecall_p99_us", ec.ecall_p99_us);
+		json_double(&j, "trap_p50_us", ec.trap_p50_us);
+		json_double(&j, "trap_p99_us", ec.trap_p99_us);
+		json_string(&j, "trap_signal", trap_name);
+		json_double(&j, "ecall_ratio", ec.ecall_ratio);
+		json_bool(&j, "fault_measurable", false);
+		json_null(&j, "fault_p50_us");
+		json_null(&j, "fault_p99_us");
+		json_or_null(&j, "fault_floor_p50_us", have_floor, ff.floor_p50_us);
+		json_or_null(&j, "fault_floor_p99_us", have_floor, ff.floor_p99_us);
+		json_or_null(&j, "uffd_p50_us", have_floor, ff.uffd_p50_us);
+		json_or_null(&j, "aes_gcm_page_p50_us", have_floor, ff.aes_gcm_p50_us);
+		json_null(&j, "fault_ratio");
+		json_u64(&j, "add_pages_bytes", ap.size);
+		json_double(&j, "add_pages_per_s", ap.machine_pages_per_s);
+		json_double(&j, "core_add_pages_per_s", ap.core_pages_per_s);
+		json_double(&j, "add_ratio", ap.ratio);
+		json_begin_object(&j, "targets");
+		json_double(&j, "ecall_ratio_max", RUN_ECALL_TARGET);
+		json_double(&j, "fault_ratio_max", RUN_FAULT_TARGET);
+		json_double(&j, "add_ratio_min", RUN_ADD_TARGET);
+		json_end_object(&j);
+		json_end_object(&j);
+		json_finish(&j);
+		return EXIT_OK;
+	}
+	printf("bench run%s: the machine's costs beside their floors, in one run\n",
+	       quick ? " --quick" : "");
+	printf("ECALL round trip (EENTER..EEXIT), through an in-process core (a client of the\n"
+	       "machine cannot enter enclaves yet): p50 %.3f us, p99 %.3f us\n",
+	       ec.ecall_p50_us, ec.ecall_p99_us);
+	printf("  bare ENCLU trap, %s: p50 %.3f us, p99 %.3f us\n", trap_name, ec.trap_p50_us,
+	       ec.trap_p99_us);
+	printf("  ecall_ratio %.3f (target <= %.1f), %llu round trips of each\n", ec.ecall_ratio,
+	       RUN_ECALL_TARGET, (unsigned long long)ec.iterations);
+	printf("touch of a written-back page: not measurable yet (a client of the machine has no\n"
+	       "fault path); fault_ratio: none\n");
+	if (have_floor)
+		printf("  its floor, userfaultfd minor fault + AES-128-GCM page: p50 %.3f us, "
+		       "p99 %.3f us\n  (fault alone p50 %.3f us, AES-GCM page alone p50 %.3f us; "
+		       "%llu samples)\n",
+		       ff.floor_p50_us, ff.floor_p99_us, ff.uffd_p50_us, ff.aes_gcm_p50_us,
+		       (unsigned long long)ff.iterations);
+	else
+		printf("  its floor: not measurable here (%s)\n", strerror(-floor_err));
+	printf("ADD_PAGES of %llu MiB (measured pages): through the machine %.0f pages/s, the "
+	       "core's own %.0f pages/s\n",
+	       (unsigned long long)(ap.size >> 20), ap.machine_pages_per_s, ap.core_pages_per_s);
+	printf("  add_ratio %.3f (target >= %.1f)\n", ap.ratio, RUN_ADD_TARGET);
+	return EXIT_OK;
+}
+
 /* `sgxemu bench --help`: every benchmark's page. */
 static void bench_usage(void)
 {
@@ -176,6 +413,8 @@ static void bench_usage(void)
 	tool_help(&bench_epc_doc);
 	fputs("\n", stdout);
 	tool_help(&bench_ecall_doc);
+	fputs("\n", stdout);
+	tool_help(&bench_run_doc);
 }
 
 struct bench_size {
@@ -592,14 +831,15 @@ int cmd_bench(int argc, char **argv)
 
 		if (!strcmp(name, "--"))
 			break;
-		if (strcmp(name, "build") && strcmp(name, "epc") && strcmp(name, "ecall"))
+		if (strcmp(name, "build") && strcmp(name, "epc") && strcmp(name, "ecall") &&
+		    strcmp(name, "run"))
 			continue;
 		memmove(argv + 2, argv + 1, (i - 1) * sizeof(*argv));
 		argv[1] = name;
 		break;
 	}
 	if (argc < 2)
-		return tool_usage("bench", "which benchmark? (build, epc, ecall)");
+		return tool_usage("bench", "which benchmark? (build, epc, ecall, run)");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		bench_usage();
 		return EXIT_OK;
@@ -610,5 +850,7 @@ int cmd_bench(int argc, char **argv)
 		return bench_epc(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "ecall"))
 		return bench_ecall(argc - 1, argv + 1);
-	return tool_usage("bench", "unknown benchmark '%s' (build, epc, ecall)", argv[1]);
+	if (!strcmp(argv[1], "run"))
+		return bench_run(argc - 1, argv + 1);
+	return tool_usage("bench", "unknown benchmark '%s' (build, epc, ecall, run)", argv[1]);
 }

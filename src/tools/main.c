@@ -38,7 +38,7 @@ static const struct {
 	{ "show", cmd_show, "print a SIGSTRUCT's fields and check it, or an image's pages" },
 	{ "sgxs", cmd_sgxs, "write an image's SGXS measurement stream" },
 	{ "check", cmd_check, "build an image on an emulated machine and EINIT it" },
-	{ "bench", cmd_bench, "benchmarks (bench build, bench epc, bench ecall)" },
+	{ "bench", cmd_bench, "benchmarks (bench build, bench epc, bench ecall, bench run)" },
 	{ "stat", cmd_stat, "the SGX core's statistics under an overcommitting workload" },
 	{ "demo", cmd_demo, "the sample's identity, then paging on a small EPC" },
 	{ "machine", cmd_machine, "run an emulated machine that serves client programs" },
