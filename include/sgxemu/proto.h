@@ -66,7 +66,7 @@ enum sgxp_op {
 	SGXP_KICK = 33,
 	/* Statistics and control (48..). */
 	SGXP_STATS = 48,
-	SGXP_STATS_LIST = 49,
+	SGXP_STATS_LIST = 50,
 };
 
 /* Every datagram starts with this.  len: the whole datagram's bytes. */
@@ -187,8 +187,8 @@ struct sgxp_machine_stats {
 	/* Paging in detail (core.h, struct sgx_core_stats). */
 	uint64_t secs_written_back;
 	uint64_t secs_loaded;
-	uint64_t faults; /* the fault path: pages made usable for a mapping */
-	uint64_t faults_loaded; /* of those, loaded (ELDU) */
+	uint64_t core_faults; /* the core's fault path: pages made usable for a mapping */
+	uint64_t core_faults_loaded; /* of those, loaded (ELDU) */
 	/* EWB retries by cause, the kernel's three stages. */
 	uint64_t ewb_retry_etrack; /* SGX_NOT_TRACKED: ETRACK, EWB again */
 	uint64_t ewb_retry_ipi; /* still not tracked: threads asked to leave */

@@ -441,8 +441,8 @@ static void fill_stats_paging(const struct sgx_core_stats *cs, struct sgxp_machi
 {
 	st->secs_written_back = cs->secs_written_back;
 	st->secs_loaded = cs->secs_loaded;
-	st->faults = cs->faults;
-	st->faults_loaded = cs->faults_loaded;
+	st->core_faults = cs->faults;
+	st->core_faults_loaded = cs->faults_loaded;
 	st->ewb_retry_etrack = cs->ewb_retry_etrack;
 	st->ewb_retry_ipi = cs->ewb_retry_ipi;
 	st->ewb_gave_up = cs->ewb_gave_up;

@@ -159,8 +159,8 @@ static void sm_print_json(const char *path, const struct sm_reading *r)
 	json_u64(&j, "pages_loaded", s->pages_loaded);
 	json_u64(&j, "secs_loaded", s->secs_loaded);
 	json_u64(&j, "load_failures", s->load_failures);
-	json_u64(&j, "faults", s->faults);
-	json_u64(&j, "faults_loaded", s->faults_loaded);
+	json_u64(&j, "faults", s->core_faults);
+	json_u64(&j, "faults_loaded", s->core_faults_loaded);
 	json_u64(&j, "lru_pages", s->lru_pages);
 	json_u64(&j, "age_hits", s->age_hits);
 	json_u64(&j, "age_misses", s->age_misses);
@@ -281,7 +281,7 @@ static void sm_print_text(const char *path, const struct sm_reading *r)
 	       (unsigned long long)s->load_failures);
 	printf("faults: %llu (%llu loaded a page); LRU %llu pages, aging %llu hits %llu misses, "
 	       "%llu batches (%llu direct)\n",
-	       (unsigned long long)s->faults, (unsigned long long)s->faults_loaded,
+	       (unsigned long long)s->core_faults, (unsigned long long)s->core_faults_loaded,
 	       (unsigned long long)s->lru_pages, (unsigned long long)s->age_hits,
 	       (unsigned long long)s->age_misses, (unsigned long long)s->reclaim_batches,
 	       (unsigned long long)s->direct_reclaims);
