@@ -522,16 +522,31 @@ static uint64_t backing_data_at(struct ch_encl *e, uint64_t from)
 	return (uint64_t)at + 1;
 }
 
-/* Loads leave their backing memory to a batched release.  A page loaded
- * and written back again before the release keeps its new copy (the
- * release must not punch it); the next write-back releases what loads
- * left, and ENCL_RELEASE_MAX (64) loads in a row release themselves. */
-TEST(batched_release_spares_pages_written_again)
+/* Bytes of memory the backing object holds from offset on, read from fd
+ * itself, without the flush sgx_encl_backing_fd() makes (0: none). */
+static uint64_t raw_data_at(int fd, uint64_t from)
+{
+	off_t at = lseek(fd, (off_t)from, SEEK_DATA);
+
+	if (at < 0) {
+		CHECK_EQ(errno, ENXIO);
+		return 0;
+	}
+	return (uint64_t)at + 1;
+}
+
+/* Loads leave their backing memory to a late release (backing.c, Release:
+ * a ring of twice the EPC's pages, at least 512).  A page loaded and
+ * written back again before the release keeps its new copy (the release
+ * must not punch it); handing the object out releases everything; a full
+ * ring releases its older half, here every page's stale copy. */
+TEST(late_release_spares_pages_written_again)
 {
 	struct sgx_core_config cfg = quiet_config();
-	struct sgx_cpu *cpu = ch_machine(256);
+	struct sgx_cpu *cpu = ch_machine(128);
 	struct sgx_core *core = ch_core(cpu, &cfg);
 	struct ch_encl e;
+	uint64_t loads = 0;
 	int fd;
 
 	CHECK_EQ(ch_build(core, 15, 100, 0, true, &e), 0);
@@ -545,22 +560,34 @@ TEST(batched_release_spares_pages_written_again)
 	check_resident(&e, 0, false);
 	check_page(&e, 0);
 	CHECK_EQ(charged(core), 0);
-	/* A write-back releases what earlier loads left: out and in, page by
-	 * page, only the last page's release waits. */
+	CHECK_EQ(backing_data_at(&e, 0), 0);
+	/* Out and in, page by page: the stale copies stay (nothing charged
+	 * covers them) until the object is handed out. */
 	for (uint64_t i = 1; i <= 10; i++) {
 		CHECK_EQ(sgx_encl_evict(e.encl, i * PAGE), 0);
 		check_page(&e, i);
 	}
-	CHECK_EQ(lseek(fd, 0, SEEK_DATA), (off_t)(10 * PAGE));
-	/* 70 pages out, then 70 loads in a row: the 64th load releases the
-	 * first 64 by itself. */
-	for (uint64_t i = 11; i <= 80; i++)
-		CHECK_EQ(sgx_encl_evict(e.encl, i * PAGE), 0);
-	for (uint64_t i = 11; i <= 80; i++)
-		check_page(&e, i);
-	CHECK_EQ(lseek(fd, 0, SEEK_DATA), (off_t)(75 * PAGE));
+	loads = 10;
 	CHECK_EQ(charged(core), 0);
+	CHECK_EQ(raw_data_at(fd, 0), 1 * PAGE + 1);
 	CHECK_EQ(backing_data_at(&e, 0), 0);
+	/* 512 loads fill the ring (page 0's load above was released by the
+	 * hand-out); the 513th releases the oldest 256 entries, which name
+	 * every page cycled: each one's copy is stale, as it is resident. */
+	loads = 0;
+	for (uint64_t i = 0; loads < 512; i++, loads++) {
+		uint64_t p = 1 + i % 80;
+
+		CHECK_EQ(sgx_encl_evict(e.encl, p * PAGE), 0);
+		check_page(&e, p);
+	}
+	CHECK_EQ(raw_data_at(fd, 0), 1 * PAGE + 1);
+	CHECK_EQ(sgx_encl_evict(e.encl, 1 * PAGE), 0);
+	check_page(&e, 1);
+	CHECK_EQ(charged(core), 0);
+	CHECK_EQ(raw_data_at(fd, 0), 0);
+	for (uint64_t p = 0; p < 100; p++)
+		check_page(&e, p);
 	sgx_encl_release(e.encl);
 	ch_finish(core, cpu, -1);
 }

@@ -10,6 +10,8 @@
  *
  * HARNESS_SEED changes the run; each case prints its seed on failure.
  */
+#include <fcntl.h>
+
 #include "core_helpers.h"
 
 #define PAGE SGX_PAGE_SIZE
@@ -271,20 +273,23 @@ TEST(secs_tamper_refused)
 	env_fini(&t, fds);
 }
 
-/* A page whose copy was destroyed (the object truncated, as a kernel could)
- * is refused, not zero-filled into the enclave. */
-TEST(truncated_backing_refused)
+/* A page whose copy was destroyed (punched out of the object, as a kernel
+ * could) is refused, not zero-filled into the enclave.  The object cannot
+ * be truncated: it is sealed against shrinking, as the core maps it. */
+TEST(destroyed_backing_refused)
 {
 	int fds = ch_count_fds();
 	struct tamper_env t;
 
 	env_init(&t, 1);
 	CHECK_EQ(sgx_encl_evict(t.e.encl, 5 * PAGE), 0);
-	CHECK_EQ(ftruncate(t.fd, 0), 0);
-	expect_refused(&t, 5, 0, "truncated");
-	/* Write-backs keep working (the object grows again) and load. */
+	CHECK_EQ(ftruncate(t.fd, 0), -1);
+	CHECK_EQ(errno, EPERM);
+	CHECK_EQ(fallocate(t.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 5 * PAGE, PAGE), 0);
+	expect_refused(&t, 5, 0, "punched out");
+	/* Write-backs keep working and load. */
 	CHECK_EQ(sgx_encl_evict(t.e.encl, 6 * PAGE), 0);
 	expect_good(&t, 6, 0);
-	expect_refused(&t, 5, 0, "truncated");
+	expect_refused(&t, 5, 0, "punched out");
 	env_fini(&t, fds);
 }

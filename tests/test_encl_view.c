@@ -129,11 +129,16 @@ TEST(view_bytes_are_the_enclave_bytes)
 	ch_finish(core, cpu, fds);
 }
 
-TEST(written_back_pages_come_back_through_the_view)
+/* Pages written back and touched through the view again: loaded, right,
+ * with the host memory of the contents object as the policy says (keep:
+ * the pages' memory stays, zeroed while they are out, and every fault is
+ * minor; release: it goes back to the host while they are out, and a
+ * touch of a written-back page is a missing fault). */
+static void come_back_through_the_view(enum sgx_contents_policy policy)
 {
 	struct sgx_core_config cfg = quiet_config();
 	struct sgx_cpu *cpu = ch_machine(64);
-	struct sgx_core *core = ch_core(cpu, &cfg);
+	struct sgx_core *core;
 	int fds = ch_count_fds();
 	struct sgx_core_stats before, after;
 	struct sgx_encl_view_stats vs;
@@ -142,6 +147,8 @@ TEST(written_back_pages_come_back_through_the_view)
 	uint8_t want[PAGE];
 	uint8_t *v;
 
+	cfg.contents_policy = policy;
+	core = ch_core(cpu, &cfg);
 	CHECK_EQ(ch_build(core, 2, 8, 1, true, &e), 0);
 	if (view_or_note(e.encl, &view)) {
 		v = sgx_encl_view_addr(view);
@@ -154,8 +161,9 @@ TEST(written_back_pages_come_back_through_the_view)
 		/* With the TCS out too, the SECS goes. */
 		CHECK_EQ(sgx_encl_evict(e.encl, ch_tcs_offset(&e, 0)), 0);
 		CHECK_EQ(sgx_encl_evict(e.encl, e.size), -EALREADY);
-		/* Every page out: its memory went back to the host. */
-		CHECK_EQ(contents_bytes(), 0);
+		/* Every page out: its memory went back to the host, or stays
+		 * for the next load. */
+		CHECK_EQ(contents_bytes(), policy == SGX_CONTENTS_RELEASE ? 0 : 9 * PAGE);
 		CHECK_EQ(sgx_core_stats(core, &before), 0);
 		for (uint64_t i = 0; i < 8; i++) {
 			ch_fill(want, e.tag, i, 0);
@@ -167,10 +175,16 @@ TEST(written_back_pages_come_back_through_the_view)
 		CHECK_EQ(sgx_core_stats(core, &after), 0);
 		CHECK_EQ(after.pages_loaded - before.pages_loaded, 8);
 		CHECK_EQ(after.secs_loaded - before.secs_loaded, 1);
-		CHECK_EQ(contents_bytes(), 8 * PAGE); /* the TCS is still out */
+		/* Under release the TCS is still out. */
+		CHECK_EQ(contents_bytes(), policy == SGX_CONTENTS_RELEASE ? 8 * PAGE : 9 * PAGE);
 		sgx_encl_view_stats(view, &vs);
-		CHECK_EQ(vs.missing_faults, 8);
-		CHECK_EQ(vs.minor_faults, 8); /* the marks' first touches */
+		if (policy == SGX_CONTENTS_RELEASE) {
+			CHECK_EQ(vs.missing_faults, 8);
+			CHECK_EQ(vs.minor_faults, 8); /* the marks' first touches */
+		} else {
+			CHECK_EQ(vs.missing_faults, 0);
+			CHECK_EQ(vs.minor_faults, 16);
+		}
 		sgx_encl_view_destroy(view);
 	}
 	sgx_encl_release(e.encl);
@@ -183,6 +197,16 @@ TEST(written_back_pages_come_back_through_the_view)
  * see those touches (each a minor fault after the zap) and keep the hot
  * set resident, while every cold page is written back.
  */
+TEST(written_back_pages_come_back_through_the_view_keep)
+{
+	come_back_through_the_view(SGX_CONTENTS_KEEP);
+}
+
+TEST(written_back_pages_come_back_through_the_view_release)
+{
+	come_back_through_the_view(SGX_CONTENTS_RELEASE);
+}
+
 TEST(aging_keeps_what_the_view_touches)
 {
 	struct sgx_core_config cfg = quiet_config();
@@ -226,17 +250,21 @@ TEST(aging_keeps_what_the_view_touches)
 	ch_finish(core, cpu, fds);
 }
 
+/* Under the release policy, so that B's touch of the written-back page is
+ * a missing fault and A's a minor one. */
 TEST(two_views_see_each_others_writes)
 {
 	struct sgx_core_config cfg = quiet_config();
 	struct sgx_cpu *cpu = ch_machine(64);
-	struct sgx_core *core = ch_core(cpu, &cfg);
+	struct sgx_core *core;
 	int fds = ch_count_fds();
 	struct sgx_encl_view_stats vs;
 	struct sgx_encl_view *a, *b;
 	struct ch_encl e;
 	uint8_t *va, *vb;
 
+	cfg.contents_policy = SGX_CONTENTS_RELEASE;
+	core = ch_core(cpu, &cfg);
 	CHECK_EQ(ch_build(core, 4, 4, 1, true, &e), 0);
 	if (view_or_note(e.encl, &a)) {
 		CHECK_EQ(sgx_encl_view_create(e.encl, &b), 0);
@@ -541,4 +569,42 @@ TEST(reclaimer_and_view_threads_lose_no_write)
 	}
 	sgx_encl_release(encl);
 	ch_finish(core, cpu, fds);
+}
+
+/* A page written back leaves none of its bytes in the contents object
+ * (what a machine's clients map), under either policy: zeros there until
+ * it is loaded again, with its own bytes. */
+static void written_back_leaves_zeros(enum sgx_contents_policy policy)
+{
+	struct sgx_core_config cfg = quiet_config();
+	struct sgx_cpu *cpu = ch_machine(64);
+	static const uint8_t zero[PAGE];
+	struct sgx_core *core;
+	struct ch_encl e;
+	uint8_t want[PAGE], got[PAGE];
+	const uint8_t *contents;
+
+	cfg.contents_policy = policy;
+	core = ch_core(cpu, &cfg);
+	CHECK_EQ(ch_build(core, 6, 8, 1, true, &e), 0);
+	contents = sgx_encl_contents_addr(e.encl);
+	ch_fill(want, e.tag, 3, 0);
+	CHECK(memcmp(contents + 3 * PAGE, want, PAGE) == 0);
+	CHECK_EQ(sgx_encl_evict(e.encl, 3 * PAGE), 0);
+	CHECK(memcmp(contents + 3 * PAGE, zero, PAGE) == 0);
+	CHECK_EQ(sgx_encl_read(e.encl, 3 * PAGE, got, PAGE), 0);
+	CHECK(memcmp(got, want, PAGE) == 0);
+	CHECK(memcmp(contents + 3 * PAGE, want, PAGE) == 0);
+	sgx_encl_release(e.encl);
+	ch_finish(core, cpu, -1);
+}
+
+TEST(written_back_page_leaves_zeros_keep)
+{
+	written_back_leaves_zeros(SGX_CONTENTS_KEEP);
+}
+
+TEST(written_back_page_leaves_zeros_release)
+{
+	written_back_leaves_zeros(SGX_CONTENTS_RELEASE);
 }

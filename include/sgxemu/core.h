@@ -67,6 +67,32 @@ const char *sgx_va_policy_name(enum sgx_va_policy policy);
 int sgx_va_policy_parse(const char *name, enum sgx_va_policy *policy);
 
 /*
+ * What happens to the host memory of a page's contents when the page
+ * leaves the EPC (its write-back ends).
+ *
+ *   keep     the page of the contents object is zeroed and kept, so that
+ *            its next load decrypts into memory the host has already
+ *            given: a load costs its decryption and little more.  The
+ *            contents object then holds every page ever resident (at most
+ *            the enclave's size), as a program's own memory would.
+ *   release  the page is punched out (one fallocate() per run of
+ *            consecutive pages), so the host memory of the contents
+ *            objects is that of the resident pages, the EPC's size at
+ *            most; each load then faults a fresh page into the object
+ *            (measured here: a punch 3.8-6.2 us and the first write into
+ *            the punched page 4.7-5.2 us, against 1.1 us of AES-GCM).
+ */
+enum sgx_contents_policy {
+	SGX_CONTENTS_KEEP,
+	SGX_CONTENTS_RELEASE,
+};
+
+/* "keep", "release", or NULL for a value outside the enum. */
+const char *sgx_contents_policy_name(enum sgx_contents_policy policy);
+/* The policy a name gives: 0, or -EINVAL for an unknown name. */
+int sgx_contents_policy_parse(const char *name, enum sgx_contents_policy *policy);
+
+/*
  * Where an enclave's contents object (encl.h) is mapped in the core's
  * process.  By default mmap() chooses; a machine whose clients run ENCLU
  * on its state places it inside its arena (cpu.h), so that clients can
@@ -101,6 +127,8 @@ struct sgx_core_config {
 	unsigned int ipi_wait_us;
 	/* VA pages: the kernel's policy (the default) or on demand. */
 	enum sgx_va_policy va_policy;
+	/* Host memory of pages that left the EPC (default keep). */
+	enum sgx_contents_policy contents_policy;
 	/* Contents placement; NULL: mmap() chooses.  Copied at creation. */
 	const struct sgx_core_contents_ops *contents_ops;
 };

@@ -8,18 +8,26 @@
  * sgx_cpu_frame_bind(), the platform's memory-controller mapping) to byte
  * i * 4096 of it, so that the emulator's mapping and every application
  * view (view.c) see the same page; when the page leaves the EPC its frame
- * gets its own bytes back and the object's page is punched out (a written-
- * back page at the end of its reclaim batch, with its neighbours).  SECS and
- * VA pages keep their frames' own bytes.
+ * gets its own bytes back and the object's page is zeroed (the core's
+ * contents policy keep, core.h) or punched out (release), a written-back
+ * page at the end of its reclaim batch, with its neighbours.  SECS and VA
+ * pages keep their frames' own bytes.
  *
  * The backing object is a memfd with the kernel's layout (the kernel uses a
  * shmem file): enclave page i at byte i * 4096, the SECS at byte size, and
  * the PCMD of page i at byte size + 4096 + i * 128, 32 records to a page.
- * Its length is (size + 4096) + (size + 4096) / 32.  It is written and read
- * with pwrite/pread through bounce buffers, never mapped: whoever holds the
- * descriptor (a test playing the malicious kernel) may truncate or seal it,
- * and a mapping would then fault inside the emulator; a short read here is
- * only a page the processor will refuse.
+ * Its length is (size + 4096) + (size + 4096) / 32.  Write-backs store
+ * with pwritev(), one call per run of consecutive pages, so that the
+ * object's refusals are a write's (a file size limit, no space) and are
+ * handled; loads read through the core's mapping of the object, as a
+ * pread() per page cost a system call and a page-cache walk, more than the
+ * copy.  Whoever holds the descriptor (a test playing the malicious kernel)
+ * may write, punch or seal it, but not shrink it: the object is sealed
+ * against shrinking (F_SEAL_SHRINK) at creation, since a truncated object
+ * would make the mapping fault inside the emulator.  A page punched out
+ * reads as zeros, which the processor refuses.  A load copies the page out
+ * of the mapping before ELDU reads it, so that a concurrent writer cannot
+ * change the bytes between the MAC check and the decryption.
  *
  * Accounting.  A page is charged each time it is written back: one page
  * for its contents and one for its PCMD page when no other record of that
@@ -30,15 +38,20 @@
  *
  * Release.  The memory of a loaded page's backing (its page punched out,
  * its PCMD record cleared, the PCMD page punched out once its last record
- * is gone) is released in batches (encl_backing_flush()): by the reclaimer
- * after each batch, by the loader once ENCL_RELEASE_MAX pages wait, and
- * whenever the object is handed out.  The kernel truncates at each load;
- * here one punch and one system call per page on the fault path cost more
- * than the page's decryption, while a batch of consecutive pages takes one
- * punch.  So between flushes the object may hold up to ENCL_RELEASE_MAX
- * pages (and their PCMD pages) that no charge covers; a page written back
- * again before the flush drops out of it, so that the flush never punches
- * contents written since.
+ * is gone) is released late (encl_backing_flush()): loaded pages join a
+ * ring, and when it is full its older half is released, one punch per
+ * run of consecutive pages; the whole ring goes whenever the object is
+ * handed out (sgx_encl_backing_fd()).  The kernel truncates at each load;
+ * here a punch and a system call per page on the fault path cost more
+ * than the page's decryption, and a page punched out must be allocated
+ * again by its next write-back.  A page written back again before its
+ * release drops out of the ring, so that a release never punches contents
+ * written since, and a streaming enclave, whose pages go out again soon
+ * after they come in, reuses its backing memory instead of punching and
+ * refaulting it.  So the object may hold, beyond the pages charged, up to
+ * the ring's size (twice the EPC's pages, at most the enclave's own) of
+ * pages no charge covers: host memory the overcommit limit does not see,
+ * bounded by the EPC.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -82,7 +95,7 @@ void *sgx_encl_contents_addr(const struct sgx_encl *encl)
 int sgx_encl_backing_fd(struct sgx_encl *encl)
 {
 	/* Whoever looks at the object sees every release done. */
-	pthread_mutex_lock(&encl->lock);
+	core_lock(&encl->lock);
 	encl_backing_flush(encl);
 	pthread_mutex_unlock(&encl->lock);
 	return encl->backing_fd;
@@ -93,18 +106,43 @@ int encl_backing_create(struct sgx_encl *encl)
 	uint64_t encl_size = encl->size + SGX_PAGE_SIZE;
 	int fd;
 
-	encl->backing_size = encl_size + (encl_size >> 5);
-	fd = memfd_create("sgx backing", MFD_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, (off_t)encl->backing_size)) {
-		int err = -errno;
+	uint64_t frames = sgx_epc_nr_total(encl->core->epc);
+	void *map;
+	int err;
 
-		close(fd);
-		return err;
+	encl->backing_size = encl_size + (encl_size >> 5);
+	/* The release ring: twice the EPC, at most every page and the SECS. */
+	encl->release_cap = frames * 2 < encl->nr_index + 1 ? frames * 2 : encl->nr_index + 1;
+	if (encl->release_cap < 2 * ENCL_RELEASE_CHUNK)
+		encl->release_cap = 2 * ENCL_RELEASE_CHUNK;
+	encl->release = calloc(encl->release_cap, sizeof(*encl->release));
+	if (!encl->release)
+		return -ENOMEM;
+	fd = memfd_create("sgx backing", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0) {
+		err = -errno;
+		goto err_ring;
+	}
+	if (ftruncate(fd, (off_t)encl->backing_size) || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK)) {
+		err = -errno;
+		goto err_fd;
+	}
+	map = mmap(NULL, encl->backing_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd,
+		   0);
+	if (map == MAP_FAILED) {
+		err = -errno;
+		goto err_fd;
 	}
 	encl->backing_fd = fd;
+	encl->backing = map;
 	return 0;
+
+err_fd:
+	close(fd);
+err_ring:
+	free(encl->release);
+	encl->release = NULL;
+	return err;
 }
 
 int encl_contents_create(struct sgx_encl *encl)
@@ -196,6 +234,12 @@ void encl_contents_punch_range(struct sgx_encl *encl, uint64_t index, uint64_t n
 {
 	SGXEMU_ASSERT_HELD(&encl->lock);
 	SGXEMU_ASSERT(index + n <= encl->nr_index);
+	if (encl->core->contents_policy == SGX_CONTENTS_KEEP) {
+		/* No frame is bound there and no view maps it (the write-back
+		 * zapped them, and a fault waits for this lock). */
+		memset(encl_contents_page(encl, index), 0, n << SGX_PAGE_SHIFT);
+		return;
+	}
 	(void)fallocate(encl->contents_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			(off_t)(index << SGX_PAGE_SHIFT), (off_t)(n << SGX_PAGE_SHIFT));
 }
@@ -207,10 +251,16 @@ void encl_backing_destroy(struct sgx_encl *encl)
 		core_uncharge(encl->core, encl->charged);
 		encl->charged = 0;
 	}
+	if (encl->backing) {
+		munmap(encl->backing, encl->backing_size);
+		encl->backing = NULL;
+	}
 	if (encl->backing_fd >= 0) {
 		close(encl->backing_fd);
 		encl->backing_fd = -1;
 	}
+	free(encl->release);
+	encl->release = NULL;
 }
 
 /* Frees the object's memory of one page; a failure only keeps the memory. */
@@ -284,27 +334,11 @@ static int write_full(int fd, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-/* Reads len bytes; what lies past the end of the object reads as zeros. */
-static int read_full(int fd, void *buf, size_t len, uint64_t off)
+/* The object's bytes [off, off + len): inside it by construction. */
+static uint8_t *backing_at(struct sgx_encl *encl, uint64_t off, size_t len)
 {
-	uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -EIO;
-		if (n == 0) {
-			memset(p, 0, len);
-			return 0;
-		}
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
+	SGXEMU_ASSERT(off + len <= encl->backing_size);
+	return encl->backing + off;
 }
 
 int encl_backing_write(struct sgx_encl *encl, uint64_t index, const void *contents,
@@ -360,15 +394,15 @@ int encl_backing_write_run(struct sgx_encl *encl, uint64_t index, unsigned int n
 int encl_backing_read(struct sgx_encl *encl, uint64_t index, void *contents,
 		      struct sgx_pcmd *pcmd)
 {
-	int ret;
-
-	ret = read_full(encl->backing_fd, contents, SGX_PAGE_SIZE,
-			sgx_encl_backing_page_offset(encl, index));
-	if (ret)
-		return ret;
-	return read_full(encl->backing_fd, pcmd, sizeof(*pcmd),
-			 sgx_encl_backing_pcmd_offset(encl, index));
+	memcpy(contents,
+	       backing_at(encl, sgx_encl_backing_page_offset(encl, index), SGX_PAGE_SIZE),
+	       SGX_PAGE_SIZE);
+	memcpy(pcmd, backing_at(encl, sgx_encl_backing_pcmd_offset(encl, index), sizeof(*pcmd)),
+	       sizeof(*pcmd));
+	return 0;
 }
+
+static void backing_release(struct sgx_encl *encl, uint64_t count);
 
 void encl_backing_loaded(struct sgx_encl *encl, struct sgx_encl_page *page)
 {
@@ -385,9 +419,10 @@ void encl_backing_loaded(struct sgx_encl *encl, struct sgx_encl_page *page)
 	encl->charged -= n;
 	core_uncharge(encl->core, n);
 	page->flags |= ENCL_PAGE_RELEASE_PENDING;
-	encl->release[encl->nr_release++] = page->index;
-	if (encl->nr_release == ENCL_RELEASE_MAX)
-		encl_backing_flush(encl);
+	if (encl->nr_release == encl->release_cap)
+		backing_release(encl, encl->release_cap / 2);
+	encl->release[(encl->release_head + encl->nr_release) % encl->release_cap] = page->index;
+	encl->nr_release++;
 }
 
 static int u64_cmp(const void *a, const void *b)
@@ -397,29 +432,10 @@ static int u64_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-void encl_backing_flush(struct sgx_encl *encl)
+/* Releases the backing memory of n indices, sorted and pending: their
+ * pages' runs punched, their PCMD records cleared or PCMD pages punched. */
+static void release_sorted(struct sgx_encl *encl, const uint64_t *idx, unsigned int n)
 {
-	static const struct sgx_pcmd zeros[PCMDS_PER_PAGE];
-	uint64_t idx[ENCL_RELEASE_MAX];
-	unsigned int n = 0;
-
-	SGXEMU_ASSERT_HELD(&encl->lock);
-	for (unsigned int i = 0; i < encl->nr_release; i++) {
-		uint64_t index = encl->release[i];
-		struct sgx_encl_page *page =
-			index == encl->secs.index ? &encl->secs : encl->pages[index];
-
-		/* A page written back again since has new contents there (its
-		 * charge cleared the flag); a page listed twice counts once. */
-		if (!page || !(page->flags & ENCL_PAGE_RELEASE_PENDING))
-			continue;
-		page->flags &= ~ENCL_PAGE_RELEASE_PENDING;
-		idx[n++] = index;
-	}
-	encl->nr_release = 0;
-	if (!n)
-		return;
-	qsort(idx, n, sizeof(idx[0]), u64_cmp);
 	/* The pages: SECS at byte size follows the last child's page, so a
 	 * run may end with it. */
 	for (unsigned int a = 0; a < n;) {
@@ -445,9 +461,49 @@ void encl_backing_flush(struct sgx_encl *encl)
 		} else {
 			while (b < n && idx[b] == idx[b - 1] + 1 && encl_pcmd_slot(idx[b]) == slot)
 				b++;
-			(void)write_full(encl->backing_fd, zeros, (b - a) * sizeof(struct sgx_pcmd),
-					 pcmd_off);
+			memset(backing_at(encl, pcmd_off, (b - a) * sizeof(struct sgx_pcmd)), 0,
+			       (b - a) * sizeof(struct sgx_pcmd));
 		}
 		a = b;
 	}
+}
+
+/* Releases the oldest count entries of the ring (those whose page is
+ * still pending), ENCL_RELEASE_CHUNK at a time. */
+static void backing_release(struct sgx_encl *encl, uint64_t count)
+{
+	uint64_t idx[ENCL_RELEASE_CHUNK];
+
+	SGXEMU_ASSERT_HELD(&encl->lock);
+	SGXEMU_ASSERT(count <= encl->nr_release);
+	while (count) {
+		unsigned int n = 0;
+
+		while (count && n < ENCL_RELEASE_CHUNK) {
+			uint64_t index = encl->release[encl->release_head];
+			struct sgx_encl_page *page =
+				index == encl->secs.index ? &encl->secs : encl->pages[index];
+
+			encl->release_head = (encl->release_head + 1) % encl->release_cap;
+			encl->nr_release--;
+			count--;
+			/* A page written back again since has new contents
+			 * there (its charge cleared the flag); a page listed
+			 * twice counts once. */
+			if (!page || !(page->flags & ENCL_PAGE_RELEASE_PENDING))
+				continue;
+			page->flags &= ~ENCL_PAGE_RELEASE_PENDING;
+			idx[n++] = index;
+		}
+		if (!n)
+			continue;
+		qsort(idx, n, sizeof(idx[0]), u64_cmp);
+		release_sorted(encl, idx, n);
+	}
+}
+
+void encl_backing_flush(struct sgx_encl *encl)
+{
+	SGXEMU_ASSERT_HELD(&encl->lock);
+	backing_release(encl, encl->nr_release);
 }

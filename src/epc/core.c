@@ -23,6 +23,31 @@ void sgx_core_config_default(struct sgx_core_config *cfg)
 	cfg->no_reclaimer_thread = false;
 	cfg->ipi_wait_us = 0;
 	cfg->va_policy = SGX_VA_POLICY_KERNEL;
+	cfg->contents_policy = SGX_CONTENTS_KEEP;
+}
+
+static const char *const contents_policy_names[] = {
+	[SGX_CONTENTS_KEEP] = "keep",
+	[SGX_CONTENTS_RELEASE] = "release",
+};
+
+const char *sgx_contents_policy_name(enum sgx_contents_policy policy)
+{
+	if ((unsigned int)policy >= sizeof(contents_policy_names) / sizeof(contents_policy_names[0]))
+		return NULL;
+	return contents_policy_names[policy];
+}
+
+int sgx_contents_policy_parse(const char *name, enum sgx_contents_policy *policy)
+{
+	for (unsigned int p = 0;
+	     name && p < sizeof(contents_policy_names) / sizeof(contents_policy_names[0]); p++) {
+		if (!strcmp(name, contents_policy_names[p])) {
+			*policy = (enum sgx_contents_policy)p;
+			return 0;
+		}
+	}
+	return -EINVAL;
 }
 
 static const char *const va_policy_names[] = {
@@ -69,6 +94,8 @@ int sgx_core_create(struct sgx_cpu *cpu, const struct sgx_core_config *cfg,
 		return -EINVAL;
 	if (!sgx_va_policy_name(cfg->va_policy))
 		return -EINVAL;
+	if (!sgx_contents_policy_name(cfg->contents_policy))
+		return -EINVAL;
 
 	core = calloc(1, sizeof(*core));
 	if (!core)
@@ -77,6 +104,7 @@ int sgx_core_create(struct sgx_cpu *cpu, const struct sgx_core_config *cfg,
 	core->batch = cfg->batch;
 	core->ipi_wait_us = cfg->ipi_wait_us ? cfg->ipi_wait_us : 20000;
 	core->va_policy = cfg->va_policy;
+	core->contents_policy = cfg->contents_policy;
 	if (cfg->contents_ops)
 		core->contents_ops = *cfg->contents_ops;
 	core_mutex_init(&core->lru_lock);
@@ -447,7 +475,7 @@ int sgx_core_check(struct sgx_core *core, bool quiescent, char *why, size_t why_
 		ret = encl_check(encl, why, why_len);
 		if (ret)
 			break;
-		pthread_mutex_lock(&encl->lock);
+		core_lock(&encl->lock);
 		charged += encl->charged;
 		va_pages += encl->nr_va_pages;
 		slots += encl->nr_written_back + encl->nr_va_retired;

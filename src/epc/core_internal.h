@@ -73,6 +73,26 @@ static inline void core_mutex_init(pthread_mutex_t *m)
 	pthread_mutexattr_destroy(&attr);
 }
 
+/*
+ * Takes an enclave's lock, spinning a while first.  The lock is held for a
+ * page's bookkeeping or its ELDU (a few microseconds) and wanted by the
+ * owner's faults and the reclaimer at once: a waiter that sleeps makes the
+ * holder's unlock a futex wake-up, a cross-CPU interrupt that costs more
+ * than the section it waited for (on this VM kind, half of the time of a
+ * streaming reclaim).  glibc's adaptive mutex spins about 100 tries before
+ * it sleeps, too few for these sections.
+ */
+#define CORE_LOCK_SPINS 1000
+static inline void core_lock(pthread_mutex_t *m)
+{
+	for (unsigned int i = 0; i < CORE_LOCK_SPINS; i++) {
+		if (pthread_mutex_trylock(m) == 0)
+			return;
+		__builtin_ia32_pause();
+	}
+	pthread_mutex_lock(m);
+}
+
 /* Counters of struct sgx_core_stats, bumped with relaxed atomics: they are
  * off the allocator's fast path. */
 struct core_counters {
@@ -112,6 +132,7 @@ struct sgx_core {
 	unsigned int batch;
 	unsigned int ipi_wait_us;
 	enum sgx_va_policy va_policy; /* fixed at creation */
+	enum sgx_contents_policy contents_policy; /* fixed at creation */
 	/* Contents placement (core.h); map NULL: mmap() chooses. */
 	struct sgx_core_contents_ops contents_ops;
 
@@ -181,8 +202,8 @@ struct sgx_core {
  * (encl_backing_flush()). */
 #define ENCL_PAGE_RELEASE_PENDING (1U << 4)
 
-/* Loaded pages whose backing memory an enclave releases at once. */
-#define ENCL_RELEASE_MAX 64
+/* Loaded pages whose backing memory is released in one sorted pass. */
+#define ENCL_RELEASE_CHUNK 256
 
 /*
  * One page of an enclave (the kernel's struct sgx_encl_page).  Guarded by
@@ -258,6 +279,7 @@ struct sgx_encl {
 	uint64_t size;
 	uint64_t nr_index; /* size >> 12 */
 	int backing_fd;
+	uint8_t *backing; /* the core's mapping of it */
 	uint64_t backing_size;
 	struct list_head core_link; /* core->encls, under core->encls_lock */
 
@@ -335,10 +357,14 @@ struct sgx_encl {
 	uint64_t nr_eldus;
 	uint64_t nr_faults;
 	uint64_t nr_faults_loaded;
-	/* Pages loaded since the last encl_backing_flush(), by index; an
-	 * entry counts only while its page has ENCL_PAGE_RELEASE_PENDING. */
-	uint64_t release[ENCL_RELEASE_MAX];
-	unsigned int nr_release;
+	/* Pages loaded whose backing memory is not released yet, by index,
+	 * oldest first from release_head, in a ring of release_cap entries
+	 * (backing.c, Release); an entry counts only while its page has
+	 * ENCL_PAGE_RELEASE_PENDING. */
+	uint64_t *release;
+	uint64_t release_cap;
+	uint64_t release_head;
+	uint64_t nr_release;
 	/* Frames whose bytes are bound into contents.  A frame EREMOVE
 	 * refused stays bound: then the teardown keeps contents mapped. */
 	uint64_t nr_bound;
@@ -406,8 +432,9 @@ int encl_frame_bind(struct sgx_encl *encl, struct sgx_epc_page *frame, uint64_t 
  * EADD or ELDU) its own bytes back, so that it can go to the page cache or
  * become a VA page.  A frame still valid stays bound.  Context: encl->lock. */
 void encl_frame_unbind(struct sgx_encl *encl, struct sgx_epc_page *frame);
-/* Releases the host memory of pages [index, index + n) of the contents
- * object (for one page, encl_contents_punch()).  Context: encl->lock (a
+/* Clears pages [index, index + n) of the contents object, which left the
+ * EPC: zeroed under the keep policy, their host memory released under
+ * release (core.h; for one page, encl_contents_punch()).  Context: encl->lock (a
  * page's state is checked under it before its memory goes). */
 void encl_contents_punch_range(struct sgx_encl *encl, uint64_t index, uint64_t n);
 static inline void encl_contents_punch(struct sgx_encl *encl, uint64_t index)

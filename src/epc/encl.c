@@ -85,7 +85,7 @@ static void encl_teardown(struct sgx_encl *encl)
 	core->nr_encls--;
 	pthread_mutex_unlock(&core->encls_lock);
 
-	pthread_mutex_lock(&encl->lock);
+	core_lock(&encl->lock);
 	SGXEMU_ASSERT(encl_check_locked(encl, NULL, 0) == 0);
 	SGXEMU_ASSERT(encl->nr_in_flight == 0);
 	list_for_each_entry_safe(page, tmp, &encl->page_list, link) {
@@ -136,7 +136,7 @@ void encl_users_put(struct sgx_encl *encl)
 {
 	if (atomic_fetch_sub(&encl->users, 1) != 1)
 		return;
-	pthread_mutex_lock(&encl->lock);
+	core_lock(&encl->lock);
 	encl->flags |= ENCL_RELEASED;
 	pthread_mutex_unlock(&encl->lock);
 	atomic_fetch_add(&encl->core->nr_dying, 1);
@@ -276,7 +276,7 @@ int sgx_encl_create(struct sgx_core *core, const struct sgx_secs *secs,
 		goto err_secs_frame;
 	}
 
-	pthread_mutex_lock(&encl->lock);
+	core_lock(&encl->lock);
 	encl->secs.epc_page = secs_frame;
 	if (secs->attributes & SGX_ATTR_DEBUG)
 		encl->flags |= ENCL_DEBUG;
@@ -301,7 +301,7 @@ int sgx_encl_create(struct sgx_core *core, const struct sgx_secs *secs,
 	return 0;
 
 err_secs_valid:
-	pthread_mutex_lock(&encl->lock);
+	core_lock(&encl->lock);
 	encl_free_epc_page(encl, secs_frame);
 	pthread_mutex_unlock(&encl->lock);
 	secs_frame = NULL;
@@ -398,7 +398,7 @@ int sgx_encl_add_page(struct sgx_encl *encl, uint64_t offset, const void *src,
 	if (ret)
 		goto err_free;
 
-	pthread_mutex_lock(&encl->lock);
+	core_lock(&encl->lock);
 	for (;;) {
 		if (encl->flags & (ENCL_INITIALIZED | ENCL_RELEASED)) {
 			ret = -EINVAL;
@@ -423,7 +423,7 @@ int sgx_encl_add_page(struct sgx_encl *encl, uint64_t offset, const void *src,
 			sgx_free_epc_page(core->epc, frame);
 			goto err_free;
 		}
-		pthread_mutex_lock(&encl->lock);
+		core_lock(&encl->lock);
 	}
 	if (encl_va_grow_needed(encl)) {
 		if (encl_va_add_frame(encl, va_frame, &va)) {
@@ -532,7 +532,7 @@ int sgx_encl_init(struct sgx_encl *encl, const struct sgx_sigstruct *sigstruct,
 		return -ENOMEM;
 	}
 
-	pthread_mutex_lock(&encl->lock);
+	core_lock(&encl->lock);
 	if (encl->flags & (ENCL_INITIALIZED | ENCL_RELEASED) || !encl->secs.epc_page) {
 		ret = -EINVAL;
 		goto out;
@@ -596,7 +596,7 @@ static int encl_get_frame(struct sgx_encl *encl, struct load_ctx *ctx, struct sg
 	}
 	pthread_mutex_unlock(&encl->lock);
 	ret = sgx_alloc_epc_page(encl->core->epc, NULL, true, &ctx->spare);
-	pthread_mutex_lock(&encl->lock);
+	core_lock(&encl->lock);
 	return ret ? ret : -EAGAIN;
 }
 
@@ -732,7 +732,7 @@ static int encl_access(struct sgx_encl *encl, uint64_t offset, void *buf, size_t
 	if (offset > encl->size || len > encl->size - offset)
 		return -EINVAL;
 
-	pthread_mutex_lock(&encl->lock);
+	core_lock(&encl->lock);
 	while (len) {
 		uint64_t in_page = offset & (SGX_PAGE_SIZE - 1);
 		size_t n = SGX_PAGE_SIZE - in_page;
@@ -781,7 +781,7 @@ int sgx_encl_mark_young(struct sgx_encl *encl, uint64_t offset)
 
 	if (!encl || offset >= encl->size)
 		return -EINVAL;
-	pthread_mutex_lock(&encl->lock);
+	core_lock(&encl->lock);
 	page = encl_lookup(encl, offset);
 	if (page)
 		atomic_store_explicit(&page->young, true, memory_order_relaxed);
@@ -802,7 +802,7 @@ int sgx_encl_fault(struct sgx_encl *encl, uint64_t offset, unsigned int prot,
 	if (!encl || offset >= encl->size)
 		return -EINVAL;
 	prot &= PROT_READ | PROT_WRITE | PROT_EXEC;
-	pthread_mutex_lock(&encl->lock);
+	core_lock(&encl->lock);
 	page = encl_lookup(encl, offset);
 	if (!page) {
 		ret = -EFAULT;
@@ -845,7 +845,7 @@ int sgx_encl_may_map_pages(struct sgx_encl *encl, uint64_t offset, uint64_t len,
 	end = len > encl->size - offset ? encl->size : offset + len;
 	first = offset >> SGX_PAGE_SHIFT;
 	last = (end + SGX_PAGE_SIZE - 1) >> SGX_PAGE_SHIFT;
-	pthread_mutex_lock(&encl->lock);
+	core_lock(&encl->lock);
 	if (last - first <= encl->nr_pages) {
 		for (uint64_t i = first; i < last && !ret; i++)
 			if (encl->pages[i] && (~encl->pages[i]->max_prot & prot))
@@ -875,7 +875,7 @@ int encl_view_fault(struct sgx_encl *encl, uint64_t offset,
 	struct sgx_encl_page *page;
 	int ret;
 
-	pthread_mutex_lock(&encl->lock);
+	core_lock(&encl->lock);
 	page = offset < encl->size ? encl_lookup(encl, offset) : NULL;
 	if (!page) {
 		ret = -EFAULT;
@@ -912,7 +912,7 @@ int sgx_encl_enter(struct sgx_encl *encl, uint64_t tcs_offset, struct sgx_cpu_th
 	for (unsigned int i = 0; i < ENTER_TRIES; i++) {
 		bool blocked;
 
-		pthread_mutex_lock(&encl->lock);
+		core_lock(&encl->lock);
 		page = encl_lookup(encl, tcs_offset);
 		if (!page) {
 			ret = -EFAULT;
@@ -959,7 +959,7 @@ static int encl_evict_secs(struct sgx_encl *encl)
 {
 	int ret;
 
-	pthread_mutex_lock(&encl->lock);
+	core_lock(&encl->lock);
 	if (!encl->secs.epc_page)
 		ret = -EALREADY;
 	else if (sgx_epc_page_poisoned(encl->secs.epc_page))
@@ -989,7 +989,7 @@ int sgx_encl_evict(struct sgx_encl *encl, uint64_t offset)
 	if (offset == encl->size)
 		return encl_evict_secs(encl);
 
-	pthread_mutex_lock(&encl->lock);
+	core_lock(&encl->lock);
 	page = encl_lookup(encl, offset);
 	if (!page)
 		ret = -EFAULT;
@@ -1029,7 +1029,7 @@ bool sgx_encl_initialized(struct sgx_encl *encl)
 {
 	bool ret;
 
-	pthread_mutex_lock(&encl->lock);
+	core_lock(&encl->lock);
 	ret = encl->flags & ENCL_INITIALIZED;
 	pthread_mutex_unlock(&encl->lock);
 	return ret;
@@ -1042,7 +1042,7 @@ int sgx_encl_page_info(struct sgx_encl *encl, uint64_t offset, struct sgx_encl_p
 	if (!encl || !info || (offset & (SGX_PAGE_SIZE - 1)) || offset > encl->size)
 		return -EINVAL;
 	memset(info, 0, sizeof(*info));
-	pthread_mutex_lock(&encl->lock);
+	core_lock(&encl->lock);
 	page = offset == encl->size ? &encl->secs : encl_lookup(encl, offset);
 	info->backing_offset = sgx_encl_backing_page_offset(encl, offset >> SGX_PAGE_SHIFT);
 	info->pcmd_offset = sgx_encl_backing_pcmd_offset(encl, offset >> SGX_PAGE_SHIFT);
@@ -1068,7 +1068,7 @@ int sgx_encl_page_info(struct sgx_encl *encl, uint64_t offset, struct sgx_encl_p
 void sgx_encl_stats(struct sgx_encl *encl, struct sgx_encl_stats *st)
 {
 	memset(st, 0, sizeof(*st));
-	pthread_mutex_lock(&encl->lock);
+	core_lock(&encl->lock);
 	st->pages = encl->nr_pages;
 	st->resident = encl->secs_child_cnt;
 	st->written_back = encl->nr_written_back;
@@ -1154,7 +1154,7 @@ int encl_check(struct sgx_encl *encl, char *why, size_t why_len)
 {
 	int ret;
 
-	pthread_mutex_lock(&encl->lock);
+	core_lock(&encl->lock);
 	ret = encl_check_locked(encl, why, why_len);
 	pthread_mutex_unlock(&encl->lock);
 	return ret;

@@ -331,7 +331,7 @@ static void phase_age(struct sgx_core *core, struct reclaim_item *items, unsigne
 
 		if (sgx_epc_page_poisoned(it->frame)) {
 			/* The owner learns of it at its next access. */
-			pthread_mutex_lock(&it->encl->lock);
+			core_lock(&it->encl->lock);
 			it->page->flags |= ENCL_PAGE_POISONED;
 			pthread_mutex_unlock(&it->encl->lock);
 			item_drop(core, it, -EHWPOISON, false);
@@ -349,40 +349,65 @@ static void phase_age(struct sgx_core *core, struct reclaim_item *items, unsigne
 	}
 }
 
+/* The end of the run of items of one enclave that starts at i: the
+ * pages the LRU gives in a row mostly share an enclave, and the phases
+ * take its lock once per run instead of once per page.  *active says
+ * whether an item of the run is still in the pipeline: only then does
+ * the run hold a reference to the enclave (a dropped item's went). */
+static unsigned int run_end(const struct reclaim_item *items, unsigned int cnt, unsigned int i,
+			    bool *active)
+{
+	unsigned int j = i;
+
+	*active = false;
+	while (j < cnt && items[j].encl == items[i].encl)
+		*active |= items[j++].active;
+	return j;
+}
+
 static void phase_prepare(struct sgx_core *core, struct reclaim_item *items, unsigned int cnt)
 {
-	for (unsigned int i = 0; i < cnt; i++) {
-		struct reclaim_item *it = &items[i];
-		struct sgx_encl *encl = it->encl;
+	for (unsigned int i = 0, j; i < cnt; i = j) {
+		struct sgx_encl *encl = items[i].encl;
+		int result[SGX_RECLAIM_BATCH_MAX];
+		bool putback[SGX_RECLAIM_BATCH_MAX];
 		struct sgx_epc_page *frame;
-		int result = 0;
-		bool putback = true, need_va = false;
+		bool need_va = false, active;
 
-		if (!it->active)
+		j = run_end(items, cnt, i, &active);
+		if (!active)
 			continue;
-		pthread_mutex_lock(&encl->lock);
-		if (encl->flags & ENCL_SECS_POISONED) {
-			result = -EHWPOISON;
-			putback = false;
-		} else if (encl->flags & ENCL_RELEASED) {
-			result = -EBUSY; /* its teardown comes; no use writing */
-		} else if (!encl_backing_charge(encl, it->page)) {
-			result = -ENOMEM;
-		} else {
-			it->page->flags |= ENCL_PAGE_BEING_RECLAIMED;
-			need_va = !encl->va_free_slots;
+		core_lock(&encl->lock);
+		for (unsigned int k = i; k < j; k++) {
+			struct reclaim_item *it = &items[k];
+
+			result[k] = 0;
+			putback[k] = true;
+			if (!it->active)
+				continue;
+			if (encl->flags & ENCL_SECS_POISONED) {
+				result[k] = -EHWPOISON;
+				putback[k] = false;
+			} else if (encl->flags & ENCL_RELEASED) {
+				result[k] = -EBUSY; /* its teardown comes; no use writing */
+			} else if (!encl_backing_charge(encl, it->page)) {
+				result[k] = -ENOMEM;
+			} else {
+				it->page->flags |= ENCL_PAGE_BEING_RECLAIMED;
+				need_va = !encl->va_free_slots;
+			}
 		}
 		pthread_mutex_unlock(&encl->lock);
-		if (result) {
-			item_drop(core, it, result, putback);
-			continue;
-		}
+		for (unsigned int k = i; k < j; k++)
+			if (items[k].active && result[k])
+				item_drop(core, &items[k], result[k], putback[k]);
 		/* No free slot only after a VA page failed (its free slots
 		 * retired) or EPA of a frame did: try for a free frame,
 		 * outside the lock as every allocation.  Under the kernel's
-		 * policy it is a VA page beyond the policy's count. */
+		 * policy it is a VA page beyond the policy's count; one gives
+		 * slots for the whole run. */
 		if (need_va && sgx_alloc_epc_page(core->epc, NULL, false, &frame) == 0) {
-			pthread_mutex_lock(&encl->lock);
+			core_lock(&encl->lock);
 			if (encl->va_free_slots || encl_va_add_frame(encl, frame, NULL))
 				sgx_free_epc_page(core->epc, frame);
 			else
@@ -393,24 +418,34 @@ static void phase_prepare(struct sgx_core *core, struct reclaim_item *items, uns
 	}
 }
 
+/* Every page of a run is zapped (no lock held), then blocked under one
+ * hold of the enclave's lock. */
 static void phase_block(struct sgx_core *core, struct reclaim_item *items, unsigned int cnt)
 {
-	for (unsigned int i = 0; i < cnt; i++) {
-		struct reclaim_item *it = &items[i];
-		int ret;
+	for (unsigned int i = 0, j; i < cnt; i = j) {
+		struct sgx_encl *encl = items[i].encl;
+		bool active;
 
-		if (!it->active)
+		j = run_end(items, cnt, i, &active);
+		if (!active)
 			continue;
-		zap(it->encl, it->page, SGX_ZAP_RECLAIM);
-		pthread_mutex_lock(&it->encl->lock);
-		if (!(it->page->flags & ENCL_PAGE_BLOCKED)) {
+		for (unsigned int k = i; k < j; k++)
+			if (items[k].active)
+				zap(encl, items[k].page, SGX_ZAP_RECLAIM);
+		core_lock(&encl->lock);
+		for (unsigned int k = i; k < j; k++) {
+			struct reclaim_item *it = &items[k];
+			int ret;
+
+			if (!it->active || (it->page->flags & ENCL_PAGE_BLOCKED))
+				continue;
 			ret = epc_eblock(core->cpu, it->frame, &core->counters.conflict_retries);
 			if (ret == 0 || ret == SGX_BLKSTATE)
 				it->page->flags |= ENCL_PAGE_BLOCKED;
 			else
 				it->result = ewb_errno(ret);
 		}
-		pthread_mutex_unlock(&it->encl->lock);
+		pthread_mutex_unlock(&encl->lock);
 	}
 }
 
@@ -684,7 +719,7 @@ static int group_write(struct sgx_core *core, struct track_group *g, struct recl
 	uint64_t held;
 	int freed = 0, leaf;
 
-	pthread_mutex_lock(&encl->lock);
+	core_lock(&encl->lock);
 	for (unsigned int i = 0; i < cnt; i++) {
 		struct reclaim_item *it = &items[i];
 
@@ -711,7 +746,7 @@ static int group_write(struct sgx_core *core, struct track_group *g, struct recl
 			leaves[i] = ewb_page(core, items[i].page, items[i].va, items[i].va_offset,
 					     item_out(items, &items[i]));
 
-	pthread_mutex_lock(&encl->lock);
+	core_lock(&encl->lock);
 	encl->nr_ewb_waiting -= held;
 	for (unsigned int i = 0; i < cnt; i++) {
 		struct reclaim_item *it = &items[i];
@@ -739,7 +774,7 @@ static int group_write(struct sgx_core *core, struct track_group *g, struct recl
 		encl->nr_ewb_waiting += held;
 		pthread_mutex_unlock(&encl->lock);
 		store_group(g, items, cnt, stored);
-		pthread_mutex_lock(&encl->lock);
+		core_lock(&encl->lock);
 		encl->nr_ewb_waiting -= held;
 		freed += store_group_end(core, g, items, cnt, stored);
 	}
@@ -786,7 +821,7 @@ static int wait_for_threads(struct sgx_core *core, struct track_group *groups, u
 
 			if (!grp->nr_waiting)
 				continue;
-			pthread_mutex_lock(&grp->encl->lock);
+			core_lock(&grp->encl->lock);
 			if (group_etrack(core, grp))
 				group_kick(core, grp);
 			for (unsigned int i = 0; i < cnt && grp->nr_waiting; i++)
@@ -802,7 +837,7 @@ static int wait_for_threads(struct sgx_core *core, struct track_group *groups, u
 
 		if (!grp->nr_waiting)
 			continue;
-		pthread_mutex_lock(&grp->encl->lock);
+		core_lock(&grp->encl->lock);
 		for (unsigned int i = 0; i < cnt; i++) {
 			struct reclaim_item *it = &items[i];
 
@@ -878,7 +913,7 @@ static void phase_release(struct reclaim_item *items, unsigned int cnt)
 			}
 		}
 		qsort(idx, n, sizeof(idx[0]), index_cmp);
-		pthread_mutex_lock(&encl->lock);
+		core_lock(&encl->lock);
 		for (unsigned int a = 0; a < n;) {
 			unsigned int b = a;
 
@@ -892,9 +927,6 @@ static void phase_release(struct reclaim_item *items, unsigned int cnt)
 			encl_contents_punch_range(encl, idx[a], idx[b] - idx[a] + 1);
 			a = b + 1;
 		}
-		/* The backing memory of the pages the owner loaded meanwhile
-		 * goes too, here rather than in the owner's fault. */
-		encl_backing_flush(encl);
 		pthread_mutex_unlock(&encl->lock);
 		for (unsigned int j = 0; j < n; j++)
 			encl_put(encl); /* one per item; the last may tear it down */
