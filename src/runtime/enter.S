@@ -42,7 +42,12 @@
 
 	.globl sgxrt_enter_enclave
 	.type sgxrt_enter_enclave, @function
+	/* The vDSO's name too, for the dynamic linker to bind a program's
+	 * weak reference to (rt_vdso.h). */
+	.globl __vdso_sgx_enter_enclave
+	.type __vdso_sgx_enter_enclave, @function
 sgxrt_enter_enclave:
+__vdso_sgx_enter_enclave:
 	.cfi_startproc
 	push	%rbp
 	.cfi_adjust_cfa_offset 8
@@ -131,6 +136,7 @@ sgxrt__handle_exception:
 	jmp	.Lenter_enclave
 	.cfi_endproc
 	.size sgxrt_enter_enclave, . - sgxrt_enter_enclave
+	.size __vdso_sgx_enter_enclave, . - sgxrt_enter_enclave
 
 /* sgxrt_enter_enclave() for C callers: R12-R15 kept around it. */
 	.globl sgxrt_enter_enclave_c
