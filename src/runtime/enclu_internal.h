@@ -116,6 +116,12 @@ struct sgxrt_thread *sgxrt__thread_self(void);
 /* The signal mask inside an enclave (the kernel's 64-bit set). */
 uint64_t sgxrt__enclave_sigmask(void);
 
+/* cpuid.c: a SIGSEGV that is an armed thread's CPUID (its #GP), and
+ * its answer from the model: registers set, RIP past it; false for any
+ * other signal.  Async-signal-safe. */
+bool sgxrt__is_cpuid(int signo, const siginfo_t *si, const ucontext_t *uc);
+bool sgxrt__cpuid_trap(int signo, const siginfo_t *si, ucontext_t *uc);
+
 /* enter.S. */
 int sgxrt__kick_signo(void);
 extern char sgxrt__aep[], sgxrt__handle_exception[], sgxrt__window_start[], sgxrt__window_end[];

@@ -396,6 +396,12 @@ static void event_of(int signo, const siginfo_t *si, const ucontext_t *uc,
 	switch (signo) {
 	case SIGSEGV:
 	case SIGBUS:
+		if (sgxrt__is_cpuid(signo, si, uc)) {
+			/* CPUID is illegal in an enclave (SDM Vol. 3D, 37.6.1):
+			 * #UD, where faulting made it #GP. */
+			ev->vector = X86_TRAP_UD;
+			break;
+		}
 		if (trapno == X86_TRAP_PF) {
 			uint64_t addr = (uint64_t)(uintptr_t)si->si_addr;
 
@@ -548,6 +554,8 @@ __attribute__((no_sanitize_thread)) void sgxrt__signal(int signo, siginfo_t *si,
 			return;
 	}
 	if (!in_code) {
+		if (sgxrt__cpuid_trap(signo, si, uc))
+			return;
 		if ((signo == SIGILL || (signo == SIGSEGV && si->si_code == SI_KERNEL)) &&
 		    is_enclu(uc) &&
 		    (uc->uc_mcontext.gregs[REG_RAX] == EENTER ||
